@@ -1,0 +1,3 @@
+"""paneboard: a cockpit for running many AI coding agents in parallel."""
+
+__version__ = "0.1.0"
