@@ -62,3 +62,57 @@ class Trigger:
         d = asdict(self)
         d["kind"] = self.kind.value
         return d
+
+
+@dataclass
+class Agent:
+    """Everything paneboard knows about one agent, rebuilt from tmux, git and the state file."""
+
+    name: str
+    task: str
+    agent: str                       # preset name or full command
+    branch: str
+    worktree: str
+    base: str
+    session: str
+    pane: str | None = None          # tmux pane id, None once the pane is gone
+    port: int | None = None
+    prompt: str = ""
+    scope: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    rules: str = "generic"
+    silence: float = 600.0
+    started_at: float = 0.0
+    last_activity_at: float = 0.0
+    status: Status = field(default_factory=lambda: Status(Kind.STARTING, "just started"))
+    triggers: list[Trigger] = field(default_factory=list)
+    files: tuple[str, ...] = ()
+    added: int = 0
+    removed: int = 0
+    dirty: bool = False
+    commits: int = 0
+    exit_code: int | None = None
+    pid: int | None = None
+    pane_alive: bool = False
+    worktree_exists: bool = True
+    merged: bool = False
+
+    @property
+    def files_changed(self) -> int:
+        return len(self.files)
+
+    def to_json(self) -> dict:
+        """The `paneboard ls --json` object for this agent."""
+        return {
+            "name": self.name, "task": self.task, "agent": self.agent, "branch": self.branch,
+            "worktree": self.worktree, "base": self.base, "session": self.session,
+            "pane": self.pane, "port": self.port, "status": self.status.kind.value,
+            "status_why": self.status.why, "status_evidence": self.status.evidence,
+            "triggers": [t.to_json() for t in self.triggers],
+            "files_changed": self.files_changed, "files": list(self.files),
+            "added": self.added, "removed": self.removed, "dirty": self.dirty,
+            "commits": self.commits, "exit_code": self.exit_code, "pid": self.pid,
+            "pane_alive": self.pane_alive, "worktree_exists": self.worktree_exists,
+            "merged": self.merged, "scope": list(self.scope), "after": list(self.after),
+            "started_at": self.started_at, "last_activity_at": self.last_activity_at,
+        }

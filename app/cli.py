@@ -1,0 +1,260 @@
+"""paneboard's command line: the only place that prints and picks exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .errors import PaneboardError
+
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        self.exit(USAGE_ERROR, f"paneboard: {message} (see `paneboard --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--repo", type=Path, default=None, help="repository to work on (default: the current directory)")
+    common.add_argument("--socket", default=None, metavar="NAME",
+                        help="tmux socket name (tmux -L); default: $PANEBOARD_TMUX_SOCKET or your tmux server")
+    common.add_argument("-f", "--file", type=Path, default=None, metavar="FILE",
+                        help="task file (default: paneboard.yaml at the repository root)")
+    p = _Parser(prog="paneboard", parents=[common],
+                description="Run many AI coding agents in parallel: one tmux pane and one git worktree each.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    sub.add_parser("dashboard", parents=[common], help="open the dashboard (the default)")
+    d = sub.add_parser("demo", parents=[common], help="run the built-in offline demo")
+    d.add_argument("--dir", type=Path, default=None, help="where to create the demo repository")
+    d.add_argument("--keep", action="store_true", help="leave the demo agents running after the dashboard exits")
+    d.add_argument("--no-dashboard", action="store_true", help="start the demo agents and exit")
+    d.add_argument("--speed", type=float, default=1.0, help="demo speed factor (2 = twice as fast)")
+    sub.add_parser("up", parents=[common], help="start every task of the task file")
+    s = sub.add_parser("spawn", parents=[common], help="start one agent")
+    s.add_argument("name")
+    s.add_argument("--agent", default=None, help="preset name or full command")
+    s.add_argument("--prompt", default="", help="the task for the agent (delivered literally)")
+    s.add_argument("--scope", action="append", default=[], metavar="GLOB", help="paths the agent may touch")
+    s.add_argument("--base", default=None, help="base branch (default: the checked-out branch)")
+    s.add_argument("--count", type=int, default=1, help="run the same task in N agents (best-of-N)")
+    s.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    ls = sub.add_parser("ls", parents=[common], help="list agents")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    a = sub.add_parser("attach", parents=[common], help="attach this terminal to an agent's pane")
+    a.add_argument("name")
+    se = sub.add_parser("send", parents=[common], help="type a line (or press a key) in an agent's pane")
+    se.add_argument("name")
+    se.add_argument("text", nargs="?", default=None)
+    se.add_argument("--key", default=None, help="press one named key instead (Enter, Escape, Up, C-c, ...)")
+    se.add_argument("--no-enter", action="store_true", help="do not press Enter after the text")
+    k = sub.add_parser("kill", parents=[common], help="stop an agent (its branch and worktree are kept)")
+    k.add_argument("name")
+    k.add_argument("--forget", action="store_true", help="also drop it from the list")
+    sub.add_parser("doctor", parents=[common], help="check tmux, git and which agent CLIs are installed")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args) or 0
+    except PaneboardError as exc:
+        print(f"paneboard: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fleet(args):
+    from .fleet import Fleet
+    return Fleet.open(args.repo or Path.cwd(), socket_name=args.socket, task_file=args.file)
+
+
+def _dispatch(args) -> int | None:
+    cmd = args.command or "dashboard"
+    if cmd == "doctor":
+        return _doctor()
+    if cmd == "demo":
+        return _demo(args)
+    fleet = _fleet(args)
+    if cmd == "dashboard":
+        return _dashboard(fleet)
+    if cmd == "up":
+        from . import config
+        taskfile = config.load(args.file or fleet.repo.root / config.DEFAULT_FILE)
+        fleet.settings = taskfile.settings if args.socket is None else config.with_overrides(
+            taskfile.settings, tmux_socket=args.socket)
+        fleet.tmux = type(fleet.tmux)(fleet.settings.tmux_socket or os.environ.get("PANEBOARD_TMUX_SOCKET"))
+        started, queued, skipped = fleet.up(taskfile)
+        for agent in started:
+            print(f"started {agent.name}  {agent.branch}  {agent.worktree}  pane {agent.pane}  PORT={agent.port}")
+        for name in queued:
+            print(f"queued  {name}  (waits for its `after` tasks to be merged)")
+        for name in skipped:
+            print(f"skipped {name}  (already exists)")
+        fleet.wait_for_prompts()
+        return 0
+    if cmd == "spawn":
+        return _spawn(fleet, args)
+    if cmd == "ls":
+        return _ls(fleet, args.json)
+    if cmd == "attach":
+        return _attach(fleet, args.name)
+    if cmd == "send":
+        if args.key:
+            fleet.send_key(args.name, args.key)
+        elif args.text is None:
+            raise PaneboardError("send needs TEXT or --key KEY")
+        else:
+            fleet.send(args.name, args.text, enter=not args.no_enter)
+        return 0
+    if cmd == "kill":
+        agent = fleet.kill(args.name)
+        if args.forget:
+            fleet.forget(args.name)
+        print(f"stopped {agent.name}; its work stays on branch {agent.branch} in {agent.worktree}")
+        return 0
+    raise PaneboardError(f"unknown command {cmd!r}")
+
+
+def _spawn(fleet, args) -> int:
+    from . import presets
+    from .config import Task
+    agent = args.agent or fleet.settings.agent
+    if not presets.is_known(agent):
+        raise PaneboardError(f"unknown preset {agent!r} (presets: {', '.join(presets.PRESETS)}; "
+                             f"or give a full command; see `paneboard doctor`)")
+    if args.count < 1:
+        raise PaneboardError("--count must be at least 1")
+    env = {}
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise PaneboardError(f"--env wants KEY=VALUE, got {item!r}")
+        env[key] = value
+    task = Task(name=args.name, agent=agent, prompt=args.prompt, scope=tuple(args.scope),
+                env=env, count=args.count)
+    for t in fleet.expand(task):
+        a = fleet.spawn(t, base=args.base)
+        print(f"started {a.name}  {a.branch}  {a.worktree}  pane {a.pane}  PORT={a.port}")
+    fleet.wait_for_prompts()
+    return 0
+
+
+def _ls(fleet, as_json: bool) -> int:
+    agents = fleet.agents()
+    if as_json:
+        print(json.dumps([a.to_json() for a in agents], indent=1, ensure_ascii=False))
+        return 0
+    if not agents:
+        print("no agents (start some with `paneboard up` or `paneboard spawn`)")
+        return 0
+    now = time.time()
+    rows = [("NAME", "AGENT", "STATUS", "ELAPSED", "FILES", "+/-", "WHY")]
+    for a in agents:
+        rows.append((a.name, a.agent[:16], a.status.kind.value, _elapsed(now - a.started_at),
+                     str(a.files_changed), f"+{a.added}/-{a.removed}", a.status.why[:60]))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    return 0
+
+
+def _elapsed(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def _attach(fleet, name: str) -> int:
+    agent = fleet.get(name, stats=False)
+    if agent.pane is None:
+        raise PaneboardError(f"agent {name!r} has no tmux pane any more ({agent.status.why})")
+    if fleet.tmux_client_inside():
+        fleet.switch_client_to(name)
+        return 0
+    env = {k: v for k, v in os.environ.items() if k != "TMUX"}
+    argv = fleet.attach_argv(name)
+    os.execvpe(argv[0], argv, env)
+    return 0  # not reached
+
+
+def _doctor() -> int:
+    from . import presets
+    ok = True
+    tmux = shutil.which("tmux")
+    if tmux:
+        ver = subprocess.run([tmux, "-V"], capture_output=True, text=True).stdout.strip()
+        print(f"tmux    {ver}  ({tmux})")
+        try:
+            from .tmux import Tmux
+            Tmux.version()
+        except PaneboardError as exc:
+            print(f"        problem: {exc}")
+            ok = False
+    else:
+        print("tmux    MISSING: install tmux >= 3.2")
+        ok = False
+    git = shutil.which("git")
+    if git:
+        ver = subprocess.run([git, "--version"], capture_output=True, text=True).stdout.strip()
+        print(f"git     {ver}  ({git})")
+    else:
+        print("git     MISSING: install git >= 2.38")
+        ok = False
+    print(f"python  {sys.version.split()[0]}  ({sys.executable})")
+    print("agents:")
+    for p in presets.PRESETS.values():
+        where = shutil.which(p.binary)
+        print(f"  {p.name:<9} {'found at ' + where if where else 'not on PATH'}  - {p.description}")
+    return 0 if ok else 1
+
+
+def _dashboard(fleet, title: str | None = None) -> int:
+    from .dashboard import run_dashboard
+    run_dashboard(fleet, title=title)
+    return 0
+
+
+def _demo(args) -> int:
+    import tempfile
+    from . import config, demo
+    from .fleet import Fleet
+    from .tmux import Tmux
+    Tmux.version()
+    root = args.dir or Path(tempfile.mkdtemp(prefix="paneboard-demo-"))
+    if root.exists() and any(root.iterdir()):
+        raise PaneboardError(f"{root} is not empty; pick an empty or new --dir")
+    repo = demo.create_demo_repo(root / "shop")
+    (repo / config.DEFAULT_FILE).write_text(demo.demo_task_file_text(), encoding="utf-8")
+    os.environ["PANEBOARD_DEMO_SPEED"] = str(1.0 / max(args.speed, 0.01))
+    socket_name = args.socket or f"paneboard-demo-{os.getpid()}"
+    fleet = Fleet.open(repo, socket_name=socket_name)
+    taskfile = config.load(repo / config.DEFAULT_FILE)
+    started, queued, _ = fleet.up(taskfile)
+    print(f"demo repository: {repo}")
+    print(f"{len(started)} demo agents on tmux socket {socket_name!r} "
+          f"(see them with: tmux -L {socket_name} attach)")
+    if args.no_dashboard:
+        return 0
+    try:
+        _dashboard(fleet, title="paneboard demo")
+    finally:
+        if not args.keep:
+            fleet.tmux.kill_server()
+            print(f"demo stopped; its repository stays at {repo}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

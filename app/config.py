@@ -1,0 +1,301 @@
+"""paneboard.yaml -> typed, validated Settings and Tasks; every error names file, line and field."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from . import presets
+from .errors import ConfigError
+
+DEFAULT_FILE = "paneboard.yaml"
+MERGE_STRATEGIES = ("merge", "squash", "rebase")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Defaults for every task plus global behaviour."""
+
+    agent: str = "claude"
+    base: str | None = None              # None: the branch checked out in the main checkout
+    worktree_root: str | None = None     # None: <repo-parent>/<repo-name>.paneboard/
+    silence: float = 600.0               # seconds without output or file change
+    port_base: int = 4100
+    check: str | None = None
+    merge_strategy: str = "merge"
+    tmux_socket: str | None = None
+    session: str | None = None
+    on_trigger: tuple[str, ...] = ()
+    status_file: str | None = None
+    error_count: int = 3
+    error_window: float = 300.0
+    bell: bool = True
+    theme: str = "paneboard-dark"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One job for one agent (or N agents with count)."""
+
+    name: str
+    agent: str
+    prompt: str = ""
+    scope: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    silence: float | None = None
+    check: str | None = None
+    count: int = 1
+    line: int = 0
+    group: str = ""                      # the task a best-of-N candidate belongs to
+
+
+@dataclass(frozen=True)
+class TaskFile:
+    path: Path | None
+    settings: Settings
+    tasks: tuple[Task, ...]
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+
+
+class _Ctx:
+    def __init__(self, path: str):
+        self.path = path
+
+    def fail(self, node: yaml.Node | None, where: str, msg: str) -> ConfigError:
+        line = node.start_mark.line + 1 if node is not None else 1
+        field_part = f" {where}:" if where else ""
+        return ConfigError(f"{self.path}:{line}:{field_part} {msg}")
+
+
+def _scalar(ctx: _Ctx, node: yaml.Node, where: str) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        raise ctx.fail(node, where, "expected a single value, not a list or mapping")
+    return _construct(node)
+
+
+def _construct(node: yaml.ScalarNode) -> Any:
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def _str(ctx, node, where) -> str:
+    value = _scalar(ctx, node, where)
+    if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
+        raise ctx.fail(node, where, f"expected text, got {_kind(value)}")
+    return str(value)
+
+
+def _int(ctx, node, where, minimum: int = 0) -> int:
+    value = _scalar(ctx, node, where)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ctx.fail(node, where, f"expected a whole number, got {_kind(value)}")
+    if value < minimum:
+        raise ctx.fail(node, where, f"must be at least {minimum}")
+    return value
+
+
+def _bool(ctx, node, where) -> bool:
+    value = _scalar(ctx, node, where)
+    if not isinstance(value, bool):
+        raise ctx.fail(node, where, f"expected true or false, got {_kind(value)}")
+    return value
+
+
+def _duration(ctx, node, where) -> float:
+    value = _scalar(ctx, node, where)
+    if isinstance(value, bool):
+        raise ctx.fail(node, where, "expected a duration such as 90, 30s, 10m or 1h")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ctx.fail(node, where, f"expected a duration such as 90, 30s, 10m or 1h, got {value!r}")
+        seconds = float(m.group(1)) * {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
+    if seconds <= 0:
+        raise ctx.fail(node, where, "must be more than zero")
+    return seconds
+
+
+def _str_list(ctx, node, where) -> tuple[str, ...]:
+    if isinstance(node, yaml.ScalarNode):
+        return (_str(ctx, node, where),)
+    if not isinstance(node, yaml.SequenceNode):
+        raise ctx.fail(node, where, "expected a list of text")
+    return tuple(_str(ctx, item, f"{where}[{i}]") for i, item in enumerate(node.value))
+
+
+def _str_map(ctx, node, where) -> dict[str, str]:
+    out = {}
+    for key, val in _mapping(ctx, node, where):
+        k = key.value
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k):
+            raise ctx.fail(key, f"{where}.{k}", "is not a valid environment variable name")
+        out[k] = _str(ctx, val, f"{where}.{k}")
+    return out
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {bool: "true/false", int: "a number", float: "a number", str: "text",
+            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def _mapping(ctx: _Ctx, node: yaml.Node, where: str):
+    if not isinstance(node, yaml.MappingNode):
+        raise ctx.fail(node, where, "expected a mapping of key: value")
+    seen: dict[str, yaml.Node] = {}
+    for key, val in node.value:
+        if not isinstance(key, yaml.ScalarNode):
+            raise ctx.fail(key, where, "keys must be plain names")
+        if key.value in seen:
+            raise ctx.fail(key, f"{where}.{key.value}" if where else key.value,
+                           f"duplicate key (first on line {seen[key.value].start_mark.line + 1})")
+        seen[key.value] = key
+        yield key, val
+
+
+def _agent(ctx, node, where) -> str:
+    spec = _str(ctx, node, where)
+    if not presets.is_known(spec):
+        names = ", ".join(presets.PRESETS)
+        raise ctx.fail(node, where, f"unknown preset {spec!r} (presets: {names}; or give a full command)")
+    return spec
+
+
+def _check_keys(ctx, key, where, allowed):
+    if key.value not in allowed:
+        near = difflib.get_close_matches(key.value, list(allowed), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else f" (allowed: {', '.join(sorted(allowed))})"
+        raise ctx.fail(key, f"{where}.{key.value}" if where else key.value, f"unknown key{hint}")
+
+
+_SETTING_FIELDS: dict[str, Callable] = {
+    "agent": _agent, "base": _str, "worktree_root": _str, "silence": _duration,
+    "port_base": lambda c, n, w: _int(c, n, w, 1024), "check": _str,
+    "merge_strategy": _str, "tmux_socket": _str, "session": _str,
+    "on_trigger": _str_list, "status_file": _str,
+    "error_count": lambda c, n, w: _int(c, n, w, 1), "error_window": _duration,
+    "bell": _bool, "theme": _str,
+}
+_TASK_FIELDS: dict[str, Callable] = {
+    "name": _str, "agent": _agent, "prompt": _str, "scope": _str_list, "after": _str_list,
+    "env": _str_map, "silence": _duration, "check": _str,
+    "count": lambda c, n, w: _int(c, n, w, 1),
+}
+
+
+def parse(text: str, path: str = DEFAULT_FILE) -> TaskFile:
+    """Parse and validate task-file text; raise ConfigError naming file:line and field."""
+    ctx = _Ctx(path)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}:{line}: malformed YAML: {problem}") from None
+    if root is None:
+        return TaskFile(Path(path), Settings(), ())
+    settings_kw: dict[str, Any] = {}
+    task_nodes: list[yaml.Node] = []
+    tasks_node = None
+    for key, val in _mapping(ctx, root, ""):
+        _check_keys(ctx, key, "", {"defaults", "tasks"})
+        if key.value == "defaults":
+            for k, v in _mapping(ctx, val, "defaults"):
+                _check_keys(ctx, k, "defaults", _SETTING_FIELDS)
+                settings_kw[k.value] = _SETTING_FIELDS[k.value](ctx, v, f"defaults.{k.value}")
+                if k.value == "merge_strategy" and settings_kw[k.value] not in MERGE_STRATEGIES:
+                    raise ctx.fail(v, "defaults.merge_strategy", f"must be one of {', '.join(MERGE_STRATEGIES)}")
+        else:
+            tasks_node = val
+            if not isinstance(val, yaml.SequenceNode):
+                raise ctx.fail(val, "tasks", "expected a list of tasks")
+            task_nodes = list(val.value)
+    settings = Settings(**settings_kw)
+    tasks: list[Task] = []
+    names: dict[str, int] = {}
+    for i, tnode in enumerate(task_nodes):
+        where = f"tasks[{i}]"
+        kw: dict[str, Any] = {"line": tnode.start_mark.line + 1}
+        name_node = None
+        for k, v in _mapping(ctx, tnode, where):
+            _check_keys(ctx, k, where, _TASK_FIELDS)
+            kw[k.value] = _TASK_FIELDS[k.value](ctx, v, f"{where}.{k.value}")
+            if k.value == "name":
+                name_node = v
+        if "name" not in kw or not kw["name"].strip():
+            raise ctx.fail(tnode, f"{where}.name", "every task needs a name")
+        where = f"tasks[{i}] ({kw['name']})"
+        if kw["name"] in names:
+            raise ctx.fail(name_node, f"{where}.name",
+                           f"duplicate task name {kw['name']!r} (first on line {names[kw['name']]})")
+        names[kw["name"]] = kw["line"]
+        kw.setdefault("agent", settings.agent)
+        tasks.append(Task(**kw))
+    _check_after(ctx, tasks, task_nodes)
+    return TaskFile(Path(path), settings, tuple(tasks))
+
+
+def _check_after(ctx: _Ctx, tasks: list[Task], nodes: list[yaml.Node]) -> None:
+    by_name = {t.name: t for t in tasks}
+    for t, node in zip(tasks, nodes):
+        for dep in t.after:
+            if dep not in by_name:
+                raise ctx.fail(node, f"tasks ({t.name}).after", f"names unknown task {dep!r}")
+            if dep == t.name:
+                raise ctx.fail(node, f"tasks ({t.name}).after", "a task cannot wait for itself")
+    # Depth-first search for a cycle; report it in order.
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for dep in by_name[name].after:
+            if state.get(dep) == 1:
+                cycle = trail[trail.index(dep):] + [dep] if dep in trail else [name, dep]
+                raise ConfigError(f"{ctx.path}:{by_name[name].line}: tasks ({name}).after: "
+                                  f"cycle {' -> '.join(cycle)}")
+            if state.get(dep) is None:
+                visit(dep, trail + [dep])
+        state[name] = 2
+
+    for t in tasks:
+        if state.get(t.name) is None:
+            visit(t.name, [t.name])
+
+
+def load(path: Path) -> TaskFile:
+    """Read and validate a task file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such task file (create one or pass -f FILE)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read task file: {exc}") from None
+    return parse(text, str(path))
+
+
+def load_settings(repo_root: Path, path: Path | None = None) -> Settings:
+    """Settings from the repository's task file if it exists, else the defaults."""
+    candidate = path or repo_root / DEFAULT_FILE
+    if candidate.exists():
+        return load(candidate).settings
+    return Settings()
+
+
+def with_overrides(settings: Settings, **changes: Any) -> Settings:
+    """Settings with the given non-None fields replaced (CLI flags win over the file)."""
+    return replace(settings, **{k: v for k, v in changes.items() if v is not None})

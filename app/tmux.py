@@ -1,0 +1,210 @@
+"""A thin libtmux wrapper: sessions, agent windows, literal input, screen capture.
+
+Every tmux call goes through `Tmux.run` with an argv list, so nothing a user typed
+ever reaches a shell; text for an agent goes through `load-buffer` on stdin, so it is
+never parsed by tmux either.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+import libtmux
+
+from .errors import TmuxError
+
+MIN_VERSION = (3, 2)
+
+# Pane user options paneboard sets on every agent pane; a restarted dashboard reads them back.
+PANE_OPTIONS = ("name", "task", "branch", "worktree", "agent", "repo", "started")
+_FIELD_SEP = "\x1f"
+_PANE_FORMAT = _FIELD_SEP.join(
+    ["#{pane_id}", "#{session_name}", "#{window_id}", "#{window_name}", "#{pane_pid}",
+     "#{pane_dead}", "#{pane_dead_status}", "#{pane_current_command}", "#{window_activity}"]
+    + [f"#{{@paneboard_{o}}}" for o in PANE_OPTIONS]
+)
+
+
+def tmux_arg(value: str) -> str:
+    """Escape an argument so tmux's command parser never treats a trailing ';' as a separator."""
+    return value[:-1] + "\\;" if value.endswith(";") else value
+
+
+@dataclass(frozen=True)
+class PaneInfo:
+    """What tmux knows about one agent pane."""
+
+    pane_id: str
+    session: str
+    window_id: str
+    window_name: str
+    pid: int
+    dead: bool
+    dead_status: int | None
+    command: str
+    window_activity: float
+    options: dict[str, str]
+
+
+class Tmux:
+    """One tmux server (the user's default one, or a named socket) driven by argv only."""
+
+    def __init__(self, socket_name: str | None = None):
+        self.socket_name = socket_name or None
+        self.server = libtmux.Server(socket_name=self.socket_name)
+
+    @property
+    def base_argv(self) -> list[str]:
+        """The argv prefix that reaches this server (used for control mode and attach)."""
+        return ["tmux"] + (["-L", self.socket_name] if self.socket_name else [])
+
+    def run(self, *args: str, check: bool = True, stdin: str | None = None) -> list[str]:
+        """Run one tmux command list (separate commands with a lone ';') and return stdout lines."""
+        if stdin is not None:
+            proc = subprocess.run(self.base_argv + list(args), input=stdin.encode("utf-8"),
+                                  capture_output=True)
+            out, err, code = proc.stdout.decode("utf-8", "replace").splitlines(), \
+                proc.stderr.decode("utf-8", "replace").strip(), proc.returncode
+        else:
+            try:
+                res = self.server.cmd(*args)
+            except libtmux.exc.TmuxCommandNotFound as exc:
+                raise TmuxError("tmux is not installed or not on PATH; install tmux >= 3.2") from exc
+            out, err, code = res.stdout, "\n".join(res.stderr).strip(), res.returncode
+        if check and code != 0:
+            raise TmuxError(f"tmux {args[0]} failed: {err or f'exit {code}'}")
+        return out
+
+    # -- server and sessions -------------------------------------------------
+
+    @staticmethod
+    def version() -> tuple[int, int]:
+        """The installed tmux version as (major, minor); raises TmuxError if missing or too old."""
+        exe = shutil.which("tmux")
+        if not exe:
+            raise TmuxError("tmux is not installed or not on PATH; install tmux >= 3.2 (run `paneboard doctor`)")
+        out = subprocess.run([exe, "-V"], capture_output=True, text=True).stdout.strip()
+        m = re.search(r"(\d+)\.(\d+)", out)
+        if not m:
+            raise TmuxError(f"cannot read the tmux version from {out!r}; paneboard needs tmux >= 3.2")
+        ver = (int(m.group(1)), int(m.group(2)))
+        if ver < MIN_VERSION:
+            raise TmuxError(f"tmux {ver[0]}.{ver[1]} is too old; paneboard needs tmux >= 3.2")
+        return ver
+
+    def alive(self) -> bool:
+        """True if the server is running."""
+        return self.server.is_alive()
+
+    def has_session(self, session: str) -> bool:
+        proc = subprocess.run(self.base_argv + ["has-session", "-t", f"={session}"], capture_output=True)
+        return proc.returncode == 0
+
+    def kill_server(self) -> None:
+        """Kill this server (only ever called on a private socket)."""
+        if self.alive():
+            self.run("kill-server", check=False)
+
+    # -- agent windows ------------------------------------------------------
+
+    def new_agent_window(self, session: str, window: str, cwd: str, argv: list[str],
+                         env: dict[str, str], options: dict[str, str]) -> str:
+        """Start argv in a new window of `session` (created if needed); return its pane id.
+
+        remain-on-exit and the pane options are set in the same command list as the
+        window is created, so even an agent that exits at once keeps its pane and exit code.
+        """
+        if len(argv) == 1:
+            # A single argument would be run by tmux through `sh -c`; two or more are exec'd directly.
+            argv = ["env", "--", *argv]
+        env_args: list[str] = []
+        for key, value in env.items():
+            env_args += ["-e", tmux_arg(f"{key}={value}")]
+        target = f"{session}:={window}"
+        tail: list[str] = [";", "set-option", "-w", "-t", target, "remain-on-exit", "on"]
+        for key, value in options.items():
+            tail += [";", "set-option", "-p", "-t", target, f"@paneboard_{key}", tmux_arg(value)]
+        command = [tmux_arg(a) for a in argv]
+        if self.has_session(session):
+            head = ["new-window", "-d", "-P", "-F", "#{pane_id}", "-t", f"={session}:", "-n", window]
+        else:
+            head = ["new-session", "-d", "-P", "-F", "#{pane_id}", "-s", session, "-n", window,
+                    "-x", "160", "-y", "48"]
+        out = self.run(*head, "-c", cwd, *env_args, "--", *command, *tail)
+        pane = next((line for line in out if line.startswith("%")), None)
+        if pane is None:
+            raise TmuxError(f"tmux did not report a pane for window {window!r}")
+        return pane
+
+    def list_agent_panes(self) -> list[PaneInfo]:
+        """Every pane on this server that paneboard started (one tmux call)."""
+        if not self.alive():
+            return []
+        try:
+            lines = self.run("list-panes", "-a", "-F", _PANE_FORMAT)
+        except TmuxError:
+            return []
+        panes = []
+        for line in lines:
+            parts = line.split(_FIELD_SEP)
+            if len(parts) < 9 + len(PANE_OPTIONS):
+                continue
+            opts = dict(zip(PANE_OPTIONS, parts[9:]))
+            if not opts.get("name"):
+                continue
+            panes.append(PaneInfo(
+                pane_id=parts[0], session=parts[1], window_id=parts[2], window_name=parts[3],
+                pid=int(parts[4] or 0), dead=parts[5] == "1",
+                dead_status=int(parts[6]) if parts[6].lstrip("-").isdigit() else None,
+                command=parts[7], window_activity=float(parts[8] or 0), options=opts))
+        return panes
+
+    def kill_window(self, pane_id: str) -> None:
+        self.run("kill-window", "-t", pane_id, check=False)
+
+    def kill_pane_processes(self, pane_id: str, pid: int) -> None:
+        """Signal the agent's whole process group (agents like codex leave children behind)."""
+        import signal
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            try:
+                os.killpg(os.getpgid(pid), sig)
+            except (ProcessLookupError, PermissionError):
+                return
+
+    # -- input and output -----------------------------------------------------
+
+    def paste(self, pane_id: str, text: str, enter: bool = True) -> None:
+        """Deliver text literally with bracketed paste (load-buffer from stdin), then Enter."""
+        buffer = f"paneboard-{pane_id.lstrip('%')}-{os.getpid()}"
+        self.run("load-buffer", "-b", buffer, "-", stdin=text)
+        self.run("paste-buffer", "-p", "-d", "-r", "-b", buffer, "-t", pane_id)
+        if enter:
+            self.send_key(pane_id, "Enter")
+
+    def send_text(self, pane_id: str, text: str, enter: bool = True) -> None:
+        """Type a short single line as keystrokes (what a human would type), then Enter."""
+        if "\n" in text or len(text) > 200:
+            self.paste(pane_id, text, enter)
+            return
+        if text:
+            self.run("send-keys", "-l", "-t", pane_id, "--", tmux_arg(text))
+        if enter:
+            self.send_key(pane_id, "Enter")
+
+    def send_key(self, pane_id: str, key: str) -> None:
+        """Send one named key (Enter, Escape, C-c, Up...)."""
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,12}", key):
+            raise TmuxError(f"not a key name: {key!r}")
+        self.run("send-keys", "-t", pane_id, key)
+
+    def capture(self, pane_id: str, ansi: bool = False) -> str:
+        """The visible screen of a pane (with colour escapes when ansi=True)."""
+        args = ["capture-pane", "-p", "-t", pane_id] + (["-e"] if ansi else [])
+        return "\n".join(self.run(*args, check=False))
+
+    def select_window(self, pane_id: str) -> None:
+        self.run("select-window", "-t", pane_id, check=False)

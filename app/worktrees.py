@@ -1,0 +1,174 @@
+"""Git plumbing for agents: the repository, branch + worktree lifecycle, and change stats.
+
+All git calls take argv lists through GitPython; nothing is ever run through a shell.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from .errors import GitError
+
+BRANCH_PREFIX = "paneboard/"
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    """The repository paneboard works on."""
+
+    root: Path          # main checkout
+    common_dir: Path    # shared .git directory (holds paneboard's state)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def state_dir(self) -> Path:
+        return self.common_dir / "paneboard"
+
+
+def run_git(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None,
+            input: str | None = None) -> str:
+    """Run git with an argv list in cwd; return stdout (raise GitError with git's message on failure)."""
+    full_env = None
+    if env:
+        full_env = {**os.environ, **env}
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                          env=full_env, input=input)
+    if check and proc.returncode != 0:
+        msg = (proc.stderr or proc.stdout).strip().splitlines()
+        raise GitError(f"git {args[0]}: {msg[-1] if msg else f'exit {proc.returncode}'}")
+    return proc.stdout
+
+
+def find_repo(path: Path) -> RepoInfo:
+    """The repository containing path; errors if it is not one or has no commits."""
+    path = Path(path).resolve()
+    if not path.exists():
+        raise GitError(f"{path}: no such directory")
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise GitError(f"{path} is not inside a git repository (run `git init` and commit, or pass --repo)") from None
+    if repo.bare:
+        raise GitError(f"{path} is a bare repository; paneboard needs a checkout")
+    common = Path(repo.common_dir).resolve()
+    # From inside an agent's worktree, work on the main checkout.
+    root = common.parent if common.name == ".git" else Path(repo.working_tree_dir).resolve()
+    try:
+        repo.head.commit
+    except ValueError:
+        raise GitError(f"{root} has no commits yet; make a first commit so agents have a base to branch from") from None
+    return RepoInfo(root=root, common_dir=common)
+
+
+def resolve_base(info: RepoInfo, base: str | None) -> str:
+    """The base branch name: the given one (must exist) or the main checkout's current branch."""
+    if base:
+        if subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{base}^{{commit}}"],
+                          cwd=info.root, capture_output=True).returncode != 0:
+            raise GitError(f"base branch {base!r} does not exist (see `git branch`; set defaults.base or --base)")
+        return base
+    branch = run_git(info.root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip()
+    if not branch:
+        raise GitError(f"{info.root} has a detached HEAD; check out a branch or set defaults.base / --base")
+    return branch
+
+
+def branch_exists(info: RepoInfo, branch: str) -> bool:
+    return subprocess.run(["git", "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"],
+                          cwd=info.root).returncode == 0
+
+
+def worktree_root(info: RepoInfo, configured: str | None) -> Path:
+    """Where agent worktrees go: outside the repository by default."""
+    if configured:
+        p = Path(os.path.expanduser(configured))
+        return p if p.is_absolute() else (info.root / p)
+    return info.root.parent / f"{info.root.name}.paneboard"
+
+
+def add_worktree(info: RepoInfo, branch: str, path: Path, base: str) -> None:
+    """Create branch from base and check it out at path; refuses if either already exists."""
+    if branch_exists(info, branch):
+        raise GitError(f"branch {branch!r} already exists (pick another name, or `git branch -d {branch}`)")
+    if path.exists():
+        raise GitError(f"worktree path {path} already exists (pick another name or move it away)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run_git(info.root, "worktree", "add", "--quiet", "-b", branch, str(path), base)
+
+
+def remove_new_worktree(info: RepoInfo, branch: str, path: Path) -> None:
+    """Undo add_worktree for a worktree paneboard just created and nothing has written to."""
+    if path.exists():
+        run_git(info.root, "worktree", "remove", "--force", str(path), check=False)
+    run_git(info.root, "worktree", "prune", check=False)
+    if branch_exists(info, branch):
+        run_git(info.root, "branch", "-D", branch, check=False)
+
+
+def list_worktrees(info: RepoInfo) -> dict[Path, str | None]:
+    """Every worktree path -> its branch (None when detached)."""
+    out = run_git(info.root, "worktree", "list", "--porcelain", "-z")
+    result: dict[Path, str | None] = {}
+    path: Path | None = None
+    for field in out.split("\0"):
+        if field.startswith("worktree "):
+            path = Path(field[len("worktree "):])
+            result[path] = None
+        elif field.startswith("branch ") and path is not None:
+            result[path] = field[len("branch "):].removeprefix("refs/heads/")
+    return result
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Files changed and lines added/removed by an agent, committed or not, against its base."""
+
+    files: tuple[str, ...] = ()
+    added: int = 0
+    removed: int = 0
+    dirty: bool = False
+    commits: int = 0
+
+
+def stats(worktree: Path, base: str) -> Stats:
+    """Change stats of a worktree against the merge-base with base (3 git calls, no index writes)."""
+    if not (worktree / ".git").exists():
+        return Stats()
+    mb = run_git(worktree, "merge-base", base, "HEAD", check=False).strip()
+    if not mb:
+        return Stats()
+    commits = run_git(worktree, "rev-list", "--count", f"{mb}..HEAD", check=False).strip()
+    numstat = run_git(worktree, "diff", "--numstat", "-z", "--no-renames", mb, check=False)
+    files: list[str] = []
+    added = removed = 0
+    parts = numstat.split("\0")
+    for part in parts:
+        if not part or "\t" not in part:
+            continue
+        a, r, name = part.split("\t", 2)
+        files.append(name)
+        added += int(a) if a.isdigit() else 0
+        removed += int(r) if r.isdigit() else 0
+    status = run_git(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=all", check=False)
+    entries = [e for e in status.split("\0") if e]
+    untracked = [e[3:] for e in entries if e.startswith("?? ")]
+    dirty = bool(entries)
+    for name in untracked:
+        files.append(name)
+        try:
+            with open(worktree / name, "rb") as fh:
+                data = fh.read(4 << 20)
+            if b"\0" not in data[:8000]:
+                added += data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+        except OSError:
+            pass
+    return Stats(files=tuple(files), added=added, removed=removed, dirty=dirty,
+                 commits=int(commits) if commits.isdigit() else 0)
