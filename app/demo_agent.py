@@ -43,6 +43,7 @@ ESC = "\x1b"
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 
 _RESET, _BOLD, _DIM = "\x1b[0m", "\x1b[1m", "\x1b[2m"
+_PASTE_ON, _PASTE_OFF = "\x1b[?2004h", "\x1b[?2004l"
 _RED, _GREEN, _YELLOW, _BLUE, _MAGENTA, _CYAN = (f"\x1b[{n}m" for n in (31, 32, 33, 34, 35, 36))
 
 # Each step kind: its required fields and its optional fields with their defaults.
@@ -259,25 +260,21 @@ def literal(text: str) -> str:
     return "".join(out)
 
 
-def width(text: str) -> int:
-    """Terminal cells the text takes (wide East Asian characters count two, combining marks zero)."""
-    n = 0
-    for ch in text:
-        if unicodedata.combining(ch):
-            continue
-        n += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-    return n
+def _cells(ch: str) -> int:
+    # Wide East Asian characters take two terminal cells, combining marks none.
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
 
 
 def clip(text: str, cells: int) -> str:
     """The longest prefix of text that fits in `cells` terminal cells."""
     out, n = [], 0
     for ch in text:
-        w = 0 if unicodedata.combining(ch) else (2 if unicodedata.east_asian_width(ch) in "WF" else 1)
-        if n + w > cells:
+        if n + _cells(ch) > cells:
             break
         out.append(ch)
-        n += w
+        n += _cells(ch)
     return "".join(out)
 
 
@@ -646,14 +643,15 @@ class Agent:
             cols = self.columns()
             rule = f"{_DIM}{'─' * cols}{_RESET}"
             # Box, then the cursor back on the "> " line where typing shows.
-            self.out(f"{rule}\n> \n{rule}\n  {_DIM}{IDLE_HINT}{_RESET}\x1b[2A\r\x1b[2C")
+            # Bracketed paste on, so a pasted multi-line prompt arrives as one message.
+            self.out(f"{_PASTE_ON}{rule}\n> \n{rule}\n  {_DIM}{IDLE_HINT}{_RESET}\x1b[2A\r\x1b[2C")
 
             def redraw(buf: str) -> None:
                 shown = literal(buf).replace("\n", "↵")
                 self.out("\r\x1b[2K> " + shown[-max(1, cols - 3):])
 
             text = self.keyboard.read_line(redraw)
-            self.out("\r\x1b[1A\x1b[J")  # erase the box from its top rule down
+            self.out(f"\r\x1b[1A\x1b[J{_PASTE_OFF}")  # erase the box from its top rule down
             if text is None:
                 raise Stop(0, quiet=True)
             if text in (ESC, ARROW_UP, ARROW_DOWN) or not text.strip():
@@ -664,7 +662,7 @@ class Agent:
             self.user_message(text)
             self.line(f"{_BLUE}●{_RESET} On it.")
             self.work(step["reply_work"], "Working")
-            first = text.strip().splitlines()[0] if text.strip() else ""
+            first = literal(text.strip().splitlines()[0])
             self.edit(step["reply_edit"], f"# {first}", template=False)
             self.line(f"{_BLUE}●{_RESET} Done.")
 
@@ -685,7 +683,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--speed", type=float, default=None,
                    help="multiply every duration (0.1 = ten times faster; default: $PANEBOARD_DEMO_SPEED or 1)")
     p.add_argument("prompt", nargs="?", default=None, help="the task prompt, echoed as the user's message")
-    return p.parse_args(argv)
+    args, rest = p.parse_known_args(argv)
+    # A prompt that looks like an option ("-v", "--fix-it") is still the prompt when it comes last.
+    if len(rest) == 1 and args.prompt is None:
+        args.prompt = rest[0]
+    elif rest:
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -732,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
         for sig in EXIT_CODES:
             signal.signal(sig, signal.SIG_IGN)
         keyboard.restore()
-        _try(lambda: agent.out(_RESET))
+        _try(lambda: agent.out(_RESET + _PASTE_OFF if keyboard.tty else _RESET))
     if code == 141:
         # Nobody reads our output any more: keep Python from complaining while it flushes at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
