@@ -284,6 +284,15 @@ class Fleet:
         """Press one named key (Enter, Escape, Up, C-c...) in the agent's pane."""
         self.tmux.send_key(self._live_pane(name), key)
 
+    def press(self, name: str, keys: tuple[str, ...]) -> None:
+        """Press a sequence of named keys and literal text (a preset's approve/deny answer)."""
+        pane = self._live_pane(name)
+        for key in keys:
+            if key in presets.NAMED_KEYS:
+                self.tmux.send_key(pane, key)
+            else:
+                self.tmux.send_text(pane, key, enter=False)
+
     def kill(self, name: str) -> Agent:
         """Stop the agent and close its window; its branch and worktree (its work) are kept."""
         agent = self.get(name, stats=False)

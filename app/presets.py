@@ -27,6 +27,9 @@ class Preset:
     rules: str = "generic"
     description: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    # What "approve" / "reject" press at a question: named keys (Enter, Escape) or literal text.
+    approve: tuple[str, ...] = ("y", "Enter")
+    deny: tuple[str, ...] = ("n", "Enter")
 
     @property
     def binary(self) -> str:
@@ -50,16 +53,18 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
-        Preset("claude", ("claude",), prompt="arg", rules="claude",
+        Preset("claude", ("claude",), prompt="arg", rules="claude", approve=("1",), deny=("Escape",),
                description="Claude Code (Anthropic)"),
-        Preset("codex", ("codex",), prompt="arg", rules="codex", description="Codex CLI (OpenAI)"),
+        Preset("codex", ("codex",), prompt="arg", rules="codex", approve=("y",), deny=("Escape",), description="Codex CLI (OpenAI)"),
         Preset("gemini", ("gemini",), prompt="arg", prompt_flag="--prompt-interactive",
-               rules="gemini", description="Gemini CLI (Google)"),
+               rules="gemini", approve=("Enter",), deny=("Escape",), description="Gemini CLI (Google)"),
         Preset("aider", ("aider",), prompt="paste", ready=r"(?m)^(\w+ )?> ?$", rules="aider",
                description="Aider"),
         Preset("opencode", ("opencode",), prompt="arg", prompt_flag="--prompt", rules="opencode",
+               approve=("Enter",), deny=("Escape",),
                description="OpenCode"),
         Preset("demo", (sys.executable, "-m", "app.demo_agent"), prompt="arg", rules="demo",
+               approve=("1", "Enter"), deny=("2", "Enter"),
                description="paneboard's scripted demo agent (no AI, no network)",
                # The agent runs in another repository's worktree: point Python at this package.
                env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}),
@@ -90,3 +95,6 @@ def is_known(spec: str) -> bool:
     if not argv:
         return False
     return len(argv) > 1 or "/" in argv[0] or shutil.which(argv[0]) is not None
+
+
+NAMED_KEYS = frozenset({"Enter", "Escape", "Tab", "BSpace", "Up", "Down", "Left", "Right", "Space", "C-c", "C-d"})

@@ -1,0 +1,35 @@
+"""Fixtures: a private tmux server per test (killed by the test) and real git repositories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import kill_tmux, make_repo, unique_socket
+
+
+@pytest.fixture
+def tmux_socket(monkeypatch):
+    """A unique tmux socket name; the server on it is killed when the test ends."""
+    name = unique_socket()
+    monkeypatch.setenv("PANEBOARD_TMUX_SOCKET", name)
+    monkeypatch.delenv("TMUX", raising=False)
+    monkeypatch.delenv("TMUX_PANE", raising=False)
+    yield name
+    kill_tmux(name)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A real git repository with one commit on main, inside tmp_path (worktrees go beside it)."""
+    return make_repo(tmp_path / "project")
+
+
+@pytest.fixture
+def fleet(repo: Path, tmux_socket: str):
+    """A Fleet on the test repository and the private tmux server."""
+    from app.config import Settings
+    from app.fleet import Fleet
+    from app.worktrees import find_repo
+    return Fleet(find_repo(repo), Settings(agent="demo", tmux_socket=tmux_socket, silence=5.0))

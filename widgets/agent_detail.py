@@ -1,0 +1,51 @@
+"""What the selected agent is, where it runs, and why it has its status."""
+
+from __future__ import annotations
+
+import time
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from app.model import Agent
+
+from .agent_table import TRIGGER_ICONS, ago
+
+
+class AgentDetail(Static):
+    """The selected agent's status with its reason, triggers with evidence, branch, port, scope."""
+
+    DEFAULT_CSS = """
+    AgentDetail {
+        color: $foreground;
+    }
+    """
+
+    def show(self, agent: Agent | None) -> None:
+        """Render one agent (or a hint when there is none)."""
+        if agent is None:
+            self.update(Text("No agent selected. Press n to start one.", style="dim"))
+            return
+        v = self.app.theme_variables
+        kind = "merged" if agent.merged else agent.status.kind.value
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(overflow="fold")
+        grid.add_row("status", Text(kind.replace("_", " "), style=v.get(f"status-{kind.replace('_', '-')}", "")))
+        grid.add_row("why", agent.status.why or "-")
+        if agent.status.evidence:
+            grid.add_row("saw", Text(agent.status.evidence[-300:], style="italic"))
+        now = time.time()
+        for t in agent.triggers:
+            style = v.get("trigger-loud" if t.loud else "trigger-quiet", "")
+            grid.add_row(Text(f"{TRIGGER_ICONS.get(t.kind, '•')} {t.kind.value}", style=style),
+                         f"{t.what} ({ago(now - t.since)} ago)" + (f"\n{t.evidence[-200:]}" if t.evidence else ""))
+        grid.add_row("branch", agent.branch)
+        grid.add_row("worktree", agent.worktree + ("" if agent.worktree_exists else "  (missing)"))
+        grid.add_row("pane", f"{agent.pane or '-'}  PORT={agent.port}")
+        if agent.scope:
+            grid.add_row("scope", ", ".join(agent.scope))
+        if agent.prompt:
+            grid.add_row("prompt", agent.prompt[:300])
+        self.update(grid)

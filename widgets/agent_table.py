@@ -1,0 +1,129 @@
+"""The agent table: one row per agent with its status, activity, changes and triggers."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+
+from app.model import Agent, TriggerKind
+
+STATUS_ICONS = {
+    "starting": "◌", "working": "●", "needs_input": "?", "idle": "○", "silent": "…",
+    "error": "✗", "exited": "■", "queued": "‖", "merged": "✓",
+}
+TRIGGER_ICONS = {
+    TriggerKind.SILENCE: "…", TriggerKind.NEEDS_INPUT: "?", TriggerKind.REPEATED_ERRORS: "!",
+    TriggerKind.OUT_OF_SCOPE: "⊘", TriggerKind.OVERLAP: "⇄", TriggerKind.EXITED: "■",
+    TriggerKind.LIMIT: "$", TriggerKind.CONFLICT: "≠",
+}
+COLUMNS = (("status", "Status"), ("name", "Agent"), ("agent", "Runs"), ("elapsed", "Elapsed"),
+           ("activity", "Last activity"), ("files", "Files"), ("lines", "+/-"), ("triggers", "Triggers"))
+
+
+def ago(seconds: float) -> str:
+    """A short human duration: 5s, 3m, 2h."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class AgentTable(DataTable):
+    """All agents, one row each; the cursor selects the agent the rest of the screen shows.
+
+    | Key | Description |
+    | :- | :- |
+    | j / down | Next agent. |
+    | k / up | Previous agent. |
+    | g / G | First / last agent. |
+    """
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="table.down", tooltip="Select the next agent"),
+        Binding("k", "cursor_up", "Up", show=False, id="table.up", tooltip="Select the previous agent"),
+        Binding("g", "scroll_top", "First", show=False, id="table.first", tooltip="Select the first agent"),
+        Binding("G", "scroll_bottom", "Last", show=False, id="table.last", tooltip="Select the last agent"),
+    ]
+
+    class AgentSelected(Message):
+        """The cursor moved to another agent."""
+
+        def __init__(self, name: str | None) -> None:
+            super().__init__()
+            self.name = name
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self._agents: dict[str, Agent] = {}
+        self._selected: str | None = None
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+        self.watch(self.app, "theme", lambda _: self._redraw_all(), init=False)
+
+    @property
+    def selected(self) -> str | None:
+        return self._selected
+
+    def set_agents(self, agents: list[Agent]) -> None:
+        """Show these agents: update rows in place, add new ones, drop vanished ones."""
+        incoming = {a.name: a for a in agents}
+        for name in list(self._agents):
+            if name not in incoming:
+                self.remove_row(name)
+        now = time.time()
+        for agent in agents:
+            cells = self._cells(agent, now)
+            if agent.name in self._agents:
+                for (key, _), value in zip(COLUMNS, cells):
+                    self.update_cell(agent.name, key, value)
+            else:
+                self.add_row(*cells, key=agent.name)
+        self._agents = incoming
+        if self.row_count and self._selected not in incoming:
+            self._post_selection()
+
+    def _redraw_all(self) -> None:
+        self.set_agents(list(self._agents.values()))
+
+    def _colour(self, variable: str) -> str:
+        return self.app.theme_variables.get(variable, "")
+
+    def _cells(self, a: Agent, now: float) -> tuple:
+        kind = "merged" if a.merged else a.status.kind.value
+        status = Text(f"{STATUS_ICONS.get(kind, '·')} {kind.replace('_', ' ')}",
+                      style=self._colour(f"status-{kind.replace('_', '-')}"))
+        triggers = Text()
+        for t in a.triggers:
+            triggers.append(TRIGGER_ICONS.get(t.kind, "•"),
+                            style=self._colour("trigger-loud" if t.loud else "trigger-quiet"))
+        lines = Text()
+        lines.append(f"+{a.added}", style=self._colour("success"))
+        lines.append("/")
+        lines.append(f"-{a.removed}", style=self._colour("error"))
+        return (status, a.name, a.agent if len(a.agent) <= 18 else a.agent[:17] + "…",
+                ago(now - a.started_at) if a.started_at else "-",
+                f"{ago(now - a.last_activity_at)} ago" if a.last_activity_at else "-",
+                str(a.files_changed), lines, triggers)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._post_selection()
+
+    def _post_selection(self) -> None:
+        name = None
+        if self.row_count:
+            try:
+                name = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+            except Exception:  # noqa: BLE001 - cursor outside rows while the table is rebuilt
+                name = None
+        if name != self._selected:
+            self._selected = name
+            self.post_message(self.AgentSelected(name))
