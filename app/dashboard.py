@@ -171,6 +171,11 @@ class Dashboard(App):
         self.selected = message.name
         self._show_selected()
 
+    def on_data_table_row_selected(self, message) -> None:
+        # The table owns `enter` while focused; selecting a row means "attach to it".
+        message.stop()
+        self.action_attach()
+
     def on_screen_captured(self, message: ScreenCaptured) -> None:
         if message.name == self.selected:
             self.query_one(PanePreview).screen_text = message.text
@@ -295,7 +300,7 @@ def key_table_markdown() -> str:
                 ("Confirmation", ConfirmScreen.BINDINGS)]
     lines = ["# Keys", ""]
     for title, bindings in sections:
-        lines += [f"## {title}", "", "| Key | Action | What it does |", "| :- | :- | :- |"]
+        lines += [f"### {title}", "", "| Key | Action | What it does |", "| :- | :- | :- |"]
         for b in bindings:
             keys = ", ".join(k.strip().replace("question_mark", "?") for k in b.key.split(","))
             lines.append(f"| `{keys}` | {b.description or b.action} | {b.tooltip} |")

@@ -1,0 +1,145 @@
+"""The dashboard under Pilot, on a real fleet (private tmux server, real git, the demo agent)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from app.config import Task
+from app.dashboard import Dashboard, key_table_markdown
+from app.fleet import Fleet
+from app.screens.confirm import ConfirmScreen
+from app.screens.help import HelpScreen
+from app.screens.reply import ReplyScreen
+from app.screens.spawn import SpawnScreen
+from widgets.agent_table import AgentTable
+from widgets.pane_preview import PanePreview
+from tests.helpers import demo_command, demo_script
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def wait_for(pilot, predicate, timeout: float = 15.0):
+    """Let the app run until predicate() is true (workers post their results asynchronously)."""
+    steps = int(timeout / 0.05)
+    for _ in range(steps):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def idle_agent(fleet: Fleet, tmp_path: Path, name: str, edit: str = "notes.md"):
+    script = demo_script(tmp_path, [{"do": "say", "text": f"{name} ready"},
+                                    {"do": "idle", "reply_work": 0.1, "reply_edit": edit}])
+    return fleet.spawn(Task(name=name, agent=demo_command(script)))
+
+
+async def test_table_preview_and_selection(fleet: Fleet, tmp_path: Path):
+    idle_agent(fleet, tmp_path, "first")
+    idle_agent(fleet, tmp_path, "second")
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        table = app.query_one(AgentTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        await wait_for(pilot, lambda: app.selected == "first")
+        await wait_for(pilot, lambda: "first ready" in app.query_one(PanePreview).screen_text)
+        await pilot.press("j")
+        await wait_for(pilot, lambda: app.selected == "second")
+        await wait_for(pilot, lambda: "second ready" in app.query_one(PanePreview).screen_text)
+        assert "2 agents" in app.title
+
+
+async def test_reply_without_attaching_reaches_the_agent(fleet: Fleet, tmp_path: Path):
+    agent = idle_agent(fleet, tmp_path, "helper", edit="answer.md")
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_for(pilot, lambda: app.selected == "helper")
+        await wait_for(pilot, lambda: "? for shortcuts" in app.query_one(PanePreview).screen_text)
+        await pilot.press("i")
+        assert isinstance(app.screen, ReplyScreen)
+        await pilot.press(*"use $(no) please")
+        await pilot.press("enter")
+        answer = Path(agent.worktree) / "answer.md"
+        await wait_for(pilot, lambda: answer.exists() and "use $(no) please" in answer.read_text())
+
+
+async def test_stop_asks_first_and_keeps_work(fleet: Fleet, tmp_path: Path):
+    agent = idle_agent(fleet, tmp_path, "victim")
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_for(pilot, lambda: app.selected == "victim")
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # cancel: nothing happens
+        await pilot.pause(0.3)
+        assert fleet.get("victim", stats=False).pane_alive
+        await pilot.press("x")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: fleet.get("victim", stats=False).pane is None)
+        await wait_for(pilot, lambda: app.agents["victim"].status.kind.value == "exited")
+    assert Path(agent.worktree).is_dir()
+
+
+async def test_spawn_form_starts_an_agent(fleet: Fleet, tmp_path: Path):
+    script = demo_script(tmp_path, [{"do": "idle"}])
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 50)) as pilot:
+        await pilot.press("n")
+        assert isinstance(app.screen, SpawnScreen)
+        app.screen.query_one("#name").value = "from form"
+        app.screen.query_one("#command").value = demo_command(script)
+        app.screen.query_one("#scope").value = "src/**, docs/*.md"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "from form" in app.agents)
+        assert app.agents["from form"].scope == ("src/**", "docs/*.md")
+
+
+async def test_attach_headless_explains_how(fleet: Fleet, tmp_path: Path, tmux_socket: str):
+    idle_agent(fleet, tmp_path, "target")
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_for(pilot, lambda: app.selected == "target")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("attach" in n.message for n in app._notifications))
+        note = next(n.message for n in app._notifications if "attach" in n.message)
+        assert f"tmux -L {tmux_socket} attach-session -t {fleet.session}" in note
+
+
+async def test_keys_disabled_without_an_agent(fleet: Fleet):
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        for action in ("attach", "reply", "approve", "kill"):
+            assert not app.check_action(action, ())
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_themes_are_registered_and_switchable(fleet: Fleet):
+    app = Dashboard(fleet)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert {"paneboard-dark", "paneboard-light"} <= set(app.available_themes)
+        assert app.theme == "paneboard-dark"
+        app.theme = "paneboard-light"
+        await pilot.pause()
+        assert app.theme_variables["status-needs-input"] != ""
+
+
+def test_every_binding_has_an_id_and_tooltip():
+    from app.screens.help import HelpScreen as H
+    for cls in (Dashboard, AgentTable, ReplyScreen, SpawnScreen, ConfirmScreen, H):
+        for b in cls.BINDINGS:
+            assert b.id and b.tooltip, (cls.__name__, b.key)
+
+
+def test_readme_key_table_matches_bindings():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = key_table_markdown()
+    start, end = "<!-- keys:start -->", "<!-- keys:end -->"
+    assert start in readme and end in readme
+    current = readme.split(start, 1)[1].split(end, 1)[0].strip()
+    assert current == table.replace("# Keys\n\n", "").strip(), \
+        "README key table drifted from the bindings: regenerate it with `python -m app.docs`"
