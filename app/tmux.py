@@ -13,8 +13,6 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-import libtmux
-
 from .errors import TmuxError
 
 MIN_VERSION = (3, 2)
@@ -55,7 +53,15 @@ class Tmux:
 
     def __init__(self, socket_name: str | None = None):
         self.socket_name = socket_name or None
-        self.server = libtmux.Server(socket_name=self.socket_name)
+        self._server = None
+
+    @property
+    def server(self):
+        """The libtmux Server for this socket (server lifecycle; imported lazily so `ls` starts fast)."""
+        if self._server is None:
+            import libtmux
+            self._server = libtmux.Server(socket_name=self.socket_name)
+        return self._server
 
     @property
     def base_argv(self) -> list[str]:
@@ -63,20 +69,20 @@ class Tmux:
         return ["tmux"] + (["-L", self.socket_name] if self.socket_name else [])
 
     def run(self, *args: str, check: bool = True, stdin: str | None = None) -> list[str]:
-        """Run one tmux command list (separate commands with a lone ';') and return stdout lines."""
-        if stdin is not None:
-            proc = subprocess.run(self.base_argv + list(args), input=stdin.encode("utf-8"),
-                                  capture_output=True)
-            out, err, code = proc.stdout.decode("utf-8", "replace").splitlines(), \
-                proc.stderr.decode("utf-8", "replace").strip(), proc.returncode
-        else:
-            try:
-                res = self.server.cmd(*args)
-            except libtmux.exc.TmuxCommandNotFound as exc:
-                raise TmuxError("tmux is not installed or not on PATH; install tmux >= 3.2") from exc
-            out, err, code = res.stdout, "\n".join(res.stderr).strip(), res.returncode
-        if check and code != 0:
-            raise TmuxError(f"tmux {args[0]} failed: {err or f'exit {code}'}")
+        """Run one tmux command list (separate commands with a lone ';') and return stdout lines.
+
+        One subprocess with an argv list, like libtmux's `Server.cmd`, but with stdin for
+        load-buffer and without libtmux's import cost on the `ls` path.
+        """
+        try:
+            proc = subprocess.run(self.base_argv + list(args), capture_output=True,
+                                  input=stdin.encode("utf-8") if stdin is not None else None)
+        except FileNotFoundError:
+            raise TmuxError("tmux is not installed or not on PATH; install tmux >= 3.2") from None
+        out = proc.stdout.decode("utf-8", "replace").splitlines()
+        if check and proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace").strip()
+            raise TmuxError(f"tmux {args[0]} failed: {err or f'exit {proc.returncode}'}")
         return out
 
     # -- server and sessions -------------------------------------------------
@@ -142,12 +148,10 @@ class Tmux:
 
     def list_agent_panes(self) -> list[PaneInfo]:
         """Every pane on this server that paneboard started (one tmux call)."""
-        if not self.alive():
-            return []
         try:
             lines = self.run("list-panes", "-a", "-F", _PANE_FORMAT)
         except TmuxError:
-            return []
+            return []  # no server running: no panes
         panes = []
         for line in lines:
             parts = line.split(_FIELD_SEP)

@@ -10,8 +10,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-
 from .errors import GitError
 
 BRANCH_PREFIX = "paneboard/"
@@ -50,22 +48,28 @@ def run_git(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | Non
 def find_repo(path: Path) -> RepoInfo:
     """The repository containing path; errors if it is not one or has no commits."""
     path = Path(path).resolve()
-    if not path.exists():
+    if not path.is_dir():
         raise GitError(f"{path}: no such directory")
-    try:
-        repo = git.Repo(path, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise GitError(f"{path} is not inside a git repository (run `git init` and commit, or pass --repo)") from None
-    if repo.bare:
+    proc = subprocess.run(["git", "rev-parse", "--is-bare-repository", "--show-toplevel", "--git-common-dir"],
+                          cwd=path, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise GitError(f"{path} is not inside a git repository (run `git init` and commit, or pass --repo)")
+    lines = proc.stdout.splitlines()
+    if lines[0] == "true" or len(lines) < 3:
         raise GitError(f"{path} is a bare repository; paneboard needs a checkout")
-    common = Path(repo.common_dir).resolve()
+    common = (path / lines[2]).resolve()
     # From inside an agent's worktree, work on the main checkout.
-    root = common.parent if common.name == ".git" else Path(repo.working_tree_dir).resolve()
-    try:
-        repo.head.commit
-    except ValueError:
-        raise GitError(f"{root} has no commits yet; make a first commit so agents have a base to branch from") from None
+    root = common.parent if common.name == ".git" else Path(lines[1]).resolve()
+    if subprocess.run(["git", "rev-parse", "--verify", "--quiet", "HEAD^{commit}"], cwd=root,
+                      capture_output=True).returncode != 0:
+        raise GitError(f"{root} has no commits yet; make a first commit so agents have a base to branch from")
     return RepoInfo(root=root, common_dir=common)
+
+
+def open_repo(info: RepoInfo):
+    """A GitPython Repo for the main checkout (imported lazily: `ls` should start fast)."""
+    import git
+    return git.Repo(info.root)
 
 
 def resolve_base(info: RepoInfo, base: str | None) -> str:
@@ -142,15 +146,15 @@ def stats(worktree: Path, base: str) -> Stats:
     """Change stats of a worktree against the merge-base with base (3 git calls, no index writes)."""
     if not (worktree / ".git").exists():
         return Stats()
-    mb = run_git(worktree, "merge-base", base, "HEAD", check=False).strip()
-    if not mb:
+    # `diff --merge-base BASE` compares the working tree with merge-base(BASE, HEAD): one call.
+    proc = subprocess.run(["git", "diff", "--numstat", "-z", "--no-renames", "--merge-base", base],
+                          cwd=worktree, capture_output=True, text=True)
+    if proc.returncode != 0:
         return Stats()
-    commits = run_git(worktree, "rev-list", "--count", f"{mb}..HEAD", check=False).strip()
-    numstat = run_git(worktree, "diff", "--numstat", "-z", "--no-renames", mb, check=False)
+    commits = run_git(worktree, "rev-list", "--count", f"{base}..HEAD", check=False).strip()
     files: list[str] = []
     added = removed = 0
-    parts = numstat.split("\0")
-    for part in parts:
+    for part in proc.stdout.split("\0"):
         if not part or "\t" not in part:
             continue
         a, r, name = part.split("\t", 2)

@@ -1,0 +1,576 @@
+"""A tmux control-mode client on asyncio: one pipe per session carries every pane's output and our commands.
+
+`ControlClient(tmux_argv, session)` spawns ``tmux_argv -C attach-session -f ignore-size,pause-after=N
+-t =SESSION`` with plain pipes (``-CC`` would need a tty) and then offers:
+
+- ``await start()`` — spawn, wait for tmux's first ``%begin/%end`` (commands sent earlier fail with
+  "no current client"), learn the session's windows, subscribe to pane death. Raises `TmuxError`
+  if tmux refuses (no such session, no server).
+- ``await command(*args) -> list[str]`` — run one tmux command over the channel. Every argument is
+  quoted for tmux's parser by `quote`, so quotes, ``;``, ``#{...}``, ``$VAR``, ``$(...)``, braces
+  and newlines arrive literally. Replies are matched by order; ``%error`` raises `TmuxError`.
+  Output lines are decoded as UTF-8 with replacement.
+- ``await capture(pane_id, ansi=False) -> str`` — the pane's visible screen (``capture-pane -p
+  [-e]``) over the channel: no subprocess per capture.
+- ``events()`` — an async iterator of notifications, ending after one `Exit`:
+  `Output` (a pane's bytes, octal escapes decoded; consecutive chunks of one pane read together
+  are merged into one event), `PaneDied` (alias `PaneDead`), `WindowAdded`, `WindowClosed`,
+  `Paused` / `Resumed` (output for that pane was dropped in between: capture the screen again
+  after `Resumed`), `Exit` (alias `SessionClosed`; the session or server went away, or `close()`).
+  One consumer only.
+- ``await close()`` — end the client (EOF on its stdin, then SIGTERM/SIGKILL to its own pid).
+
+Facts measured on tmux 3.3a (see tests/integration/test_control.py and bench/control_flood.py):
+
+- Sizes: a control client that never sends ``refresh-client -C`` is ignored when tmux computes
+  window sizes, and ``-f ignore-size`` makes that explicit, so attaching never resizes the
+  session's windows (the integration test checks panes before/after attach and for a window
+  created while attached). Never send ``refresh-client -C`` from here.
+- Flow control: with ``pause-after=N`` tmux sends ``%extended-output %P AGE : DATA`` instead of
+  ``%output``, and ``%pause %P`` once this client is N seconds behind on a pane; tmux then drops that
+  pane's output for us until ``refresh-client -A '%P:continue'``, which we send at once (having
+  read ``%pause`` we have caught up), emitting `Paused` then `Resumed`. Our own event queue is
+  bounded by bytes too: when the consumer falls behind, further `Output` is dropped and reported
+  the same way. Command replies are never blocked by a slow consumer.
+- Pane death: the subscription ``pbdead:%*:#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}``
+  is checked by tmux
+  on a one-second timer, so `PaneDied` arrives 0–1 s after the process ends (the pane must have
+  remain-on-exit on, as `Tmux.new_agent_window` sets; otherwise the window just closes).
+  The first report after subscribing covers every pane, so panes already dead at start are
+  reported too. tmux may show a pane dead before it has reaped the child (status still empty):
+  we wait for the next check and report ``status=None`` only if none arrives within 2.5 s.
+- ``kill-window`` on a window of our session is reported as ``%unlinked-window-close`` (the
+  window is unlinked before the notification), so both close notifications are mapped to
+  `WindowClosed` for windows known to be in this session.
+- Killing the session or the server ends the client with ``%exit`` (and EOF).
+
+Quoting: tmux's single quotes cannot hold a newline (control mode reads one command per line),
+so `quote` uses double quotes and escapes ``\\``, ``"``, ``$`` and control characters; inside
+double quotes ``#{...}`` and ``;`` are plain text for the parser (a command may still expand
+formats in arguments it documents as formats, e.g. ``display-message``'s message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import collections
+import os
+import re
+import signal
+import time
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+from .errors import TmuxError
+
+# -- events ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """Bytes a pane printed, as tmux read them from its pty; `at` is time.time() when we read them."""
+
+    pane: str
+    data: bytes
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PaneDied:
+    """A pane's process ended (the pane stays, dead, with remain-on-exit); status None = killed by a signal."""
+
+    pane: str
+    status: int | None
+    at: float = 0.0
+
+
+PaneDead = PaneDied
+
+
+@dataclass(frozen=True, slots=True)
+class WindowAdded:
+    """A window was added to the attached session."""
+
+    window: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class WindowClosed:
+    """A window of the attached session was closed."""
+
+    window: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Paused:
+    """Output of this pane is being dropped (tmux paused it, or our queue was full) until `Resumed`."""
+
+    pane: str
+    reason: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """Output of this pane flows again; what it printed meanwhile is lost, so capture its screen."""
+
+    pane: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """The control client ended: the last event. reason is tmux's %exit text, or what we saw."""
+
+    reason: str
+    at: float = 0.0
+
+
+SessionClosed = Exit
+
+Event = Output | PaneDied | WindowAdded | WindowClosed | Paused | Resumed | Exit
+
+# -- quoting and decoding ---------------------------------------------------------
+
+_NEEDS_ESCAPE = re.compile(r'[\\"$\x00-\x1f\x7f]')
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "$": "\\$", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+            "\x1b": "\\e"}
+
+
+def _escape(match: re.Match) -> str:
+    ch = match.group(0)
+    if ch == "\x00":
+        raise ValueError("a tmux argument cannot contain a NUL character")
+    return _ESCAPES.get(ch) or f"\\{ord(ch):03o}"
+
+
+def quote(arg: str) -> str:
+    """One argument quoted for tmux's command parser so it arrives literally (double quotes, escaped)."""
+    return '"' + _NEEDS_ESCAPE.sub(_escape, arg) + '"'
+
+
+_OCTAL = re.compile(rb"\\([0-7]{3})")
+
+
+def _octal_fallback(value: bytes) -> bytes:
+    return _OCTAL.sub(lambda m: bytes((int(m.group(1), 8) & 0xFF,)), value)
+
+
+try:
+    _escape_decode = codecs.escape_decode  # type: ignore[attr-defined]
+    # tmux escapes every byte < 0x20 and every backslash as \ooo, so no other escape can occur
+    # and the C decoder is exact; check once that it behaves as expected here.
+    if _escape_decode(rb"a\134b\033\015\012\303\251")[0] != b"a\\b\x1b\r\n\xc3\xa9":
+        raise AttributeError
+except AttributeError:  # pragma: no cover
+    _escape_decode = None
+
+
+def decode_output(value: bytes) -> bytes:
+    """tmux's octal-escaped %output value back to the pane's raw bytes."""
+    if b"\\" not in value:
+        return value
+    if _escape_decode is not None:
+        try:
+            return _escape_decode(value)[0]
+        except ValueError:
+            pass  # a truncated escape: fall through to the regex
+    return _octal_fallback(value)
+
+
+# -- the client -------------------------------------------------------------------
+
+_DEAD_SUB = "pbdead"
+_READ_SIZE = 1 << 16
+
+
+class _Reply:
+    __slots__ = ("future", "lines", "name")
+
+    def __init__(self, future: asyncio.Future, name: str):
+        self.future = future
+        self.lines: list[bytes] = []
+        self.name = name
+
+
+class ControlClient:
+    """One tmux control-mode client attached to one session (see the module docstring)."""
+
+    def __init__(self, tmux_argv: list[str], session: str, *, pause_after: int = 5,
+                 max_queued_bytes: int = 8 << 20):
+        self.tmux_argv = list(tmux_argv)
+        self.session = session
+        self.pause_after = pause_after
+        self.max_queued_bytes = max_queued_bytes
+        self.proc: asyncio.subprocess.Process | None = None
+        self.windows: set[str] = set()
+        self.dropped_bytes = 0          # Output bytes dropped because our consumer was behind
+        self.exit_reason: str | None = None
+        self._pending: collections.deque[_Reply] = collections.deque()
+        self._block: _Reply | None = None
+        self._block_key: bytes = b""
+        self._ready: asyncio.Future | None = None
+        self._events: collections.deque = collections.deque()
+        self._queued_bytes = 0
+        self._wakeup = asyncio.Event()
+        self._overflowed: set[str] = set()
+        self._dead: dict[str, str] = {}     # pane -> "waiting" | "reported"
+        self._reader: asyncio.Task | None = None
+        self._stderr_task: asyncio.Task | None = None
+        self._stderr = b""
+        self._closing = False
+        self._rest = b""
+
+    # -- lifecycle --
+
+    async def start(self, timeout: float = 10.0) -> None:
+        """Attach to the session and wait until tmux accepts commands; raises TmuxError if it refuses."""
+        flags = f"ignore-size,pause-after={self.pause_after}" if self.pause_after else "ignore-size"
+        argv = self.tmux_argv + ["-C", "attach-session", "-f", flags, "-t", "=" + self.session]
+        env = {k: v for k, v in os.environ.items() if k != "TMUX"}
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True)
+        except FileNotFoundError as exc:
+            raise TmuxError("tmux is not installed or not on PATH; install tmux >= 3.2") from exc
+        loop = asyncio.get_running_loop()
+        self._ready = loop.create_future()
+        self._reader = asyncio.create_task(self._read_loop(), name=f"tmux-control-{self.session}")
+        self._stderr_task = asyncio.create_task(self._read_stderr())
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+        except asyncio.TimeoutError:
+            await self.close()
+            raise TmuxError(f"tmux control client for session {self.session!r} did not answer "
+                            f"within {timeout:g}s") from None
+        except TmuxError:
+            await self.close()
+            raise
+        ids = await self.command("list-windows", "-t", "=" + self.session, "-F", "#{window_id}")
+        self.windows.update(i for i in ids if i.startswith("@"))
+        await self.command("refresh-client", "-B",
+                           f"{_DEAD_SUB}:%*:#{{pane_dead}}:#{{pane_dead_status}}:#{{pane_dead_signal}}")
+
+    async def close(self) -> None:
+        """End the client: EOF on stdin (tmux detaches), then SIGTERM/SIGKILL its own pid; waits for it."""
+        self._closing = True
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            try:
+                if proc.stdin is not None:
+                    proc.stdin.close()
+                await asyncio.wait_for(proc.wait(), 1.0)
+            except (asyncio.TimeoutError, OSError):
+                for sig in (signal.SIGTERM, signal.SIGKILL):
+                    try:
+                        os.kill(proc.pid, sig)
+                    except ProcessLookupError:
+                        break
+                    try:
+                        await asyncio.wait_for(proc.wait(), 1.0)
+                        break
+                    except asyncio.TimeoutError:
+                        continue
+        if self._reader is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._reader), 2.0)
+            except (asyncio.TimeoutError, Exception):
+                self._reader.cancel()
+        if self._stderr_task is not None and not self._stderr_task.done():
+            self._stderr_task.cancel()
+        self._finish("closed")
+
+    async def __aenter__(self) -> "ControlClient":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    @property
+    def alive(self) -> bool:
+        """True while the client is attached."""
+        return self.exit_reason is None and self.proc is not None and self.proc.returncode is None
+
+    # -- commands --
+
+    async def command(self, *args: str) -> list[str]:
+        """Run one tmux command over the channel and return its output lines; raises TmuxError on %error."""
+        if not args:
+            raise ValueError("command() needs a tmux command name")
+        if self.exit_reason is not None or self.proc is None or self.proc.stdin is None:
+            raise TmuxError(f"tmux control client for {self.session!r} is not running "
+                            f"({self.exit_reason or 'not started'})")
+        line = " ".join(quote(a) for a in args) + "\n"
+        future = asyncio.get_running_loop().create_future()
+        # Appending and writing without an await in between keeps replies in send order.
+        self._pending.append(_Reply(future, args[0]))
+        try:
+            self.proc.stdin.write(line.encode("utf-8", "surrogateescape"))
+            await self.proc.stdin.drain()
+        except (ConnectionError, OSError) as exc:
+            raise TmuxError(f"tmux control client for {self.session!r} went away: {exc}") from None
+        return await future
+
+    async def capture(self, pane_id: str, ansi: bool = False) -> str:
+        """The visible screen of a pane (with colour escapes when ansi=True), one line per row."""
+        args = ["capture-pane", "-p", "-t", pane_id] + (["-e"] if ansi else [])
+        return "\n".join(await self.command(*args))
+
+    # -- events --
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Notifications in arrival order; ends after yielding one Exit."""
+        while True:
+            while not self._events:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            event = self._events.popleft()
+            if type(event) is Output:
+                self._queued_bytes -= len(event.data)
+                if self._overflowed and self._queued_bytes <= self.max_queued_bytes // 2:
+                    now = time.time()
+                    for pane in sorted(self._overflowed):
+                        self._events.append(Resumed(pane, now))
+                    self._overflowed.clear()
+            yield event
+            if type(event) is Exit:
+                return
+
+    def _emit(self, event) -> None:
+        self._events.append(event)
+
+    def _emit_output(self, pane: str, data: bytes, at: float) -> None:
+        if pane in self._overflowed:
+            self.dropped_bytes += len(data)
+            return
+        if self._queued_bytes + len(data) > self.max_queued_bytes:
+            self.dropped_bytes += len(data)
+            self._overflowed.add(pane)
+            self._events.append(Paused(pane, "consumer behind", at))
+            return
+        self._queued_bytes += len(data)
+        self._events.append(Output(pane, data, at))
+
+    def _finish(self, reason: str) -> None:
+        """Record the end once: fail waiting commands and queue the final Exit."""
+        if self.exit_reason is not None:
+            return
+        self.exit_reason = reason
+        error = TmuxError(f"tmux control client for {self.session!r} ended: {reason}")
+        if self._ready is not None and not self._ready.done():
+            detail = self._stderr.decode("utf-8", "replace").strip()
+            self._ready.set_exception(TmuxError(
+                f"cannot attach to tmux session {self.session!r}: {detail or reason}"))
+        while self._pending:
+            reply = self._pending.popleft()
+            if not reply.future.done():
+                reply.future.set_exception(error)
+        if self._block is not None and not self._block.future.done():
+            self._block.future.set_exception(error)
+        self._block = None
+        self._events.append(Exit(reason, time.time()))
+        self._wakeup.set()
+
+    # -- reading --
+
+    async def _read_stderr(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        while chunk := await self.proc.stderr.read(4096):
+            if len(self._stderr) < 4096:
+                self._stderr += chunk
+
+    async def _read_loop(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        stdout = self.proc.stdout
+        reason = None
+        try:
+            while True:
+                chunk = await stdout.read(_READ_SIZE)
+                if not chunk:
+                    break
+                reason = self.feed(chunk, time.time())
+                if reason is not None:
+                    break
+        except asyncio.CancelledError:
+            reason = reason or "closed"
+            raise
+        except Exception as exc:  # never leave a consumer hanging
+            reason = f"reader failed: {exc!r}"
+        finally:
+            if reason is None:
+                await self._wait_exit()
+                code = self.proc.returncode
+                reason = "closed" if self._closing else f"tmux client exited ({code})"
+            self._finish(reason)
+
+    async def _wait_exit(self) -> None:
+        try:
+            await asyncio.wait_for(self.proc.wait(), 1.0)
+        except (asyncio.TimeoutError, Exception):
+            pass
+
+    def feed(self, chunk: bytes, at: float) -> str | None:
+        """Parse a chunk of tmux's stdout (any split, any bytes); returns the exit reason once %exit is read."""
+        lines = (self._rest + chunk).split(b"\n")
+        self._rest = lines.pop()
+        reason = self._handle_lines(lines, at)
+        self._wakeup.set()
+        return reason
+
+    def _handle_lines(self, lines: list[bytes], at: float) -> str | None:
+        """Dispatch complete lines; returns the exit reason once %exit is seen."""
+        merged: dict[str, list[bytes]] = {}
+        for line in lines:
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            block = self._block
+            if block is not None:
+                if line.startswith((b"%end ", b"%error ")) and self._ends_block(line):
+                    self._close_block(line.startswith(b"%error"))
+                else:
+                    block.lines.append(line)
+                continue
+            if line.startswith(b"%output "):
+                _, pane, value = line.split(b" ", 2) if line.count(b" ") >= 2 else (b"", line[8:], b"")
+                self._merge(merged, pane, value)
+            elif line.startswith(b"%extended-output "):
+                head, sep, value = line.partition(b" : ")
+                if not sep:
+                    head, value = line.rstrip(b" :"), b""
+                self._merge(merged, head.split(b" ", 2)[1], value)
+            elif line.startswith(b"%"):
+                if merged:
+                    self._flush(merged, at)
+                reason = self._notification(line, at)
+                if reason is not None:
+                    return reason
+            # anything else outside a block is noise (e.g. a stray line); ignore it
+        if merged:
+            self._flush(merged, at)
+        return None
+
+    @staticmethod
+    def _merge(merged: dict[str, list[bytes]], pane: bytes, value: bytes) -> None:
+        key = pane.decode("ascii", "replace")
+        part = decode_output(value)
+        bucket = merged.get(key)
+        if bucket is None:
+            merged[key] = [part]
+        else:
+            bucket.append(part)
+
+    def _flush(self, merged: dict[str, list[bytes]], at: float) -> None:
+        for pane, parts in merged.items():
+            self._emit_output(pane, parts[0] if len(parts) == 1 else b"".join(parts), at)
+        merged.clear()
+
+    def _ends_block(self, line: bytes) -> bool:
+        # "%end TIME NUMBER FLAGS" must repeat the %begin's time and number: a pane line that
+        # happens to start with "%end" inside captured output cannot close the block.
+        parts = line.split(b" ")
+        return len(parts) >= 3 and parts[1] + b" " + parts[2] == self._block_key
+
+    def _close_block(self, error: bool) -> None:
+        block, self._block = self._block, None
+        assert block is not None
+        text = [ln.decode("utf-8", "replace") for ln in block.lines]
+        if block.future.done():
+            return
+        if error:
+            message = "; ".join(t for t in text if t) or "unknown error"
+            block.future.set_exception(TmuxError(f"tmux {block.name} failed: {message}"))
+        else:
+            block.future.set_result(text)
+
+    def _notification(self, line: bytes, at: float) -> str | None:
+        name, _, rest = line.partition(b" ")
+        if name == b"%begin":
+            parts = rest.split(b" ")
+            from_us = len(parts) >= 3 and parts[2].isdigit() and int(parts[2]) & 1
+            if from_us and self._pending:
+                self._block = self._pending.popleft()
+            else:
+                # The reply to attach-session itself (flags 0): it tells us tmux is ready.
+                self._block = _Reply(asyncio.get_running_loop().create_future(), "attach-session")
+                self._block.future.add_done_callback(self._attach_replied)
+            self._block_key = b" ".join(parts[:2])
+        elif name == b"%subscription-changed":
+            self._subscription(rest, at)
+        elif name == b"%window-add":
+            window = rest.decode("ascii", "replace")
+            if window not in self.windows:
+                self.windows.add(window)
+                self._emit(WindowAdded(window, at))
+        elif name in (b"%window-close", b"%unlinked-window-close"):
+            window = rest.decode("ascii", "replace")
+            if window in self.windows:
+                self.windows.discard(window)
+                self._emit(WindowClosed(window, at))
+        elif name == b"%pause":
+            pane = rest.decode("ascii", "replace")
+            self._emit(Paused(pane, "tmux paused output", at))
+            self._send_nowait("refresh-client", "-A", f"{pane}:continue")
+        elif name == b"%continue":
+            self._emit(Resumed(rest.decode("ascii", "replace"), at))
+        elif name == b"%exit":
+            return rest.decode("utf-8", "replace").strip() or "session closed"
+        return None
+
+    def _attach_replied(self, future: asyncio.Future) -> None:
+        if self._ready is None or self._ready.done():
+            return
+        if future.exception() is not None:
+            detail = str(future.exception()).removeprefix("tmux attach-session failed: ")
+            self._ready.set_exception(TmuxError(
+                f"cannot attach to tmux session {self.session!r}: {detail}"))
+        else:
+            self._ready.set_result(None)
+
+    def _send_nowait(self, *args: str) -> None:
+        """Send a command whose reply nobody awaits (used from the reader, which must not block)."""
+        if self.proc is None or self.proc.stdin is None or self.exit_reason is not None:
+            return
+        future = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.exception())  # consume errors quietly
+        self._pending.append(_Reply(future, args[0]))
+        try:
+            self.proc.stdin.write((" ".join(quote(a) for a in args) + "\n").encode())
+        except (ConnectionError, OSError):
+            pass
+
+    def _subscription(self, rest: bytes, at: float) -> None:
+        # "%subscription-changed NAME $S @W INDEX %P ... : DEAD:STATUS:SIGNAL"
+        head, sep, value = rest.partition(b" : ")
+        fields = head.split(b" ")
+        if not sep or fields[0] != _DEAD_SUB.encode() or len(fields) < 5:
+            return
+        pane = fields[4].decode("ascii", "replace")
+        dead_flag, status, signal_no = (value.decode("ascii", "replace").split(":") + ["", ""])[:3]
+        if dead_flag.strip() != "1":
+            self._dead.pop(pane, None)          # alive (again, after respawn-pane)
+            return
+        if self._dead.get(pane) == "reported":
+            return
+        status = status.strip()
+        if status.lstrip("-").isdigit():
+            self._dead[pane] = "reported"
+            self._emit(PaneDied(pane, int(status), at))
+        elif signal_no.strip():
+            self._dead[pane] = "reported"
+            self._emit(PaneDied(pane, None, at))
+        elif pane not in self._dead:
+            # The pty closed before tmux reaped the child: the status shows up on the next
+            # check; report without one if it never does.
+            self._dead[pane] = "waiting"
+            asyncio.get_running_loop().call_later(2.5, self._dead_unresolved, pane)
+
+    def _dead_unresolved(self, pane: str) -> None:
+        if self._dead.get(pane) == "waiting" and self.exit_reason is None:
+            self._dead[pane] = "reported"
+            self._emit(PaneDied(pane, None, time.time()))
+            self._wakeup.set()

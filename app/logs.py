@@ -1,0 +1,163 @@
+"""Per-agent output logs: tmux `pipe-pane -o` feeds `python -m app.logs PATH`, which rotates.
+
+The writer is stdlib-only and imports nothing from paneboard at module level, so tmux can
+run this file directly (`python -I -S app/logs.py PATH`) from any directory: one small
+process per agent pane. A restarted dashboard reads the recent output back with `tail`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+
+MAX_BYTES = 2 * 1024 * 1024      # per file
+KEEP = 3                         # PATH, PATH.1, PATH.2
+_CHUNK = 65536
+
+
+def log_dir(common_dir: Path) -> Path:
+    """`<git-common-dir>/paneboard/logs`."""
+    return Path(common_dir) / "paneboard" / "logs"
+
+
+def log_path(common_dir: Path, agent_name: str) -> Path:
+    """The log file of one agent: `<git-common-dir>/paneboard/logs/<agent-slug>.log`."""
+    from .names import slugify
+    return log_dir(common_dir) / f"{slugify(agent_name)}.log"
+
+
+def _rotated(path: Path, i: int) -> Path:
+    return path if i == 0 else path.with_name(f"{path.name}.{i}")
+
+
+def rotate(path: Path, keep: int = KEEP) -> None:
+    """PATH -> PATH.1 -> PATH.2 ...; the oldest falls off."""
+    for i in range(keep - 1, 0, -1):
+        src = _rotated(path, i - 1)
+        if src.exists():
+            os.replace(src, _rotated(path, i))
+
+
+def write_stream(fd: int, path: Path, max_bytes: int = MAX_BYTES, keep: int = KEEP) -> None:
+    """Copy everything from fd to path until end of input, rotating at max_bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    size = os.fstat(out).st_size
+    try:
+        while True:
+            try:
+                data = os.read(fd, _CHUNK)
+            except InterruptedError:
+                continue
+            if not data:
+                return
+            if size + len(data) > max_bytes and size > 0:
+                os.close(out)
+                rotate(path, keep)
+                out = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o600)
+                size = 0
+            os.write(out, data)
+            size += len(data)
+    finally:
+        os.close(out)
+
+
+def pipe_command(path: Path) -> str:
+    """The shell command tmux runs for pipe-pane: this file run directly, everything shlex-quoted."""
+    # -I -S: no site-packages or user environment; the writer needs only the stdlib and starts in ~15 ms.
+    return "exec " + shlex.join([sys.executable, "-I", "-S", str(Path(__file__).resolve()), str(path)])
+
+
+def start_pipe(tmux, pane: str, path: Path) -> None:
+    """Pipe the pane's output into its log (a no-op if a pipe is already open: `-o`)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmux.run("pipe-pane", "-o", "-t", pane, pipe_command(Path(path)), check=False)
+
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def strip_ansi(text: str) -> str:
+    """Text without terminal escapes (status.strip_ansi when available)."""
+    try:
+        from .status import strip_ansi as real
+    except ImportError:
+        return _ANSI.sub("", text)
+    return real(text)
+
+
+def tail_bytes(path: Path, n_bytes: int = 65536) -> bytes:
+    """The last n_bytes written to the log, across rotated files."""
+    path = Path(path)
+    chunks: list[bytes] = []
+    want = n_bytes
+    for i in range(KEEP):
+        p = _rotated(path, i)
+        try:
+            with open(p, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                size = fh.tell()
+                start = max(0, size - want)
+                fh.seek(start)
+                data = fh.read(size - start)
+        except OSError:
+            if i == 0:
+                continue
+            break
+        chunks.append(data)
+        want -= len(data)
+        if want <= 0:
+            break
+    return b"".join(reversed(chunks))
+
+
+def terminal_lines(text: str) -> list[str]:
+    """Lines as a terminal would leave them: each line's text after its last carriage return, escapes stripped."""
+    lines = []
+    for raw in text.split("\n"):
+        if "\r" in raw:
+            parts = [p for p in raw.split("\r") if p.strip()]
+            raw = parts[-1] if parts else ""
+        line = strip_ansi(raw).rstrip()
+        lines.append(line)
+    return lines
+
+
+def tail(path: Path, n_bytes: int = 65536) -> str:
+    """The recent output of the log (ANSI stripped, spinner redraws collapsed), across rotation."""
+    data = tail_bytes(path, n_bytes)
+    text = data.decode("utf-8", "replace")
+    if len(data) >= n_bytes:
+        text = text.split("\n", 1)[-1]   # the first line is probably cut
+    return "\n".join(terminal_lines(text))
+
+
+def last_write(path: Path) -> float | None:
+    """When the pane last printed anything (the log's mtime), or None if there is no log."""
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m app.logs PATH  (reads the pane's output on stdin)", file=sys.stderr)
+        return 2
+    try:
+        write_stream(0, Path(args[0]))
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"app.logs: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
