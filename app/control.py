@@ -47,7 +47,9 @@ Facts measured on tmux 3.3a (see tests/integration/test_control.py and bench/con
 Quoting: tmux's single quotes cannot hold a newline (control mode reads one command per line),
 so `quote` uses double quotes and escapes ``\\``, ``"``, ``$`` and control characters; inside
 double quotes ``#{...}`` and ``;`` are plain text for the parser (a command may still expand
-formats in arguments it documents as formats, e.g. ``display-message``'s message).
+formats in arguments it treats as formats: ``display-message``, ``rename-window``, ``new-window
+-n`` and others expand ``#{...}`` and even run ``#(...)`` — measured: ``rename-window '#(touch X)'``
+runs it. Pass user text to such commands through `no_formats`, which doubles ``#``).
 """
 
 from __future__ import annotations
@@ -145,6 +147,11 @@ def _escape(match: re.Match) -> str:
     if ch == "\x00":
         raise ValueError("a tmux argument cannot contain a NUL character")
     return _ESCAPES.get(ch) or f"\\{ord(ch):03o}"
+
+
+def no_formats(text: str) -> str:
+    """Text for an argument a tmux command expands as a format (rename-window, display-message, -n): '#' doubled."""
+    return text.replace("#", "##")
 
 
 def quote(arg: str) -> str:

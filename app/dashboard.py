@@ -23,6 +23,7 @@ from .config import Task
 from .errors import PaneboardError
 from .fleet import Fleet
 from .model import Agent, Kind
+from .screens.commands import AgentCommands
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
 from .screens.reply import Reply, ReplyScreen
@@ -63,6 +64,7 @@ class Dashboard(App):
 
     TITLE = "paneboard"
     CSS_PATH = str(themes.css_path())
+    COMMANDS = App.COMMANDS | {AgentCommands}
 
     BINDINGS = [
         Binding("enter", "attach", "Attach", id="agent.attach", tooltip="Attach to the agent's live pane (detach to come back)"),
@@ -195,6 +197,16 @@ class Dashboard(App):
             preview.screen_text = ""
 
     # -- actions ------------------------------------------------------------
+
+    def select_agent(self, name: str) -> None:
+        """Move the table cursor to an agent (used by the command palette)."""
+        table = self.query_one(AgentTable)
+        try:
+            table.move_cursor(row=table.get_row_index(name))
+        except Exception:  # noqa: BLE001 - the agent vanished meanwhile
+            return
+        self.selected = name
+        self._show_selected()
 
     def _current(self) -> Agent | None:
         return self.agents.get(self.selected or "")

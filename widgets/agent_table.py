@@ -39,12 +39,15 @@ class AgentTable(DataTable):
 
     | Key | Description |
     | :- | :- |
+    | enter | Attach to the agent (posts DataTable.RowSelected). |
     | j / down | Next agent. |
     | k / up | Previous agent. |
     | g / G | First / last agent. |
     """
 
     BINDINGS = [
+        Binding("enter", "select_cursor", "Attach", id="table.attach",
+                tooltip="Attach to the selected agent's live pane (detach to come back)"),
         Binding("j", "cursor_down", "Down", show=False, id="table.down", tooltip="Select the next agent"),
         Binding("k", "cursor_up", "Up", show=False, id="table.up", tooltip="Select the previous agent"),
         Binding("g", "scroll_top", "First", show=False, id="table.first", tooltip="Select the first agent"),

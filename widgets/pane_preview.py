@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rich.text import Text
+from rich.style import Style
+from rich.text import Span, Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
@@ -26,5 +27,16 @@ class PanePreview(Static):
 
     def watch_screen_text(self, text: str) -> None:
         rendered = Text.from_ansi(text, no_wrap=True, end="")
-        rendered.no_wrap = True
+        # "default" colours mean the terminal's own: here that is this widget's theme colours.
+        rendered.spans = [Span(s.start, s.end, _without_defaults(s.style)) for s in rendered.spans]
         self.update(rendered)
+
+
+def _without_defaults(style: Style | str) -> Style | str:
+    if not isinstance(style, Style):
+        return style
+    bg = None if style.bgcolor is None or style.bgcolor.is_default else style.bgcolor
+    fg = None if style.color is None or style.color.is_default else style.color
+    return style.copy() if (bg, fg) == (style.bgcolor, style.color) else \
+        Style(color=fg, bgcolor=bg, bold=style.bold, dim=style.dim, italic=style.italic,
+              underline=style.underline, reverse=style.reverse, strike=style.strike)

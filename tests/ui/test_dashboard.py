@@ -143,3 +143,17 @@ def test_readme_key_table_matches_bindings():
     current = readme.split(start, 1)[1].split(end, 1)[0].strip()
     assert current == table.replace("# Keys\n\n", "").strip(), \
         "README key table drifted from the bindings: regenerate it with `python -m app.docs`"
+
+
+async def test_command_palette_offers_agent_actions(fleet: Fleet, tmp_path: Path):
+    idle_agent(fleet, tmp_path, "palette-agent")
+    idle_agent(fleet, tmp_path, "other")
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_for(pilot, lambda: len(app.agents) == 2)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"reply to other")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReplyScreen))
+        assert app.selected == "other" and app.screen.agent_name == "other"
