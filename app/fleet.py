@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
-from . import presets, worktrees
+from . import logs, presets, worktrees
 from .config import Settings, Task, TaskFile
 from .errors import AgentNotFound, PaneboardError, SpawnError, TmuxError
 from .model import Agent, Kind, Status
@@ -171,8 +171,11 @@ class Fleet:
                 options = {"name": task.name, "task": task.group or task.name, "branch": branch, "worktree": str(path),
                            "agent": task.agent, "repo": str(self.repo.root), "started": f"{started:.3f}"}
                 try:
+                    log = logs.log_path(self.repo.common_dir, task.name)
+                    log.parent.mkdir(parents=True, exist_ok=True)
                     pane = self.tmux.new_agent_window(self.session, slug, str(path),
-                                                      preset.command(task.prompt), env, options)
+                                                      preset.command(task.prompt), env, options,
+                                                      pipe=logs.pipe_command(log))
                 except TmuxError as exc:
                     raise SpawnError("tmux window", str(exc)) from None
                 data["agents"][task.name] = {

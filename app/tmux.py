@@ -118,11 +118,12 @@ class Tmux:
     # -- agent windows ------------------------------------------------------
 
     def new_agent_window(self, session: str, window: str, cwd: str, argv: list[str],
-                         env: dict[str, str], options: dict[str, str]) -> str:
+                         env: dict[str, str], options: dict[str, str], pipe: str | None = None) -> str:
         """Start argv in a new window of `session` (created if needed); return its pane id.
 
-        remain-on-exit and the pane options are set in the same command list as the
-        window is created, so even an agent that exits at once keeps its pane and exit code.
+        remain-on-exit, the pane options and the output log pipe are set in the same command
+        list as the window is created, so even an agent that exits at once keeps its pane,
+        its exit code and its output.
         """
         if len(argv) == 1:
             # A single argument would be run by tmux through `sh -c`; two or more are exec'd directly.
@@ -134,6 +135,9 @@ class Tmux:
         tail: list[str] = [";", "set-option", "-w", "-t", target, "remain-on-exit", "on"]
         for key, value in options.items():
             tail += [";", "set-option", "-p", "-t", target, f"@paneboard_{key}", tmux_arg(value)]
+        if pipe:
+            # pipe-pane expands formats in its command: '#' must be doubled to stay literal.
+            tail += [";", "pipe-pane", "-o", "-t", target, tmux_arg(pipe.replace("#", "##"))]
         command = [tmux_arg(a) for a in argv]
         if self.has_session(session):
             head = ["new-window", "-d", "-P", "-F", "#{pane_id}", "-t", f"={session}:", "-n", window]

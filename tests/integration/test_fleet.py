@@ -148,6 +148,12 @@ def test_exit_code_is_kept(fleet: Fleet, tmp_path: Path):
     fleet.spawn(Task(name="crash", agent=demo_command(script)))
     agent = retry_until(lambda: (a := fleet.get("crash")).exit_code is not None and a)
     assert agent.exit_code == 3 and agent.status.kind is Kind.EXITED and "3" in agent.status.why
+    # Its output was logged from the first byte, and the log outlives the pane.
+    from app import logs
+    log = logs.log_path(fleet.repo.common_dir, "crash")
+    retry_until(lambda: "bye" in logs.tail(log))
+    fleet.kill("crash")
+    assert "bye" in logs.tail(log)
 
 
 def test_up_starts_ready_tasks_and_queues_dependents(repo: Path, tmux_socket: str):
