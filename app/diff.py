@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -262,25 +263,112 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+_DIFFLIB_LIMIT = 1_000_000
+"""difflib is quadratic on repeated lines: stretches without a unique line bigger than this
+(old lines x new lines) are aligned on equal-count lines, or else shown as one replacement."""
+
+
+def _longest_chain(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The longest run of (i, j) pairs increasing in both i and j (patience sorting)."""
+    pairs.sort()
+    tails: list[int] = []
+    tail_index: list[int] = []
+    previous: list[int] = [-1] * len(pairs)
+    for index, (_, j) in enumerate(pairs):
+        pile = bisect_left(tails, j)
+        if pile == len(tails):
+            tails.append(j)
+            tail_index.append(index)
+        else:
+            tails[pile] = j
+            tail_index[pile] = index
+        previous[index] = tail_index[pile - 1] if pile else -1
+    chain: list[tuple[int, int]] = []
+    index = tail_index[-1] if tail_index else -1
+    while index >= 0:
+        chain.append(pairs[index])
+        index = previous[index]
+    chain.reverse()
+    return chain
+
+
+def _anchors(old: list[str], alo: int, ahi: int, new: list[str], blo: int, bhi: int,
+             unique: bool = True) -> list[tuple[int, int]]:
+    """Lines to align on: once on each side (patience diff), or else the same count on each
+    side, k-th occurrence with k-th (for long stretches with no unique line at all)."""
+    where_old: dict[str, list[int]] = {}
+    for i in range(alo, ahi):
+        where_old.setdefault(old[i], []).append(i)
+    where_new: dict[str, list[int]] = {}
+    for j in range(blo, bhi):
+        if new[j] in where_old:
+            where_new.setdefault(new[j], []).append(j)
+    pairs: list[tuple[int, int]] = []
+    for line, js in where_new.items():
+        is_ = where_old[line]
+        if len(is_) == len(js) and (len(js) == 1 or not unique):
+            pairs.extend(zip(is_, js))
+    return _longest_chain(pairs) if pairs else []
+
+
+def _matching_blocks(old: list[str], new: list[str]) -> list[tuple[int, int, int]]:
+    """(i, j, n) runs of equal lines: patience anchors, difflib between them."""
+    blocks: list[tuple[int, int, int]] = []
+    stack = [(0, len(old), 0, len(new))]
+    while stack:
+        alo, ahi, blo, bhi = stack.pop()
+        # Common head and tail are cheap to take before anything clever.
+        head = 0
+        while alo + head < ahi and blo + head < bhi and old[alo + head] == new[blo + head]:
+            head += 1
+        if head:
+            blocks.append((alo, blo, head))
+            alo, blo = alo + head, blo + head
+        tail = 0
+        while alo < ahi - tail and blo < bhi - tail and old[ahi - 1 - tail] == new[bhi - 1 - tail]:
+            tail += 1
+        if tail:
+            blocks.append((ahi - tail, bhi - tail, tail))
+            ahi, bhi = ahi - tail, bhi - tail
+        if alo >= ahi or blo >= bhi:
+            continue
+        anchors = _anchors(old, alo, ahi, new, blo, bhi)
+        if not anchors and (ahi - alo) * (bhi - blo) > _DIFFLIB_LIMIT:
+            anchors = _anchors(old, alo, ahi, new, blo, bhi, unique=False)
+        if anchors:
+            i0, j0 = alo, blo
+            for i, j in anchors:
+                blocks.append((i, j, 1))
+                stack.append((i0, i, j0, j))
+                i0, j0 = i + 1, j + 1
+            stack.append((i0, ahi, j0, bhi))
+        elif (ahi - alo) * (bhi - blo) <= _DIFFLIB_LIMIT:
+            matcher = difflib.SequenceMatcher(None, old[alo:ahi], new[blo:bhi], autojunk=False)
+            blocks.extend((alo + i, blo + j, n) for i, j, n in matcher.get_matching_blocks() if n)
+    blocks.sort()
+    merged: list[tuple[int, int, int]] = []
+    for i, j, n in blocks:
+        if merged and merged[-1][0] + merged[-1][2] == i and merged[-1][1] + merged[-1][2] == j:
+            merged[-1] = (merged[-1][0], merged[-1][1], merged[-1][2] + n)
+        else:
+            merged.append((i, j, n))
+    return merged
+
+
 def _opcodes(old: list[str], new: list[str]) -> list[tuple[str, int, int, int, int]]:
-    """difflib opcodes, with the common head and tail trimmed first (the usual case is cheap)."""
-    n_old, n_new = len(old), len(new)
-    head = 0
-    while head < n_old and head < n_new and old[head] == new[head]:
-        head += 1
-    tail = 0
-    while tail < n_old - head and tail < n_new - head and old[n_old - 1 - tail] == new[n_new - 1 - tail]:
-        tail += 1
+    """difflib-style opcodes from patience-anchored matching blocks (fast on large files)."""
     codes: list[tuple[str, int, int, int, int]] = []
-    if head:
-        codes.append(("equal", 0, head, 0, head))
-    mid_old, mid_new = old[head:n_old - tail], new[head:n_new - tail]
-    if mid_old or mid_new:
-        matcher = difflib.SequenceMatcher(None, mid_old, mid_new, autojunk=len(mid_old) > 2000)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            codes.append((tag, i1 + head, i2 + head, j1 + head, j2 + head))
-    if tail:
-        codes.append(("equal", n_old - tail, n_old, n_new - tail, n_new))
+    i = j = 0
+    for ai, bj, size in [*_matching_blocks(old, new), (len(old), len(new), 0)]:
+        if i < ai and j < bj:
+            codes.append(("replace", i, ai, j, bj))
+        elif i < ai:
+            codes.append(("delete", i, ai, j, bj))
+        elif j < bj:
+            codes.append(("insert", i, ai, j, bj))
+        i, j = ai + size, bj + size
+        if size:
+            codes.append(("equal", ai, i, bj, j))
     return codes
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar, Iterator
 
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_for_filename
 from pygments.util import ClassNotFound
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax, SyntaxTheme
@@ -33,7 +35,16 @@ def _display(text: str) -> str:
 
 
 class _Highlighter:
-    """Lexes one text once, lazily: lines are tokenised only as far as they are asked for."""
+    """Lexes one text once, front to back, and keeps each line's (text, style) pieces.
+
+    Lines near what is already lexed are lexed on demand (opening a file shows its top at
+    once); the widget lexes the rest in small steps between events, and until it gets there,
+    far lines (a jump to the end) are shown plain. All on the UI thread: a lexing thread
+    would hold the GIL and make every keypress wait.
+    """
+
+    AHEAD = 300
+    """How many lines past the lexed part the UI thread lexes itself rather than wait."""
 
     def __init__(self, text: str, lexer: Lexer | None, theme: SyntaxTheme) -> None:
         self._plain = split_lines(text)
@@ -44,6 +55,11 @@ class _Highlighter:
         self._tokens: Iterator[tuple[object, str]] | None = None
         if lexer is not None and text and len(text) <= _HIGHLIGHT_LIMIT:
             self._tokens = lexer.get_tokens(text)
+
+    @property
+    def done(self) -> bool:
+        """True when every line is lexed (or there is nothing to lex)."""
+        return self._tokens is None
 
     def _style(self, token_type: object) -> Style | None:
         try:
@@ -56,33 +72,50 @@ class _Highlighter:
             self._styles[token_type] = style = style or None
             return style
 
-    def line(self, index: int) -> list[tuple[str, Style | None]]:
-        """Return the (text, style) pieces of line `index` (0-based)."""
-        while self._tokens is not None and len(self._lines) <= index:
+    def _advance(self, index: int) -> None:
+        """Lex until line `index` is complete or the text ends."""
+        tokens = self._tokens
+        lines, current, style_for = self._lines, self._current, self._style
+        while tokens is not None and len(lines) <= index:
             try:
-                token_type, value = next(self._tokens)
+                token_type, value = next(tokens)
             except StopIteration:
-                self._tokens = None
-                if self._current:
-                    self._lines.append(self._current)
-                    self._current = []
+                tokens = self._tokens = None
+                if current:
+                    lines.append(current)
+                    current = []
                 break
-            style = self._style(token_type)
+            style = style_for(token_type)
             first, *rest = value.split("\n")
             if first:
-                self._current.append((_display(first), style))
+                current.append((_display(first), style))
             for piece in rest:
-                self._lines.append(self._current)
-                self._current = [(_display(piece), style)] if piece else []
-        if index < len(self._lines):
-            return self._lines[index]
+                lines.append(current)
+                current = [(_display(piece), style)] if piece else []
+        self._current = current
+
+    def lex_more(self, lines: int) -> None:
+        """Lex about `lines` more lines."""
+        self._advance(len(self._lines) + lines)
+
+    def line(self, index: int) -> list[tuple[str, Style | None]] | None:
+        """Return the (text, style) pieces of line `index` (0-based); None if not lexed yet."""
+        lines = self._lines
+        if index < len(lines):
+            return lines[index]
+        if self._tokens is not None and index < len(lines) + self.AHEAD:
+            self._advance(index)
+            if index < len(lines):
+                return lines[index]
+        if self._tokens is not None:
+            return None
         if index < len(self._plain):
             return [(_display(self._plain[index]), None)]
         return []
 
-    def text(self, index: int) -> str:
-        """Return the plain display text of line `index`."""
-        return _display(self._plain[index]) if 0 <= index < len(self._plain) else ""
+    def plain(self, index: int) -> list[tuple[str, Style | None]]:
+        """Return line `index` (0-based) without highlighting."""
+        return [(_display(self._plain[index]), None)] if 0 <= index < len(self._plain) else []
 
 
 class DiffView(ScrollView, can_focus=True):
@@ -151,6 +184,11 @@ class DiffView(ScrollView, can_focus=True):
     SYNTAX_THEMES: ClassVar[tuple[str, str]] = ("ansi_dark", "ansi_light")
     """Rich syntax themes for dark and light app themes; their backgrounds are ignored."""
 
+    LEX_STEP: ClassVar[int] = 80
+    """Lines lexed per step in the background (a few milliseconds of work)."""
+    LEX_PAUSE: ClassVar[float] = 0.004
+    """Seconds between background lexing steps, so keys and repaints come first."""
+
     split: reactive[bool] = reactive(True)
     """True for side by side, False for unified."""
 
@@ -182,6 +220,9 @@ class DiffView(ScrollView, can_focus=True):
         self._number_width = 3
         self._max_text = 0
         self._row_cache: LRUCache[tuple, Strip] = LRUCache(1024)
+        self._syntax_theme = ""
+        self._pending = False
+        """True when a row was drawn plain because its line was not lexed yet."""
         self.set_reactive(DiffView.split, split)
 
     # --- public API ----------------------------------------------------------------------
@@ -202,7 +243,7 @@ class DiffView(ScrollView, can_focus=True):
         self._message = None if rows else "no changes"
         numbers = [row.left_no or 0 for row in rows[-50:]] + [row.right_no or 0 for row in rows[-50:]]
         self._number_width = max(3, len(str(max(numbers, default=0))))
-        self._max_text = max((len(_display(text)) for row in rows if row.kind != "hunk"
+        self._max_text = max((cell_len(_display(text)) for row in rows if row.kind != "hunk"
                               for text in (row.left_text, row.right_text) if text), default=0)
         self._reset()
 
@@ -280,7 +321,6 @@ class DiffView(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._row_cache.clear()
-        self._old = self._new = None  # the syntax theme follows the app theme's darkness
 
     # --- rendering -----------------------------------------------------------------------
 
@@ -294,6 +334,7 @@ class DiffView(ScrollView, can_focus=True):
         self._reset()
 
     def _reset(self) -> None:
+        self._pending = False
         self._row_cache.clear()
         self._update_virtual_size()
         self.scroll_to(0, 0, animate=False, immediate=True)
@@ -312,16 +353,35 @@ class DiffView(ScrollView, can_focus=True):
         self.virtual_size = Size(width + overflow, height)
 
     def _highlighters(self) -> tuple[_Highlighter, _Highlighter]:
-        if self._old is None or self._new is None:
+        dark = self.app.current_theme.dark if self.is_attached else True
+        theme_name = self.SYNTAX_THEMES[0 if dark else 1]
+        if self._old is None or self._new is None or theme_name != self._syntax_theme:
             try:
                 lexer = get_lexer_for_filename(self.path, stripnl=False, stripall=False)
             except ClassNotFound:
                 lexer = None
-            dark = self.app.current_theme.dark if self.is_attached else True
-            theme = Syntax.get_theme(self.SYNTAX_THEMES[0 if dark else 1])
+            theme = Syntax.get_theme(theme_name)
+            self._syntax_theme = theme_name
             self._old = _Highlighter(self._old_text, lexer, theme)
             self._new = _Highlighter(self._new_text, lexer, theme)
+            if not (self._old.done and self._new.done):
+                self.run_worker(self._lex_in_background(self._old, self._new),
+                                exclusive=True, group="diff-view-lex")
         return self._old, self._new
+
+    async def _lex_in_background(self, *highlighters: _Highlighter) -> None:
+        for highlighter in highlighters:
+            while not highlighter.done:
+                highlighter.lex_more(self.LEX_STEP)
+                await asyncio.sleep(self.LEX_PAUSE)
+        self._lexed(highlighters)
+
+    def _lexed(self, highlighters: tuple[_Highlighter, ...]) -> None:
+        """Redraw rows that were drawn plain while the lexer caught up."""
+        if self._pending and highlighters == (self._old, self._new):
+            self._pending = False
+            self._row_cache.clear()
+            self.refresh()
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -366,6 +426,9 @@ class DiffView(ScrollView, can_focus=True):
     def _text_segments(self, highlighter: _Highlighter, line_no: int, text_style: Style,
                        scroll_x: int, text_width: int) -> list[Segment]:
         pieces = highlighter.line(line_no - 1)
+        if pieces is None:
+            self._pending = True
+            pieces = highlighter.plain(line_no - 1)
         segments = [Segment(text, text_style + style if style else text_style) for text, style in pieces]
         return list(Strip(segments).crop_extend(scroll_x, scroll_x + text_width, text_style))
 

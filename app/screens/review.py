@@ -216,6 +216,11 @@ class FilesDiffScreen(Screen):
         """Scroll the diff to its previous hunk."""
         self.query_one(DiffView).action_previous_hunk()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("toggle_split", "next_hunk", "previous_hunk"):
+            return bool(self.query(DiffView) and self.query_one(DiffView).rows)
+        return True
+
     def action_back(self) -> None:
         """Leave the review."""
         self.app.pop_screen()

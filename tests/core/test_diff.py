@@ -271,3 +271,37 @@ def test_split_lines_treats_crlf_and_form_feed_like_git() -> None:
     assert diff.split_lines("a\r\nb\x0cc\n") == ["a", "b\x0cc"]
     assert diff.split_lines("no newline") == ["no newline"]
     assert diff.split_lines("") == []
+
+
+def test_rows_rebuild_both_texts_on_random_edits() -> None:
+    import random
+
+    rng = random.Random(7)
+    for _ in range(500):
+        alphabet = ["a", "b", "", "}", "return x", "pass"][: rng.randint(1, 6)]
+        old = [rng.choice(alphabet) for _ in range(rng.randint(0, 40))]
+        new = list(old)
+        for _ in range(rng.randint(0, 8)):
+            at = rng.randint(0, len(new))
+            roll = rng.random()
+            if roll < 0.4:
+                new.insert(at, rng.choice([*alphabet, "added"]))
+            elif new and roll < 0.8:
+                del new[min(at, len(new) - 1)]
+            elif new:
+                new[min(at, len(new) - 1)] = "changed"
+        old_text, new_text = "".join(f"{line}\n" for line in old), "".join(f"{line}\n" for line in new)
+        rows = [row for row in diff.side_by_side(old_text, new_text, context=10**6) if row.kind != "hunk"]
+        if old != new:
+            assert [row.left_text for row in rows if row.left_no is not None] == old
+            assert [row.right_text for row in rows if row.right_no is not None] == new
+            assert all(row.left_text == row.right_text for row in rows if row.kind == "equal")
+
+
+def test_many_repeated_lines_stay_fast_enough_to_finish() -> None:
+    # Code repeats lines ("", "return total"); a plain difflib diff goes quadratic on it.
+    block = ["def f():", "    total = 1", "    return total", ""]
+    old = "\n".join(block * 2_500) + "\n"
+    new = old.replace("return total", "return total + 1", 700)
+    rows = diff.side_by_side(old, new)
+    assert sum(row.kind == "replace" for row in rows) == 700
