@@ -176,8 +176,11 @@ class FilesDiffScreen(Screen):
         if message.change is not self.current_change:
             return
         diff = self.query_one(DiffView)
+        change = message.change
         if message.rows is None or message.texts is None:
-            diff.show_binary(message.change.path)
+            diff.show_binary(change.path)
+        elif not message.rows and change.status == "R":
+            diff.show_message(f"renamed from {change.old_path}; content unchanged", change.path)
         else:
             diff.show_rows(message.rows, message.change.path, *message.texts)
 

@@ -184,3 +184,40 @@ def test_diff_view_css_uses_theme_variables_only():
         binding.id for binding in DiffView.BINDINGS}
     assert all(binding.id and binding.tooltip for binding in DiffView.BINDINGS)
     assert all(binding.id and binding.tooltip for binding in FilesDiffScreen.BINDINGS)
+
+
+class DiffApp(App):
+    def compose(self):
+        yield DiffView()
+
+
+async def test_diff_view_crops_long_wide_and_control_characters():
+    old = "short\nx = '" + "abcdefghij" * 10 + "'\n" + "文字" * 12 + "\tend\n"
+    new = "short\nx = '" + "ABCDEFGHIJ" * 10 + "'\n" + "文字" * 12 + "\tEND\x1b[31m\n"
+    app = DiffApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        diff = app.query_one(DiffView)
+        diff.show(old, new, "example.py")
+        await pilot.pause()
+        assert diff.max_scroll_x > 0, "long lines scroll sideways"
+        lines = shown(diff)
+        assert all(diff.render_line(y).cell_length == diff.size.width for y in range(diff.size.height))
+        assert "\x1b" not in "".join(lines)
+        diff.scroll_to(x=20, animate=False, immediate=True)
+        await pilot.pause()
+        assert "fghijabcdefghij" in shown(diff)[2], "both sides scroll together"
+        assert "FGHIJABCDEFGHIJ" in shown(diff)[2]
+        await pilot.press("|")
+        diff.scroll_to(x=0, animate=False, immediate=True)
+        await pilot.pause()
+        assert not diff.split
+        assert any(line.rstrip().endswith("文字    END\ufffd[31m") for line in shown(diff))
+
+        diff.show(None, "whatever", "logo.png")
+        await pilot.pause()
+        assert shown(diff)[0].strip() == "binary file: not shown"
+        assert diff.hunks == [] and not diff.check_action("next_hunk", ())
+
+        diff.show("same\n", "same\n", "same.txt")
+        await pilot.pause()
+        assert shown(diff)[0].strip() == "no changes"
