@@ -75,7 +75,8 @@ def pipe_command(path: Path) -> str:
 def start_pipe(tmux, pane: str, path: Path) -> None:
     """Pipe the pane's output into its log (a no-op if a pipe is already open: `-o`)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmux.run("pipe-pane", "-o", "-t", pane, pipe_command(Path(path)), check=False)
+    # pipe-pane expands formats in its command: '#' is doubled to stay literal.
+    tmux.run("pipe-pane", "-o", "-t", pane, pipe_command(Path(path)).replace("#", "##"), check=False)
 
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -111,6 +111,8 @@ class _Facts:
     stats_again: bool = False
     stats_done: bool = False
     shown: tuple = ()
+    seed_errors: bool = True           # the first screen may hold errors printed before the log pipe opened
+    log_errors: dict = field(default_factory=dict)
 
 
 def _status_of(f: _Facts, now: float, settings) -> Status:
@@ -172,9 +174,27 @@ def _restore_from_log(f: _Facts, path: Path) -> None:
         return
     f.last_output_at = max(f.last_output_at or 0.0, mtime)
     # The log has no timestamps: its lines count as written when the log was last written.
-    for line in logs.tail(path, _LOG_TAIL).splitlines():
+    text = logs.tail(path, _LOG_TAIL)
+    for line in text.splitlines():
         if line.strip():
-            f.errors.feed(line, mtime)
+            sig = f.errors.feed(line, mtime)
+            if sig is not None:
+                f.log_errors[sig] = f.log_errors.get(sig, 0) + 1
+
+
+def _seed_errors_from_screen(f: _Facts, at: float) -> None:
+    """Errors printed before the log pipe opened are only on the screen: count those the log lacks, once."""
+    if not f.seed_errors:
+        return
+    f.seed_errors = False
+    on_screen: dict[str, list[str]] = {}
+    for line in f.screen.splitlines():
+        sig = f.errors.signature(line) if line.strip() else None
+        if sig is not None:
+            on_screen.setdefault(sig, []).append(line)
+    for sig, lines in on_screen.items():
+        for line in lines[f.log_errors.get(sig, 0):]:
+            f.errors.feed(line, at)
 
 
 def _apply_reading(f: _Facts, reading, now: float) -> None:
@@ -221,7 +241,7 @@ def _capture_all(tmux, panes: list[str]) -> dict[str, str]:
     """Every pane's visible screen in one tmux call (markers between them); per pane on failure."""
     if not panes:
         return {}
-    marker = "\x1epaneboard-screen "
+    marker = "@@paneboard-screen@@ "   # plain ASCII: str.splitlines() would split on \\x1e
     args: list[str] = []
     for p in panes:
         args += ["display-message", "-p", "-t", p, marker + p, ";", "capture-pane", "-p", "-t", p, ";"]
@@ -280,6 +300,7 @@ def assess_once(fleet, now: float | None = None) -> list[Agent]:
             f.last_output_at = max(f.last_output_at or 0.0, a.last_activity_at or 0.0) or None
             f.screen = screens.get(a.pane, "")
             f.captured = True
+            _seed_errors_from_screen(f, f.last_output_at or now)
             _apply_reading(f, _classify(f.screen, a.rules), now)
         _apply_scope(f, now)
     _apply_overlaps(facts, now)
@@ -668,6 +689,7 @@ class Monitor:
         now = self.clock()
         f.screen = screen
         f.captured = True
+        _seed_errors_from_screen(f, f.last_output_at or now)
         _apply_reading(f, _classify(screen, a.rules), now)
         if dead and dead[0] == "1" and a.pane_alive:
             a.pane_alive = False
@@ -747,6 +769,25 @@ class Monitor:
                 self._run_hooks(woken)
             for name in list(self._order):
                 self._reassess(name, now)
+            await self._resolve_exit_codes()
+
+    async def _resolve_exit_codes(self) -> None:
+        """tmux can mark a pane dead before it reaped the process: ask again for the exit code."""
+        client = self._control
+        if client is None:
+            return
+        for f in list(self._facts.values()):
+            a = f.agent
+            if a.pane and not a.pane_alive and a.exit_code is None and not a.merged \
+                    and self.clock() - (f.exited_at or 0) < 30:
+                try:
+                    reply = await client.command("display-message", "-p", "-t", a.pane, "#{pane_dead_status}")
+                except Exception:
+                    continue
+                code = reply[0].strip() if reply else ""
+                if code.lstrip("-").isdigit():
+                    a.exit_code = int(code)
+                    self._reassess(a.name)
 
     # -- assessment and publishing ---------------------------------------------
 

@@ -140,6 +140,10 @@ class ErrorCounter:
         self._example: dict[str, str] = {}
         self._max = max_signatures
 
+    def signature(self, line: str) -> str | None:
+        """The normalised signature of an error line, or None if it is not an error."""
+        return self._signature(line)
+
     def feed(self, line: str, at: float) -> str | None:
         """Record one output line seen at `at`; returns its signature if it is an error."""
         sig = self._signature(line)
@@ -272,11 +276,14 @@ def evaluate(snapshot: AgentSnapshot, now: float, settings) -> list[Trigger]:
     name = s.name
 
     gone = s.pane_gone or not s.pane_alive
-    if gone and not s.killed and (s.exit_code is not None or s.pane_gone):
+    if gone and not s.killed:
         since = s.exited_at or s.status_since or now
-        if s.exit_code is None:
+        if s.pane_gone:
             out.append(Trigger(TriggerKind.EXITED, name, "its tmux pane vanished", since,
                                evidence=s.status_evidence))
+        elif s.exit_code is None:
+            out.append(Trigger(TriggerKind.EXITED, name, "exited (exit code not known: killed by a signal?)",
+                               since, evidence=s.status_evidence, loud=True))
         else:
             what = ("finished (exit code 0)" if s.exit_code == 0
                     else f"crashed with exit code {s.exit_code}")

@@ -1,0 +1,332 @@
+"""The monitor on a real private tmux server and real git worktrees, driven by demo-agent scripts.
+
+Each trigger fires, says what happened, and clears when its condition ends; a restarted
+monitor (and `assess_once`) recomputes the same triggers from tmux + git + logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings, Task
+from app.fleet import Fleet
+from app.model import Kind, TriggerKind
+from app.monitor import Monitor, assess_once, status_file_paths
+from app.worktrees import find_repo
+from tests.helpers import demo_script, git, kill_tmux, make_repo, unique_socket
+
+pytestmark = pytest.mark.slow
+
+
+async def until(fn, timeout: float = 15.0, interval: float = 0.05):
+    """Await until fn() is truthy and return it; fail with the last value after timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            last = fn()
+        except (AssertionError, KeyError, StopIteration) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s (last: {last!r})")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def socket_name(monkeypatch):
+    name = unique_socket()
+    monkeypatch.setenv("PANEBOARD_TMUX_SOCKET", name)
+    monkeypatch.delenv("TMUX", raising=False)
+    monkeypatch.delenv("TMUX_PANE", raising=False)
+    yield name
+    kill_tmux(name)
+
+
+def make_fleet(tmp_path: Path, socket_name: str, **settings) -> Fleet:
+    repo = tmp_path / "project"
+    if not repo.exists():
+        make_repo(repo, {"README.md": "# demo\n", "src/app.py": "print('hi')\n", "shared.txt": "x\n",
+                         ".gitignore": "out/\n"})
+    kw = dict(agent="demo", tmux_socket=socket_name, silence=2.0, error_count=3, error_window=60.0)
+    kw.update(settings)
+    return Fleet(find_repo(repo), Settings(**kw))
+
+
+def spawn(fleet: Fleet, tmp_path: Path, name: str, steps: list[dict], scope=(), speed: float = 1.0):
+    script = demo_script(tmp_path, steps)
+    cmd = shlex.join([sys.executable, "-m", "app.demo_agent", "--script", str(script), "--speed", str(speed)])
+    return fleet.spawn(Task(name=name, agent=cmd, scope=tuple(scope)))
+
+
+class Running:
+    """A Monitor running in the test's event loop, with every Update it published."""
+
+    def __init__(self, fleet: Fleet, **kw):
+        self.monitor = Monitor(fleet, **kw)
+        self.updates = []
+        self._run = asyncio.create_task(self.monitor.run())
+        self._listen = asyncio.create_task(self._collect())
+
+    async def _collect(self):
+        async for u in self.monitor.updates():
+            self.updates.append(u)
+
+    def agent(self, name: str):
+        return next(a for a in self.monitor.agents() if a.name == name)
+
+    def trigger(self, name: str, kind: TriggerKind):
+        return next((t for t in self.agent(name).triggers if t.kind == kind), None)
+
+    def raised(self, kind: TriggerKind, name: str) -> list:
+        return [t for u in self.updates for t in u.raised if t.kind == kind and t.agent == name]
+
+    def cleared(self, kind: TriggerKind, name: str) -> list:
+        return [t for u in self.updates for t in u.cleared if t.kind == kind and t.agent == name]
+
+    async def stop(self):
+        self._listen.cancel()
+        self._run.cancel()
+        for t in (self._listen, self._run):
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+
+
+@pytest.fixture
+async def running():
+    started: list[Running] = []
+
+    def start(fleet, **kw):
+        r = Running(fleet, **kw)
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        await r.stop()
+
+
+ASK = [{"do": "say", "text": "I want to run the tests."},
+       {"do": "ask", "title": "Bash command", "question": "pytest -q"},
+       {"do": "say", "text": "Tests ran."},
+       {"do": "idle"}]
+
+
+async def test_needs_input_fires_is_explained_and_clears_when_answered(tmp_path, socket_name, running):
+    hook_out = tmp_path / "hook.jsonl"
+    hook = [sys.executable, "-c",
+            "import json, os, sys; t = json.load(sys.stdin); "
+            f"open({str(hook_out)!r}, 'a').write(json.dumps([t, os.environ['PANEBOARD_TRIGGER_KIND'], "
+            "os.environ['PANEBOARD_TRIGGER_AGENT']]) + '\\n')"]
+    fleet = make_fleet(tmp_path, socket_name, on_trigger=tuple(hook), silence=30.0)
+    spawn(fleet, tmp_path, "asker", ASK)
+    r = running(fleet)
+    t = await until(lambda: r.trigger("asker", TriggerKind.NEEDS_INPUT))
+    a = r.agent("asker")
+    assert a.status.kind == Kind.NEEDS_INPUT and a.status.why
+    assert t.what and t.since > 0 and t.agent == "asker"
+    assert await until(lambda: r.raised(TriggerKind.NEEDS_INPUT, "asker"))
+    # The on_trigger hook got the trigger as JSON on stdin and in its environment, no shell involved.
+    rows = await until(lambda: hook_out.exists() and [json.loads(x) for x in hook_out.read_text().splitlines()])
+    assert rows[0][0]["kind"] == "needs_input" and rows[0][1:] == ["needs_input", "asker"]
+    # The coordination file says who waits for what.
+    json_path, md_path = status_file_paths(fleet)
+    doc = await until(lambda: json_path.exists() and json.loads(json_path.read_text()))
+    assert any(x["name"] == "asker" and x["triggers"] for x in doc["agents"])
+    assert "asker" in md_path.read_text()
+
+    await asyncio.to_thread(fleet.send, "asker", "1")
+    await until(lambda: r.trigger("asker", TriggerKind.NEEDS_INPUT) is None)
+    assert await until(lambda: r.cleared(TriggerKind.NEEDS_INPUT, "asker"))
+    await until(lambda: r.agent("asker").status.kind == Kind.IDLE)
+
+
+async def test_silence_fires_under_a_stale_spinner_and_clears_on_output(tmp_path, socket_name, running):
+    fleet = make_fleet(tmp_path, socket_name, silence=1.5)
+    spawn(fleet, tmp_path, "stuck", [
+        {"do": "say", "text": "Working on it."},
+        {"do": "silent", "seconds": 4, "spinner": True},
+        {"do": "say", "text": "Back."},
+        {"do": "idle"}])
+    r = running(fleet)
+    t = await until(lambda: r.trigger("stuck", TriggerKind.SILENCE), timeout=10)
+    a = r.agent("stuck")
+    assert a.status.kind == Kind.SILENT and "no output" in a.status.why
+    assert "silence threshold" in t.what
+    await until(lambda: r.trigger("stuck", TriggerKind.SILENCE) is None, timeout=10)
+    assert await until(lambda: r.cleared(TriggerKind.SILENCE, "stuck"))
+    assert r.agent("stuck").status.kind != Kind.SILENT
+
+
+async def test_repeated_errors_fire_then_clear_when_the_window_passes(tmp_path, socket_name, running):
+    fleet = make_fleet(tmp_path, socket_name, error_count=3, error_window=3.0, silence=60.0)
+    spawn(fleet, tmp_path, "flaky", [
+        {"do": "error", "text": "Error: connection to 127.0.0.1:5433 refused (attempt {n}) at {time}",
+         "times": 4, "every": 0.2},
+        {"do": "idle"}])
+    r = running(fleet)
+    t = await until(lambda: r.trigger("flaky", TriggerKind.REPEATED_ERRORS))
+    assert "refused" in t.evidence and "times" in t.what
+    await until(lambda: r.trigger("flaky", TriggerKind.REPEATED_ERRORS) is None, timeout=10)
+    assert await until(lambda: r.cleared(TriggerKind.REPEATED_ERRORS, "flaky"))
+
+
+async def test_out_of_scope_and_overlap_fire_and_clear_with_git(tmp_path, socket_name, running):
+    fleet = make_fleet(tmp_path, socket_name, silence=60.0)
+    a = spawn(fleet, tmp_path, "rogue", [
+        {"do": "edit", "path": "src/app.py"}, {"do": "edit", "path": "README.md"}, {"do": "idle"}],
+        scope=["src/**"])
+    b = spawn(fleet, tmp_path, "twin", [{"do": "edit", "path": "src/app.py"}, {"do": "idle"}])
+    r = running(fleet)
+    t = await until(lambda: r.trigger("rogue", TriggerKind.OUT_OF_SCOPE))
+    assert "README.md" in t.what and "src/**" in t.what
+    o = await until(lambda: r.trigger("rogue", TriggerKind.OVERLAP))
+    assert "twin" in o.what and "src/app.py" in o.what
+    assert await until(lambda: r.trigger("twin", TriggerKind.OVERLAP))
+    # Undo the stray edit and the shared one: both triggers end by themselves.
+    git(Path(a.worktree), "checkout", "--", "README.md")
+    await until(lambda: r.trigger("rogue", TriggerKind.OUT_OF_SCOPE) is None)
+    git(Path(b.worktree), "checkout", "--", "src/app.py")
+    await until(lambda: r.trigger("rogue", TriggerKind.OVERLAP) is None and
+                r.trigger("twin", TriggerKind.OVERLAP) is None)
+    assert await until(lambda: r.cleared(TriggerKind.OUT_OF_SCOPE, "rogue") and r.cleared(TriggerKind.OVERLAP, "twin"))
+
+
+async def test_commit_in_a_worktree_is_seen(tmp_path, socket_name, running):
+    fleet = make_fleet(tmp_path, socket_name, silence=60.0)
+    a = spawn(fleet, tmp_path, "committer", [{"do": "idle"}])
+    r = running(fleet)
+    await until(lambda: r.agent("committer").status.kind == Kind.IDLE)
+    (Path(a.worktree) / "new.txt").write_text("hello\n")
+    await until(lambda: r.agent("committer").files == ("new.txt",))
+    git(Path(a.worktree), "add", "new.txt")
+    git(Path(a.worktree), "commit", "-q", "-m", "add new.txt")
+    await until(lambda: r.agent("committer").commits == 1)
+
+
+async def test_exit_is_loud_when_failing_and_clears_when_killed(tmp_path, socket_name, running):
+    fleet = make_fleet(tmp_path, socket_name, silence=60.0)
+    spawn(fleet, tmp_path, "crasher", [{"do": "say", "text": "oops"}, {"do": "exit", "code": 3}])
+    spawn(fleet, tmp_path, "done", [{"do": "say", "text": "all done"}, {"do": "exit", "code": 0}])
+    r = running(fleet)
+    t = await until(lambda: r.trigger("crasher", TriggerKind.EXITED))
+    assert t.loud and "3" in t.what
+    assert r.agent("crasher").status.kind == Kind.EXITED and r.agent("crasher").exit_code == 3
+    t0 = await until(lambda: r.trigger("done", TriggerKind.EXITED))
+    assert not t0.loud
+    await asyncio.to_thread(fleet.kill, "crasher")
+    r.monitor.refresh()
+    await until(lambda: r.trigger("crasher", TriggerKind.EXITED) is None)
+    assert await until(lambda: r.cleared(TriggerKind.EXITED, "crasher"))
+
+
+async def test_limit_fires_and_clears_when_it_leaves_the_screen(tmp_path, socket_name, running):
+    fleet = make_fleet(tmp_path, socket_name, silence=60.0)
+    spawn(fleet, tmp_path, "limited", [
+        {"do": "limit", "resets": "3pm"},
+        {"do": "silent", "seconds": 2},
+        {"do": "flood", "lines_per_second": 400, "seconds": 0.5},
+        {"do": "idle"}])
+    r = running(fleet)
+    t = await until(lambda: r.trigger("limited", TriggerKind.LIMIT))
+    assert "3pm" in t.what
+    await until(lambda: r.trigger("limited", TriggerKind.LIMIT) is None, timeout=10)
+
+
+async def test_acknowledge_and_snooze(tmp_path, socket_name, running):
+    fleet = make_fleet(tmp_path, socket_name, silence=60.0)
+    spawn(fleet, tmp_path, "asker", ASK)
+    r = running(fleet, tick=0.2)
+    await until(lambda: r.trigger("asker", TriggerKind.NEEDS_INPUT))
+    assert r.monitor.acknowledge("asker", "needs_input")
+    assert r.trigger("asker", TriggerKind.NEEDS_INPUT) is None
+    assert r.monitor.book.active("asker")             # hidden, still active
+    r.monitor.book._acked.clear()                      # as if it fired again
+    r.monitor.snooze("asker", "needs_input", 0.5)
+    assert r.trigger("asker", TriggerKind.NEEDS_INPUT) is None
+    await until(lambda: r.trigger("asker", TriggerKind.NEEDS_INPUT), timeout=5)
+
+
+async def test_burst_of_20000_files_does_not_stall_the_loop(tmp_path, socket_name, running):
+    fleet = make_fleet(tmp_path, socket_name, silence=60.0)
+    a = spawn(fleet, tmp_path, "builder", [{"do": "idle"}], scope=["src/**"])
+    r = running(fleet)
+    await until(lambda: r.agent("builder").status.kind == Kind.IDLE)
+    gaps: list[float] = []
+    stop = asyncio.Event()
+
+    async def heartbeat():
+        last = time.perf_counter()
+        while not stop.is_set():
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    beat = asyncio.create_task(heartbeat())
+    target = Path(a.worktree) / "src" / "generated"
+
+    def burst():
+        target.mkdir(parents=True)
+        for i in range(20_000):
+            (target / f"m{i:05d}.py").write_text("x = 1\n")
+
+    await asyncio.to_thread(burst)
+    await until(lambda: r.agent("builder").files_changed >= 20_000, timeout=30)
+    stop.set()
+    await beat
+    worst = max(gaps)
+    print(f"\n20,000-file burst: worst event-loop gap {worst * 1000:.0f} ms over {len(gaps)} beats")
+    assert worst < 1.0, f"event loop stalled for {worst:.2f}s"
+    assert r.trigger("builder", TriggerKind.OUT_OF_SCOPE) is None     # all inside src/**
+
+
+async def test_restart_recomputes_the_same_triggers(tmp_path, socket_name, running):
+    fleet = make_fleet(tmp_path, socket_name, silence=60.0, error_window=600.0)
+    spawn(fleet, tmp_path, "asker", ASK)
+    spawn(fleet, tmp_path, "rogue", [{"do": "edit", "path": "README.md"}, {"do": "idle"}], scope=["src/**"])
+    spawn(fleet, tmp_path, "flaky", [
+        {"do": "error", "text": "Error: connection to 127.0.0.1:5433 refused (attempt {n})", "times": 3,
+         "every": 0.1}, {"do": "idle"}])
+    spawn(fleet, tmp_path, "crasher", [{"do": "exit", "code": 2}])
+    want = {("asker", "needs_input"), ("rogue", "out_of_scope"), ("flaky", "repeated_errors"),
+            ("crasher", "exited")}
+
+    def keys(agents):
+        return {(t.agent, t.kind.value) for a in agents for t in a.triggers}
+
+    first = running(fleet)
+    await until(lambda: keys(first.monitor.agents()) == want or keys(first.monitor.agents()))
+    await until(lambda: keys(first.monitor.agents()) == want, timeout=5)
+    await first.stop()
+
+    again = running(make_fleet(tmp_path, socket_name, silence=60.0, error_window=600.0))
+    got = await until(lambda: keys(again.monitor.agents()) == want and again.monitor.agents())
+    assert {a.name: a.status.kind for a in got}["crasher"] == Kind.EXITED
+
+    once = await asyncio.to_thread(assess_once, fleet)
+    assert keys(once) == want, keys(once) ^ want
+
+
+def test_assess_once_is_fast_for_20_agents(tmp_path, socket_name):
+    fleet = make_fleet(tmp_path, socket_name, silence=60.0)
+    for i in range(20):
+        spawn(fleet, tmp_path, f"a{i:02d}", [{"do": "edit", "path": f"f{i}.txt"}, {"do": "idle"}])
+    assess_once(fleet)       # warm up: imports, first git calls
+    t0 = time.perf_counter()
+    agents = assess_once(fleet)
+    took = time.perf_counter() - t0
+    print(f"\nassess_once, 20 agents: {took * 1000:.0f} ms")
+    assert len(agents) == 20 and all(a.status.kind != Kind.EXITED for a in agents)
