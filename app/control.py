@@ -37,8 +37,11 @@ Facts measured on tmux 3.3a (see tests/integration/test_control.py and bench/con
   on a one-second timer, so `PaneDied` arrives 0–1 s after the process ends (the pane must have
   remain-on-exit on, as `Tmux.new_agent_window` sets; otherwise the window just closes).
   The first report after subscribing covers every pane, so panes already dead at start are
-  reported too. tmux may show a pane dead before it has reaped the child (status still empty):
-  we wait for the next check and report ``status=None`` only if none arrives within 2.5 s.
+  reported too. tmux may show a pane dead before it has reaped the child (status still empty,
+  and then the subscription does not always report the change): then we ask with
+  ``display-message`` every 50 ms for up to 2 s. tmux 3.3a sometimes misses a SIGCHLD and leaves
+  the pane's process a zombie (measured: 4 of 40 ``exit 4`` windows) until another child exits;
+  then the exit code is read from ``/proc/PID/stat`` (Linux). ``status=None`` if all that fails.
 - ``kill-window`` on a window of our session is reported as ``%unlinked-window-close`` (the
   window is unlinked before the notification), so both close notifications are mapped to
   `WindowClosed` for windows known to be in this session.
@@ -49,7 +52,10 @@ so `quote` uses double quotes and escapes ``\\``, ``"``, ``$`` and control chara
 double quotes ``#{...}`` and ``;`` are plain text for the parser (a command may still expand
 formats in arguments it treats as formats: ``display-message``, ``rename-window``, ``new-window
 -n`` and others expand ``#{...}`` and even run ``#(...)`` — measured: ``rename-window '#(touch X)'``
-runs it. Pass user text to such commands through `no_formats`, which doubles ``#``).
+runs it. Pass user text to such commands through `no_formats`, which doubles ``#``;
+``display-message`` also runs strftime on it, so ``%`` needs doubling there). Some commands print
+their values escaped in control mode (``show-buffer``, window names): read raw data back with
+``save-buffer`` or formats instead. An argument starting with ``-`` needs a ``--`` before it.
 """
 
 from __future__ import annotations
@@ -188,6 +194,21 @@ def decode_output(value: bytes) -> bytes:
     return _octal_fallback(value)
 
 
+def zombie_exit_status(pid: int) -> int | None:
+    """The exit code of a zombie process from /proc (Linux), None if not a zombie, signalled or unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2:].split()
+    # fields[0] is field 3 (state); exit_code is field 52 (Linux >= 3.5), a waitpid() status.
+    if not fields or fields[0] != b"Z" or len(fields) < 50:
+        return None
+    raw = int(fields[49])
+    return os.WEXITSTATUS(raw) if os.WIFEXITED(raw) else None
+
+
 # -- the client -------------------------------------------------------------------
 
 _DEAD_SUB = "pbdead"
@@ -230,6 +251,7 @@ class ControlClient:
         self._stderr = b""
         self._closing = False
         self._rest = b""
+        self._tasks: set[asyncio.Task] = set()
 
     # -- lifecycle --
 
@@ -282,13 +304,24 @@ class ControlClient:
                         break
                     except asyncio.TimeoutError:
                         continue
+        if proc is not None:
+            # Close our end of stdin even if tmux went first, so the transport is released
+            # while the loop still runs (else it warns from __del__ after the loop closed).
+            if proc.stdin is not None and not proc.stdin.is_closing():
+                proc.stdin.close()
+            if proc.returncode is None:
+                try:
+                    await asyncio.wait_for(proc.wait(), 1.0)
+                except asyncio.TimeoutError:
+                    pass
         if self._reader is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._reader), 2.0)
             except (asyncio.TimeoutError, Exception):
                 self._reader.cancel()
-        if self._stderr_task is not None and not self._stderr_task.done():
-            self._stderr_task.cancel()
+        for task in [self._stderr_task, *self._tasks]:
+            if task is not None and not task.done():
+                task.cancel()
         self._finish("closed")
 
     async def __aenter__(self) -> "ControlClient":
@@ -411,9 +444,8 @@ class ControlClient:
         finally:
             if reason is None:
                 await self._wait_exit()
-                code = self.proc.returncode
-                reason = "closed" if self._closing else f"tmux client exited ({code})"
-            self._finish(reason)
+                reason = f"tmux client exited ({self.proc.returncode})"
+            self._finish("closed" if self._closing else reason)
 
     async def _wait_exit(self) -> None:
         try:
@@ -433,12 +465,14 @@ class ControlClient:
         """Dispatch complete lines; returns the exit reason once %exit is seen."""
         merged: dict[str, list[bytes]] = {}
         for line in lines:
-            if line.endswith(b"\r"):
-                line = line[:-1]
             block = self._block
             if block is not None:
                 if line.startswith((b"%end ", b"%error ")) and self._ends_block(line):
                     self._close_block(line.startswith(b"%error"))
+                elif block.name == "refresh-client" and line.startswith((b"%pause %", b"%continue %")):
+                    # tmux writes these at once, inside the reply of the refresh-client -A
+                    # that caused them; elsewhere a block line is command output, whatever it says.
+                    self._notification(line, at)
                 else:
                     block.lines.append(line)
                 continue
@@ -571,13 +605,36 @@ class ControlClient:
             self._dead[pane] = "reported"
             self._emit(PaneDied(pane, None, at))
         elif pane not in self._dead:
-            # The pty closed before tmux reaped the child: the status shows up on the next
-            # check; report without one if it never does.
+            # The pty closed before tmux reaped the child, so the status is not known yet: ask
+            # for it (the subscription may also report it on its next check).
             self._dead[pane] = "waiting"
-            asyncio.get_running_loop().call_later(2.5, self._dead_unresolved, pane)
+            self._tasks.add(task := asyncio.create_task(self._resolve_death(pane)))
+            task.add_done_callback(self._tasks.discard)
 
-    def _dead_unresolved(self, pane: str) -> None:
+    async def _resolve_death(self, pane: str) -> None:
+        status: int | None = None
+        for attempt in range(40):
+            await asyncio.sleep(0.05)
+            if self._dead.get(pane) != "waiting" or self.exit_reason is not None:
+                return
+            try:
+                out = await self.command("display-message", "-p", "-t", pane,
+                                         "#{pane_dead_status}:#{pane_dead_signal}:#{pane_pid}")
+            except TmuxError:
+                break                     # the pane is gone
+            code, sig, pid = ((out[0] if out else "") + "::").split(":")[:3]
+            if code.lstrip("-").isdigit():
+                status = int(code)
+                break
+            if sig.strip():
+                break
+            if attempt >= 3 and pid.isdigit():
+                # tmux 3.3a sometimes misses a SIGCHLD and leaves the child a zombie until
+                # another child exits; the kernel already knows its exit status.
+                status = zombie_exit_status(int(pid))
+                if status is not None:
+                    break
         if self._dead.get(pane) == "waiting" and self.exit_reason is None:
             self._dead[pane] = "reported"
-            self._emit(PaneDied(pane, None, time.time()))
+            self._emit(PaneDied(pane, status, time.time()))
             self._wakeup.set()
