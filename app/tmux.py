@@ -27,6 +27,11 @@ _PANE_FORMAT = _FIELD_SEP.join(
 )
 
 
+def _dead_without_status(line: str) -> bool:
+    parts = line.split(_FIELD_SEP)
+    return len(parts) > 9 and bool(parts[9]) and parts[5] == "1" and parts[6] == ""
+
+
 def tmux_arg(value: str) -> str:
     """Escape an argument so tmux's command parser never treats a trailing ';' as a separator."""
     return value[:-1] + "\\;" if value.endswith(";") else value
@@ -156,6 +161,12 @@ class Tmux:
             lines = self.run("list-panes", "-a", "-F", _PANE_FORMAT)
         except TmuxError:
             return []  # no server running: no panes
+        if any(_dead_without_status(line) for line in lines):
+            # tmux 3.3a can miss the SIGCHLD of a pane that exits right after the server
+            # starts, leaving it a zombie with no exit status. Any job that ends makes the
+            # server reap every child, so run one and ask again.
+            self.run("run-shell", "true", check=False)
+            lines = self.run("list-panes", "-a", "-F", _PANE_FORMAT, check=False)
         panes = []
         for line in lines:
             parts = line.split(_FIELD_SEP)
