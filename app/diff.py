@@ -70,7 +70,9 @@ def snapshot_tree(worktree: Path) -> str:
         if real_index.exists():
             # A copy of the real index keeps git's stat cache, so `add -A` only re-hashes
             # files that changed; the result is the same tree as seeding with read-tree HEAD.
-            shutil.copyfile(real_index, tmp_index)
+            # copy2 keeps the index's mtime, which git's racy-clean check compares file
+            # mtimes with: a fresh mtime would hide same-size edits made in the same second.
+            shutil.copy2(real_index, tmp_index)
         elif head_tree is not None:
             _git(worktree, "read-tree", "HEAD", env=env)
         else:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -305,3 +307,21 @@ def test_many_repeated_lines_stay_fast_enough_to_finish() -> None:
     new = old.replace("return total", "return total + 1", 700)
     rows = diff.side_by_side(old, new)
     assert sum(row.kind == "replace" for row in rows) == 700
+
+
+def test_same_size_edit_in_the_same_second_as_the_index_is_seen(repo: Path, tmp_path: Path) -> None:
+    # git trusts an entry whose stat data matches unless the file is as new as the index
+    # ("racily clean"); the snapshot's index copy must keep the real index's mtime for that.
+    worktree = tmp_path / "racy"
+    git(repo, "worktree", "add", "-q", "-b", "paneboard/racy", str(worktree), "main")
+    git(worktree, "config", "core.trustctime", "false")
+    target = worktree / "modified.txt"
+    past = time.time_ns() - 10 * 10**9
+    os.utime(target, ns=(past, past))
+    git(worktree, "update-index", "--refresh")  # the entry now holds `past`, not smudged
+    target.write_text("ONE\nTWO\nTHREE\n")  # same size, same inode
+    os.utime(target, ns=(past, past))
+    os.utime(index_path(worktree), ns=(past, past))  # the index is as old as the edit
+
+    tree = diff.snapshot_tree(worktree)
+    assert git(worktree, "show", f"{tree}:modified.txt") == "ONE\nTWO\nTHREE\n"

@@ -61,7 +61,14 @@ async def wait_for(pilot, predicate, timeout: float = 10.0):
         if predicate():
             return
         await pilot.pause(0.02)
-    raise AssertionError("condition not met in time")
+    app = pilot.app
+    state = {"screen": app.screen, "messages": app.messages[-5:] if hasattr(app, "messages") else None}
+    if app.screen.query(DiffView):
+        diff = app.screen.query_one(DiffView)
+        state |= {"path": diff.path, "rows": len(diff.rows), "shown": shown(diff)[:2]}
+    if app.screen.query("#review-files"):
+        state["files"] = file_names(app)
+    raise AssertionError(f"condition not met in time: {state}")
 
 
 def file_names(app: App) -> list[str]:
