@@ -34,6 +34,15 @@ def _display(text: str) -> str:
     return text.translate(_DISPLAY)
 
 
+def lexer_for(path: str) -> Lexer | None:
+    """The Pygments lexer for a file name, None if there is none (safe to call in a thread:
+    a worker can call it first so the lexer module is imported off the UI thread)."""
+    try:
+        return get_lexer_for_filename(path, stripnl=False, stripall=False)
+    except ClassNotFound:
+        return None
+
+
 class _Highlighter:
     """Lexes one text once, front to back, and keeps each line's (text, style) pieces.
 
@@ -356,10 +365,7 @@ class DiffView(ScrollView, can_focus=True):
         dark = self.app.current_theme.dark if self.is_attached else True
         theme_name = self.SYNTAX_THEMES[0 if dark else 1]
         if self._old is None or self._new is None or theme_name != self._syntax_theme:
-            try:
-                lexer = get_lexer_for_filename(self.path, stripnl=False, stripall=False)
-            except ClassNotFound:
-                lexer = None
+            lexer = lexer_for(self.path)
             theme = Syntax.get_theme(theme_name)
             self._syntax_theme = theme_name
             self._old = _Highlighter(self._old_text, lexer, theme)

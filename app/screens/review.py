@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from app.diff import FileChange, Row, blob_texts, changed_between, changed_files, file_texts, side_by_side
-from widgets.diff_view import DiffView
+from widgets.diff_view import DiffView, lexer_for
 
 
 def file_label(change: FileChange) -> Content:
@@ -144,6 +144,7 @@ class FilesDiffScreen(Screen):
         try:
             texts = self.load_texts(change)
             rows = None if texts is None else side_by_side(*texts)
+            lexer_for(change.path)  # imports the lexer's module here, not on the UI thread
         except Exception as error:  # noqa: BLE001
             self.post_message(self.LoadFailed(str(error)))
             return
