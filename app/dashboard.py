@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult, SuspendNotSupported
@@ -71,6 +72,7 @@ class Dashboard(App):
         Binding("i", "reply", "Reply", id="agent.reply", tooltip="Type a line into the agent without attaching"),
         Binding("a", "approve", "Approve", id="agent.approve", tooltip="Answer the agent's question with yes"),
         Binding("r", "reject", "Reject", id="agent.reject", tooltip="Answer the agent's question with no"),
+        Binding("v", "review", "Review", id="agent.review", tooltip="Review the agent's changes side by side"),
         Binding("n", "spawn", "New", id="fleet.spawn", tooltip="Start a new agent"),
         Binding("x", "kill", "Stop", id="agent.kill", tooltip="Stop the agent (asks first; its work is kept)"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
@@ -219,6 +221,8 @@ class Dashboard(App):
             return agent is not None and agent.pane_alive
         if action == "kill":
             return agent is not None and agent.pane is not None
+        if action == "review":
+            return agent is not None and agent.worktree_exists
         return True
 
     def action_attach(self) -> None:
@@ -299,22 +303,36 @@ class Dashboard(App):
             f"({agent.files_changed} files changed, {'uncommitted work kept' if agent.dirty else 'clean'}).",
             "Stop"), done)
 
+    def action_review(self) -> None:
+        agent = self._current()
+        if agent is None or not agent.worktree_exists:
+            return
+        from .screens.review import ReviewScreen
+        self.push_screen(ReviewScreen(Path(agent.worktree), agent.base, f"{agent.name}: {agent.branch} vs {agent.base}"))
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(key_table_markdown()))
+
+
+_KEY_NAMES = {"question_mark": "?", "vertical_line": "\\|", "left_square_bracket": "[",
+              "right_square_bracket": "]"}
 
 
 def key_table_markdown() -> str:
     """The key reference, generated from the bindings (the README's table comes from here)."""
     from .screens.reply import ReplyScreen as _R
     from .screens.spawn import SpawnScreen as _S
+    from widgets.diff_view import DiffView
+    from .screens.review import FilesDiffScreen
     sections = [("Dashboard", Dashboard.BINDINGS), ("Agent table", AgentTable.BINDINGS),
+                ("Review and compare", FilesDiffScreen.BINDINGS), ("Diff view", DiffView.BINDINGS),
                 ("Reply dialog", _R.BINDINGS), ("New agent form", _S.BINDINGS),
                 ("Confirmation", ConfirmScreen.BINDINGS)]
     lines = ["# Keys", ""]
     for title, bindings in sections:
         lines += [f"### {title}", "", "| Key | Action | What it does |", "| :- | :- | :- |"]
         for b in bindings:
-            keys = ", ".join(k.strip().replace("question_mark", "?") for k in b.key.split(","))
+            keys = ", ".join(_KEY_NAMES.get(k.strip(), k.strip()) for k in b.key.split(","))
             lines.append(f"| `{keys}` | {b.description or b.action} | {b.tooltip} |")
         lines.append("")
     lines.append("Textual's command palette (`ctrl+p`) also offers every action and the theme switcher.")

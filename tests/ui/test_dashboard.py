@@ -157,3 +157,17 @@ async def test_command_palette_offers_agent_actions(fleet: Fleet, tmp_path: Path
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ReplyScreen))
         assert app.selected == "other" and app.screen.agent_name == "other"
+
+
+async def test_review_opens_on_the_agents_changes(fleet: Fleet, tmp_path: Path):
+    from app.screens.review import ReviewScreen
+    agent = idle_agent(fleet, tmp_path, "reviewed")
+    (Path(agent.worktree) / "src" / "app.py").write_text("print('changed')\n")
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_for(pilot, lambda: app.selected == "reviewed")
+        await pilot.press("v")
+        assert isinstance(app.screen, ReviewScreen)
+        await wait_for(pilot, lambda: "src/app.py" in str(app.screen.query_one("DiffView").path))
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ReviewScreen)
