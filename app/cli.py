@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("kill", parents=[common], help="stop an agent (its branch and worktree are kept)")
     k.add_argument("name")
     k.add_argument("--forget", action="store_true", help="also drop it from the list")
+    df = sub.add_parser("diff", parents=[common],
+                        help="an agent's changes against its base (committed, uncommitted, untracked), or agent A vs agent B")
+    df.add_argument("name")
+    df.add_argument("other", nargs="?", default=None, help="a second agent to compare with")
+    df.add_argument("--stat", action="store_true", help="only the list of files with +/- counts")
     sub.add_parser("doctor", parents=[common], help="check tmux, git and which agent CLIs are installed")
     return p
 
@@ -117,6 +122,8 @@ def _dispatch(args) -> int | None:
         else:
             fleet.send(args.name, args.text, enter=not args.no_enter)
         return 0
+    if cmd == "diff":
+        return _diff(fleet, args.name, args.other, args.stat)
     if cmd == "kill":
         agent = fleet.kill(args.name)
         if args.forget:
@@ -151,7 +158,8 @@ def _spawn(fleet, args) -> int:
 
 
 def _ls(fleet, as_json: bool) -> int:
-    agents = fleet.agents()
+    from .monitor import assess_once
+    agents = assess_once(fleet)
     if as_json:
         print(json.dumps([a.to_json() for a in agents], indent=1, ensure_ascii=False))
         return 0
@@ -187,6 +195,34 @@ def _attach(fleet, name: str) -> int:
     argv = fleet.attach_argv(name)
     os.execvpe(argv[0], argv, env)
     return 0  # not reached
+
+
+def _diff(fleet, name: str, other: str | None, stat_only: bool) -> int:
+    from . import diff
+    a = fleet.get(name, stats=False)
+    if not a.worktree_exists:
+        raise PaneboardError(f"agent {name!r} has no worktree any more ({a.worktree})")
+    wt = Path(a.worktree)
+    if other is None:
+        old, new = diff.merge_base(wt, a.base), diff.snapshot_tree(wt)
+        changes = diff.changed_between(wt, old, new)
+        header = f"{a.name} ({a.branch}, with uncommitted work) vs {a.base}"
+    else:
+        b = fleet.get(other, stats=False)
+        if not b.worktree_exists:
+            raise PaneboardError(f"agent {other!r} has no worktree any more ({b.worktree})")
+        old, new = diff.snapshot_tree(wt), diff.snapshot_tree(Path(b.worktree))
+        changes = diff.changed_between(fleet.repo.root, old, new)
+        header = f"{a.name} -> {b.name} (each with uncommitted work)"
+    print(f"# {header}: {len(changes)} files, +{sum(c.added for c in changes)} -{sum(c.removed for c in changes)}")
+    for c in changes:
+        counts = "binary" if c.binary else f"+{c.added} -{c.removed}"
+        print(f"{c.status}  {c.display_path}  {counts}")
+    if not stat_only and changes:
+        sys.stdout.flush()
+        color = "--color=always" if sys.stdout.isatty() else "--color=never"
+        subprocess.run(["git", "diff", "-M", color, old, new], cwd=fleet.repo.root)
+    return 0
 
 
 def _doctor() -> int:

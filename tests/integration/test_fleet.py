@@ -50,10 +50,13 @@ def test_spawn_shows_in_ls_json_then_send_and_kill(fleet: Fleet, repo: Path, tmu
     for key in ("name", "branch", "worktree", "pane", "agent", "status", "triggers", "files_changed",
                 "added", "removed", "started_at", "last_activity_at"):
         assert key in row
-    assert row["name"] == "fix login" and row["pane"] == agent.pane and row["status"] == "working"
+    assert row["name"] == "fix login" and row["pane"] == agent.pane
+    assert row["status"] in ("starting", "working", "idle") and row["status_why"]
     assert row["port"] == agent.port
 
     retry_until(lambda: "? for shortcuts" in screen(fleet, "fix login"))
+    row = json.loads(paneboard("ls", "--json", cwd=repo, socket_name=tmux_socket).stdout)[0]
+    assert row["status"] == "idle" and "? for shortcuts" in row["status_evidence"] + row["status_why"]
     result = paneboard("send", "fix login", "please add a note", cwd=repo, socket_name=tmux_socket)
     assert result.returncode == 0, result.stderr
     reply = Path(agent.worktree) / "notes" / "reply.md"
