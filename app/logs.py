@@ -82,13 +82,19 @@ def start_pipe(tmux, pane: str, path: Path) -> None:
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+_strip = None
+
+
 def strip_ansi(text: str) -> str:
     """Text without terminal escapes (status.strip_ansi when available)."""
-    try:
-        from .status import strip_ansi as real
-    except ImportError:
-        return _ANSI.sub("", text)
-    return real(text)
+    global _strip
+    if _strip is None:
+        try:
+            from .status import strip_ansi as real
+        except ImportError:
+            real = lambda t: _ANSI.sub("", t)  # noqa: E731
+        _strip = real
+    return _strip(text)
 
 
 def tail_bytes(path: Path, n_bytes: int = 65536) -> bytes:

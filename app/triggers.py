@@ -16,6 +16,9 @@ from typing import Callable, Iterable
 
 from .model import Kind, Trigger, TriggerKind
 
+# A dead pane's exit code can lag its death by up to ~2.5 s (tmux reaps on a timer).
+EXIT_CODE_GRACE = 3.0
+
 # -- scope globs -------------------------------------------------------------
 
 
@@ -281,6 +284,8 @@ def evaluate(snapshot: AgentSnapshot, now: float, settings) -> list[Trigger]:
         if s.pane_gone:
             out.append(Trigger(TriggerKind.EXITED, name, "its tmux pane vanished", since,
                                evidence=s.status_evidence))
+        elif s.exit_code is None and now - since < EXIT_CODE_GRACE:
+            pass    # tmux marks a pane dead before it reaps the process: wait for the code, not a false alarm
         elif s.exit_code is None:
             out.append(Trigger(TriggerKind.EXITED, name, "exited (exit code not known: killed by a signal?)",
                                since, evidence=s.status_evidence, loud=True))

@@ -144,6 +144,10 @@ def test_exited_loud_only_when_failing():
     assert t.kind == TriggerKind.EXITED and t.loud and "exit code 3" in t.what and t.since == 155.0
     (t,) = evaluate(snap(status=Kind.EXITED, pane_alive=False, exit_code=0), 160.0, SETTINGS)
     assert not t.loud
+    # A dead pane whose exit code tmux has not reported yet: nothing for a moment, then a loud trigger.
+    assert evaluate(snap(status=Kind.EXITED, pane_alive=False, exited_at=159.0), 160.0, SETTINGS) == []
+    (t,) = evaluate(snap(status=Kind.EXITED, pane_alive=False, exited_at=150.0), 160.0, SETTINGS)
+    assert t.loud and "not known" in t.what
     (t,) = evaluate(snap(status=Kind.EXITED, pane_alive=False, pane_gone=True), 160.0, SETTINGS)
     assert "vanished" in t.what
     assert evaluate(snap(status=Kind.EXITED, pane_alive=False, pane_gone=True, killed=True), 160.0, SETTINGS) == []
