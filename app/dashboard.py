@@ -12,6 +12,7 @@ from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from rich.text import Text
 from textual.widgets import Footer, Header, RichLog
 
 import themes
@@ -23,7 +24,8 @@ from . import presets
 from .config import Task
 from .errors import PaneboardError
 from .fleet import Fleet
-from .model import Agent, Kind
+from .model import Agent, Kind, Trigger
+from .monitor import Monitor
 from .screens.commands import AgentCommands
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
@@ -35,11 +37,14 @@ PREVIEW_SECONDS = 0.25
 
 
 class AgentsRefreshed(Message):
-    """A new picture of every agent arrived from the fleet."""
+    """A new picture of every agent arrived from the monitor, with the triggers raised and cleared."""
 
-    def __init__(self, agents: list[Agent]) -> None:
+    def __init__(self, agents: list[Agent], raised: list[Trigger] | None = None,
+                 cleared: list[Trigger] | None = None) -> None:
         super().__init__()
         self.agents = agents
+        self.raised = raised or []
+        self.cleared = cleared or []
 
 
 class ScreenCaptured(Message):
@@ -49,6 +54,14 @@ class ScreenCaptured(Message):
         super().__init__()
         self.name = name
         self.text = text
+
+
+class TriggerRaised(Message):
+    """A trigger fired (tests and scripts can watch for it)."""
+
+    def __init__(self, trigger: Trigger) -> None:
+        super().__init__()
+        self.trigger = trigger
 
 
 class ActionFinished(Message):
@@ -79,9 +92,11 @@ class Dashboard(App):
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit the dashboard (agents keep running)"),
     ]
 
-    def __init__(self, fleet: Fleet, title: str | None = None, refresh_seconds: float = REFRESH_SECONDS):
+    def __init__(self, fleet: Fleet, title: str | None = None, refresh_seconds: float = REFRESH_SECONDS,
+                 monitor: Monitor | None = None):
         super().__init__()
         self.fleet = fleet
+        self.monitor = monitor or Monitor(fleet, rediscover_every=max(refresh_seconds * 5, 2.0))
         self.refresh_seconds = refresh_seconds
         self.agents: dict[str, Agent] = {}
         self.selected: str | None = None
@@ -106,47 +121,43 @@ class Dashboard(App):
                 detail.border_title = "Why"
                 yield detail
                 log = RichLog(id="trigger-log", markup=False, wrap=True, max_lines=500)
-                log.border_title = "Events"
+                log.border_title = "Triggers"
                 yield log
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(AgentTable).focus()
         self.query_one(AgentDetail).show(None)
+        self.run_monitor()
         self.refresh_agents()
         self.watch_preview()
 
     # -- workers: fleet calls run in threads and only post messages -----------
 
-    @work(thread=True, exclusive=True, group="refresh")
-    def refresh_agents(self) -> None:
-        """Rebuild the agent list from tmux + git, now and then every refresh_seconds."""
-        from textual.worker import get_current_worker
-        worker = get_current_worker()
-        first = True
-        while not worker.is_cancelled:
-            try:
-                # The first picture skips git stats so the table paints at once.
-                self.post_message(AgentsRefreshed(self.fleet.agents(stats=not first)))
-            except PaneboardError as exc:
-                self.post_message(ActionFinished("refresh", str(exc)))
-            if not first:
-                time.sleep(self.refresh_seconds)
-            first = False
+    @work(exclusive=True, group="monitor")
+    async def run_monitor(self) -> None:
+        """The monitor runs on the app's event loop: it only awaits events and hands git work to threads."""
+        await self.monitor.run()
+
+    @work(exclusive=True, group="refresh")
+    async def refresh_agents(self) -> None:
+        """Post every coalesced update from the monitor."""
+        async for update in self.monitor.updates():
+            self.post_message(AgentsRefreshed(update.agents, update.raised, update.cleared))
 
     @work(thread=True, exclusive=True, group="preview")
     def watch_preview(self) -> None:
-        """Capture the selected agent's pane while it is on screen."""
+        """Capture the selected agent's pane when it is selected and whenever it printed since."""
         from textual.worker import get_current_worker
         worker = get_current_worker()
-        last = None
+        shown: tuple[str, str, float | None] | None = None
         while not worker.is_cancelled:
             agent = self.agents.get(self.selected or "")
             if agent is not None and agent.pane:
-                text = self.fleet.tmux.capture(agent.pane, ansi=True)
-                if (agent.name, text) != last:
-                    last = (agent.name, text)
-                    self.post_message(ScreenCaptured(agent.name, text))
+                seen = (agent.name, agent.pane, self.monitor.last_output_at(agent.name))
+                if seen != shown:
+                    shown = seen
+                    self.post_message(ScreenCaptured(agent.name, self.fleet.tmux.capture(agent.pane, ansi=True)))
             time.sleep(PREVIEW_SECONDS)
 
     @work(thread=True, group="action")
@@ -157,12 +168,24 @@ class Dashboard(App):
             self.post_message(ActionFinished(what, str(exc)))
         else:
             self.post_message(ActionFinished(what))
-        self.refresh_agents()
+        self.monitor.refresh()
 
     # -- handlers own the state ---------------------------------------------
 
     def on_agents_refreshed(self, message: AgentsRefreshed) -> None:
         self.agents = {a.name: a for a in message.agents}
+        log = self.query_one("#trigger-log", RichLog)
+        for t in message.raised:
+            stamp = time.strftime("%H:%M:%S", time.localtime(t.since))
+            style = self.theme_variables.get("trigger-loud" if t.loud else "trigger-quiet", "")
+            log.write(Text.assemble((f"{stamp} ", "dim"), (f"{t.agent} {t.kind.value}", style), f": {t.what}"))
+            self.notify(t.what, title=f"{t.agent}: {t.kind.value.replace('_', ' ')}",
+                        severity="error" if t.loud else "warning", timeout=6)
+            self.post_message(TriggerRaised(t))
+        for t in message.cleared:
+            log.write(Text.assemble((f"{time.strftime('%H:%M:%S')} ", "dim"), f"{t.agent} {t.kind.value} cleared"))
+        if message.raised and self.fleet.settings.bell:
+            self.bell()
         self.query_one(AgentTable).set_agents(message.agents)
         self._show_selected()
         counts: dict[str, int] = {}
@@ -188,7 +211,7 @@ class Dashboard(App):
         if message.error:
             self.notify(message.error, title=message.what, severity="error", timeout=8)
         else:
-            self.query_one(RichLog).write(f"{time.strftime('%H:%M:%S')} {message.what}")
+            self.query_one("#trigger-log", RichLog).write(Text(f"{time.strftime('%H:%M:%S')} {message.what}", style="dim"))
 
     def _show_selected(self) -> None:
         agent = self.agents.get(self.selected or "")

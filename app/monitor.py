@@ -395,6 +395,11 @@ class Monitor:
         finally:
             self._subs.remove(sub)
 
+    def last_output_at(self, agent: str) -> float | None:
+        """When the agent's pane last printed anything (None: not since the monitor started)."""
+        f = self._facts.get(agent)
+        return f.last_output_at if f else None
+
     def acknowledge(self, agent: str, kind: str) -> bool:
         """Hide the agent's active trigger of this kind until it clears and fires again."""
         ok = self.book.acknowledge(agent, kind)

@@ -171,3 +171,32 @@ async def test_review_opens_on_the_agents_changes(fleet: Fleet, tmp_path: Path):
         await wait_for(pilot, lambda: "src/app.py" in str(app.screen.query_one("DiffView").path))
         await pilot.press("escape")
         assert not isinstance(app.screen, ReviewScreen)
+
+
+async def test_question_raises_a_trigger_and_one_key_answers_it(fleet: Fleet, tmp_path: Path):
+    from app.dashboard import TriggerRaised
+    from app.model import Kind, TriggerKind
+    script = demo_script(tmp_path, [{"do": "say", "text": "about to ask"},
+                                    {"do": "ask", "question": "Run pytest -q?"},
+                                    {"do": "edit", "path": "approved.txt", "text": "yes"},
+                                    {"do": "idle"}])
+    agent = fleet.spawn(Task(name="asker", agent=demo_command(script)))
+    raised: list = []
+
+    def hook(message):
+        if isinstance(message, TriggerRaised):
+            raised.append(message.trigger)
+
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44), message_hook=hook) as pilot:
+        await wait_for(pilot, lambda: any(t.kind is TriggerKind.NEEDS_INPUT for t in raised))
+        a = app.agents["asker"]
+        assert a.status.kind is Kind.NEEDS_INPUT and "Do you want to proceed?" in a.status.evidence + a.status.why
+        log_text = "\n".join(str(line.text) for line in app.query_one("#trigger-log").lines)
+        assert "asker needs_input" in log_text
+        assert any("asker" in (n.title or "") for n in app._notifications)
+        await wait_for(pilot, lambda: app.selected == "asker")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: (Path(agent.worktree) / "approved.txt").exists())
+        await wait_for(pilot, lambda: not any(t.kind is TriggerKind.NEEDS_INPUT for t in app.agents["asker"].triggers))
+        assert app.agents["asker"].status.kind is not Kind.NEEDS_INPUT
