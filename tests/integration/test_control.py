@@ -277,11 +277,11 @@ async def test_killing_the_server_ends_events(server, client):
 
 async def test_close_ends_events_and_the_process(client):
     events = Collector(client)
-    pid = client.proc.pid
+    pid = client.pid
     await client.close()
     await asyncio.wait_for(events.task, 5)
     assert events.of(Exit) and events.of(Exit)[0].reason == "closed"
-    assert client.proc.returncode is not None
+    assert client.returncode is not None
     assert not client.alive
     with pytest.raises(ProcessLookupError):
         import os
@@ -309,7 +309,7 @@ async def test_commands_in_flight_fail_when_the_client_process_dies(server, clie
     await client.command("wait-for", "pbtest-never")
     waiting = [asyncio.create_task(client.command("display-message", "-p", str(i))) for i in range(5)]
     await asyncio.sleep(0.05)
-    os.kill(client.proc.pid, signal.SIGKILL)
+    os.kill(client.pid, signal.SIGKILL)
     done, pending = await asyncio.wait(waiting, timeout=5)
     assert not pending
     assert all(isinstance(t.exception(), TmuxError) for t in waiting)
@@ -322,7 +322,7 @@ async def test_attach_to_missing_session_raises(server):
     c = ControlClient(server.argv, "nosuch")
     with pytest.raises(TmuxError, match="nosuch"):
         await c.start()
-    assert c.proc.returncode is not None
+    assert c.returncode is not None
 
 
 async def test_attach_to_missing_server_raises(server):
@@ -432,3 +432,59 @@ async def test_every_quick_exit_gets_its_status(server, client):
     await retry_until(lambda: len({e.pane for e in events.of(PaneDied)} & set(panes)) == len(panes), timeout=8)
     got = {e.pane: e.status for e in events.of(PaneDied) if e.pane in panes}
     assert got == panes
+
+
+# -- the demo agent read through the control channel and classify() -------------------------------
+
+
+def demo_command(scenario: str) -> str:
+    root = str(__import__("pathlib").Path(__file__).resolve().parents[2])
+    return (f"env PYTHONPATH={shlex.quote(root)} {shlex.quote(sys.executable)} -m app.demo_agent "
+            f"--scenario {scenario} --speed 0.2")
+
+
+async def _reading_after_output(client, events, pane, want):
+    from app.status import classify
+    seen = []
+
+    async def check():
+        reading = classify(await client.capture(pane), "demo")
+        seen.append(reading.kind)
+        return reading if want(reading) else None
+    try:
+        return await retry_until(check, timeout=15, interval=0.05)
+    except AssertionError:
+        raise AssertionError(f"readings seen: {seen[-5:]}; screen:\n{await client.capture(pane)}")
+
+
+async def test_demo_agent_question_answer_idle(server, client, tmp_path):
+    from app.model import Kind
+    events = Collector(client)
+    pane = server.run("new-window", "-d", "-P", "-F", "#{pane_id}", "-c", str(tmp_path), "-n", "asker",
+                      demo_command("asker"))[0]
+    asked = await _reading_after_output(client, events, pane, lambda r: r.kind == Kind.NEEDS_INPUT)
+    assert "Do you want to proceed?" in asked.evidence
+    assert events.output(pane)  # the question reached us as Output events too
+    await client.command("send-keys", "-t", pane, "1")
+    await client.command("send-keys", "-t", pane, "Enter")
+    idle = await _reading_after_output(client, events, pane, lambda r: r.kind == Kind.IDLE)
+    assert "shortcuts" in idle.evidence or ">" in idle.evidence
+
+
+async def test_demo_agent_errors_and_limit(server, client, tmp_path):
+    from app.model import Kind
+    from app.status import error_signature
+    events = Collector(client)
+    flaky = server.run("new-window", "-d", "-P", "-F", "#{pane_id}", "-c", str(tmp_path), "-n", "flaky",
+                       demo_command("flaky"))[0]
+    (tmp_path / "l").mkdir()
+    limiter = server.run("new-window", "-d", "-P", "-F", "#{pane_id}", "-c", str(tmp_path / "l"), "-n", "limiter",
+                         demo_command("limiter"))[0]
+    limited = await _reading_after_output(client, events, limiter, lambda r: r.limit is not None)
+    assert "limit reached" in limited.limit
+    errored = await _reading_after_output(client, events, flaky, lambda r: r.kind == Kind.ERROR)
+    assert errored.evidence.startswith("Error: connection")
+    # The same error, repeated with different numbers, has one signature in the raw output.
+    text = events.output(flaky).decode("utf-8", "replace")
+    sigs = {error_signature(line) for line in text.replace("\r", "").split("\n") if error_signature(line)}
+    assert len(sigs) == 1, sigs
