@@ -393,11 +393,11 @@ class ControlClient:
             event = self._events.popleft()
             if type(event) is Output:
                 self._queued_bytes -= len(event.data)
-                if self._overflowed and self._queued_bytes <= self.max_queued_bytes // 2:
-                    now = time.time()
-                    for pane in sorted(self._overflowed):
-                        self._events.append(Resumed(pane, now))
-                    self._overflowed.clear()
+            if self._overflowed and self._queued_bytes <= self.max_queued_bytes // 2:
+                now = time.time()
+                for pane in sorted(self._overflowed):
+                    self._events.append(Resumed(pane, now))
+                self._overflowed.clear()
             yield event
             if type(event) is Exit:
                 return
@@ -409,7 +409,8 @@ class ControlClient:
         if pane in self._overflowed:
             self.dropped_bytes += len(data)
             return
-        if self._queued_bytes + len(data) > self.max_queued_bytes:
+        if self._queued_bytes and self._queued_bytes + len(data) > self.max_queued_bytes:
+            # (a consumer that has caught up gets even an oversized chunk)
             self.dropped_bytes += len(data)
             self._overflowed.add(pane)
             self._events.append(Paused(pane, "consumer behind", at))
