@@ -126,8 +126,13 @@ class Dashboard(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(AgentTable).focus()
-        self.query_one(AgentDetail).show(None)
+        # The main screen's widgets, kept so updates still land while another screen is on top.
+        self.table = self.query_one(AgentTable)
+        self.preview = self.query_one(PanePreview)
+        self.detail = self.query_one(AgentDetail)
+        self.trigger_log = self.query_one("#trigger-log", RichLog)
+        self.table.focus()
+        self.detail.show(None)
         self.run_monitor()
         self.refresh_agents()
         self.watch_preview()
@@ -174,7 +179,7 @@ class Dashboard(App):
 
     def on_agents_refreshed(self, message: AgentsRefreshed) -> None:
         self.agents = {a.name: a for a in message.agents}
-        log = self.query_one("#trigger-log", RichLog)
+        log = self.trigger_log
         for t in message.raised:
             stamp = time.strftime("%H:%M:%S", time.localtime(t.since))
             style = self.theme_variables.get("trigger-loud" if t.loud else "trigger-quiet", "")
@@ -186,7 +191,7 @@ class Dashboard(App):
             log.write(Text.assemble((f"{time.strftime('%H:%M:%S')} ", "dim"), f"{t.agent} {t.kind.value} cleared"))
         if message.raised and self.fleet.settings.bell:
             self.bell()
-        self.query_one(AgentTable).set_agents(message.agents)
+        self.table.set_agents(message.agents)
         self._show_selected()
         counts: dict[str, int] = {}
         for a in message.agents:
@@ -205,18 +210,18 @@ class Dashboard(App):
 
     def on_screen_captured(self, message: ScreenCaptured) -> None:
         if message.name == self.selected:
-            self.query_one(PanePreview).screen_text = message.text
+            self.preview.screen_text = message.text
 
     def on_action_finished(self, message: ActionFinished) -> None:
         if message.error:
             self.notify(message.error, title=message.what, severity="error", timeout=8)
         else:
-            self.query_one("#trigger-log", RichLog).write(Text(f"{time.strftime('%H:%M:%S')} {message.what}", style="dim"))
+            self.trigger_log.write(Text(f"{time.strftime('%H:%M:%S')} {message.what}", style="dim"))
 
     def _show_selected(self) -> None:
         agent = self.agents.get(self.selected or "")
-        self.query_one(AgentDetail).show(agent)
-        preview = self.query_one(PanePreview)
+        self.detail.show(agent)
+        preview = self.preview
         preview.border_title = f"Pane {agent.pane} · {agent.name}" if agent and agent.pane else "Pane"
         if agent is None or agent.pane is None:
             preview.screen_text = ""
@@ -225,7 +230,7 @@ class Dashboard(App):
 
     def select_agent(self, name: str) -> None:
         """Move the table cursor to an agent (used by the command palette)."""
-        table = self.query_one(AgentTable)
+        table = self.table
         try:
             table.move_cursor(row=table.get_row_index(name))
         except Exception:  # noqa: BLE001 - the agent vanished meanwhile

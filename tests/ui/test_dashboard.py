@@ -169,6 +169,10 @@ async def test_review_opens_on_the_agents_changes(fleet: Fleet, tmp_path: Path):
         await pilot.press("v")
         assert isinstance(app.screen, ReviewScreen)
         await wait_for(pilot, lambda: "src/app.py" in str(app.screen.query_one("DiffView").path))
+        # Updates keep landing on the main screen while the review is on top.
+        (Path(agent.worktree) / "extra.txt").write_text("more\n")
+        await wait_for(pilot, lambda: app.agents["reviewed"].files_changed == 2)
+        assert isinstance(app.screen, ReviewScreen)
         await pilot.press("escape")
         assert not isinstance(app.screen, ReviewScreen)
 
