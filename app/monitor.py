@@ -25,7 +25,6 @@ from . import logs, worktrees
 from .model import Agent, Kind, Status, Trigger
 from .triggers import AgentSnapshot, ErrorCounter, TriggerBook, duration, evaluate, is_silent, \
     out_of_scope, overlaps, silence_threshold
-from .watch import FileActivity, Watcher
 
 log = logging.getLogger(__name__)
 
@@ -345,6 +344,7 @@ class Monitor:
         self.write_status = write_status
         self._control_factory = control_factory
         self.book = TriggerBook()
+        from .watch import Watcher  # watchfiles/anyio load only for the live monitor, not `ls`
         self.watcher = Watcher(step=watch_step, debounce=watch_debounce)
         self._facts: dict[str, _Facts] = {}
         self._by_pane: dict[str, str] = {}
@@ -712,7 +712,7 @@ class Monitor:
         async for act in self.watcher.events():
             self._on_files(act)
 
-    def _on_files(self, act: FileActivity) -> None:
+    def _on_files(self, act: "FileActivity") -> None:  # noqa: F821 - app.watch.FileActivity
         self.counters["file_batches"] += 1
         name = self._by_worktree.get(str(act.worktree))
         if name is None:
