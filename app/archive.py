@@ -1,0 +1,311 @@
+"""Archive, discard, restore and prune agents' worktrees without ever losing work.
+
+Plain Python (no Textual, no Rich); git runs as an argv list, never through a shell.
+
+The shape of an archive (the same as `git stash` uses)
+------------------------------------------------------
+`refs/paneboard/archive/<slug>` points to a commit W:
+
+    W          tree = the worktree's full state: committed + staged + unstaged + untracked
+    ├─ W^1 = H   the worktree's HEAD (the branch tip), so every agent commit stays reachable
+    ├─ W^2 = I   tree = the index as it was (staged changes), parent H
+    └─ W^3       only when the branch tip differed from the worktree's HEAD: that tip
+
+Restoring checks out H on a new branch, writes W's tree into the files and puts I back as
+the index, so committed, staged, unstaged and untracked files all come back as they were.
+Ignored files are not archived. The commit message holds `Paneboard-*` trailers (name,
+branch, worktree, base, patch, time). Archiving the same slug again moves the older archive
+to `refs/paneboard/archive-history/<slug>-<time>`, so nothing is dropped.
+
+Beside the ref, `<git-common-dir>/paneboard/archive/<slug>-<time>.patch` holds
+`git diff --binary` from the fork point with base to W: `git apply --index` on that commit
+brings the work back even without the ref.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import GitError, UnsafeOperation
+from .merge import _NO_LOCKS, _TOOL_IDENTITY, _git, _is_ancestor, _out, _rev, _split_z, _tree, predict
+from .names import slugify
+from .worktrees import BRANCH_PREFIX, RepoInfo, find_repo, list_worktrees, resolve_base
+
+ARCHIVE_PREFIX = "refs/paneboard/archive/"
+HISTORY_PREFIX = "refs/paneboard/archive-history/"
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One archived agent: the ref and commit that hold its work, and the patch file beside it."""
+
+    name: str
+    slug: str
+    ref: str
+    commit: str
+    head: str
+    branch: str
+    worktree: str
+    base: str
+    created: float
+    patch: Path | None
+
+
+def archive_slug(name: str, branch: str) -> str:
+    """The archive's ref name component: the branch's paneboard slug, else a slug of the agent name."""
+    if branch.startswith(BRANCH_PREFIX) and len(branch) > len(BRANCH_PREFIX):
+        return branch[len(BRANCH_PREFIX):]
+    return slugify(name)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _worktree_present(worktree: Path) -> bool:
+    return (Path(worktree) / ".git").exists()
+
+
+def _index_tree(worktree: Path, fallback: str) -> str:
+    """The tree of the worktree's index, written from a copy so the real index is not touched."""
+    real = Path(_out(worktree, "rev-parse", "--path-format=absolute", "--git-path", "index"))
+    if not real.exists():
+        return fallback
+    tmpdir = tempfile.mkdtemp(prefix="paneboard-index-")
+    try:
+        copy = os.path.join(tmpdir, "index")
+        shutil.copy2(real, copy)
+        proc = _git(worktree, "write-tree", env={"GIT_INDEX_FILE": copy}, check=False)
+        # Unmerged entries cannot be written; the full snapshot still holds the files.
+        return proc.stdout.decode().strip() if proc.returncode == 0 else fallback
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _fork_point(root: Path, base: str | None, head: str, info: RepoInfo) -> str:
+    with contextlib.suppress(GitError):
+        base = resolve_base(info, base)
+        proc = _git(root, "merge-base", f"refs/heads/{base}", head, check=False)
+        if proc.returncode == 0:
+            return proc.stdout.decode().strip()
+    return head
+
+
+def archive(repo_root: Path, name: str, worktree: Path, branch: str, base: str | None = None) -> Archive:
+    """Store the branch's commits and the worktree's uncommitted and untracked work under refs/paneboard/archive/<slug>."""
+    from . import diff
+
+    info = find_repo(Path(repo_root))
+    root, worktree = info.root, Path(worktree)
+    tip = _rev(root, f"refs/heads/{branch}")
+    present = _worktree_present(worktree)
+    if tip is None and not present:
+        raise GitError(f"nothing to archive for {name}: no branch {branch!r} and no worktree at {worktree}")
+    head = _rev(worktree, "HEAD") if present else tip
+    head = head or tip
+    head_tree = _tree(root, head)
+    if present:
+        snapshot = diff.snapshot_tree(worktree)
+        index = _index_tree(worktree, head_tree)
+    else:
+        snapshot = index = head_tree
+    slug = archive_slug(name, branch)
+    created = time.time()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(created)) + f"-{int(created * 1e6) % 1_000_000:06d}"
+    patch = info.state_dir / "archive" / f"{slug}-{stamp}.patch"
+    resolved_base = base or ""
+    with contextlib.suppress(GitError):
+        resolved_base = resolve_base(info, base)
+    text = (f"paneboard archive: {_one_line(name)}\n\n"
+            f"Paneboard-Name: {_one_line(name)}\nPaneboard-Branch: {branch}\n"
+            f"Paneboard-Worktree: {_one_line(str(worktree))}\nPaneboard-Base: {resolved_base}\n"
+            f"Paneboard-Patch: {patch}\nPaneboard-Time: {created:.6f}\n")
+    index_commit = _out(root, "commit-tree", index, "-p", head, "-m", f"index on {branch}", env=_TOOL_IDENTITY)
+    parents = ["-p", head, "-p", index_commit] + (["-p", tip] if tip and tip != head else [])
+    commit = _out(root, "commit-tree", snapshot, *parents, "-F", "-", input=text.encode("utf-8"), env=_TOOL_IDENTITY)
+
+    ref = ARCHIVE_PREFIX + slug
+    previous = _rev(root, ref)
+    if previous:
+        _git(root, "update-ref", f"{HISTORY_PREFIX}{slug}-{stamp}", previous)
+    _git(root, "update-ref", "-m", f"paneboard: archive {name}", ref, commit, *([previous] if previous else ["0" * 40]))
+
+    fork = _fork_point(root, base, head, info)
+    patch.parent.mkdir(parents=True, exist_ok=True)
+    body = _git(root, "diff", "--binary", "--full-index", "-M", fork, commit).stdout
+    header = (f"# paneboard archive of {_one_line(name)} (branch {branch}, {ref})\n"
+              f"# apply on {fork} with: git apply --index <this file>\n\n").encode("utf-8", "surrogateescape")
+    tmp = patch.with_suffix(".patch.tmp")
+    tmp.write_bytes(header + body)
+    os.replace(tmp, patch)
+    return Archive(name=name, slug=slug, ref=ref, commit=commit, head=head, branch=branch, worktree=str(worktree),
+                   base=resolved_base, created=created, patch=patch)
+
+
+def discard_preview(repo_root: Path, worktree: Path, branch: str, base: str) -> tuple[int, int]:
+    """(files, commits) that discarding would lose without its archive: changed files, and commits not yet in base."""
+    root = find_repo(Path(repo_root)).root
+    files = 0
+    if _worktree_present(Path(worktree)):
+        files = len(_split_z(_git(Path(worktree), "status", "--porcelain=v1", "-z", "--untracked-files=all",
+                                  "--no-renames", env=_NO_LOCKS).stdout))
+    tip = _rev(root, f"refs/heads/{branch}")
+    if tip is None or is_merged(root, base, tip):
+        return files, 0
+    return files, int(_out(root, "rev-list", "--count", f"refs/heads/{base}..{tip}") or 0)
+
+
+def is_merged(repo_root: Path, base: str, commit: str) -> bool:
+    """True when commit's work is already in base: an ancestor, or merging it would change nothing (squash, rebase)."""
+    base_ref = f"refs/heads/{base}"
+    if _is_ancestor(repo_root, commit, base_ref):
+        return True
+    with contextlib.suppress(GitError):
+        prediction = predict(repo_root, base_ref, commit)
+        return prediction.clean and prediction.tree == _tree(repo_root, base_ref)
+    return False
+
+
+def _refuse_main_checkout(info: RepoInfo, worktree: Path, branch: str) -> None:
+    if Path(worktree).resolve() == info.root:
+        raise UnsafeOperation(f"refused: {worktree} is the main checkout, not an agent worktree")
+    current = _git(info.root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.decode().strip()
+    if branch == current:
+        raise UnsafeOperation(f"refused: {branch} is checked out in the main checkout")
+
+
+def _remove(info: RepoInfo, worktree: Path, branch: str, tip: str | None, force: bool) -> None:
+    if Path(worktree).exists():
+        _git(info.root, "worktree", "remove", *(["--force"] if force else []), str(worktree))
+    _git(info.root, "worktree", "prune", check=False)
+    if tip is not None:
+        # Compare-and-swap: a commit made after we looked keeps the branch alive.
+        if _git(info.root, "update-ref", "-d", f"refs/heads/{branch}", tip, check=False).returncode != 0:
+            raise UnsafeOperation(f"branch {branch} moved while it was being removed; it was kept")
+
+
+def discard(repo_root: Path, name: str, worktree: Path, branch: str, base: str | None = None) -> Archive:
+    """Archive the agent's work, then remove its worktree (forced) and delete its branch; restore() brings it back."""
+    info = find_repo(Path(repo_root))
+    _refuse_main_checkout(info, Path(worktree), branch)
+    saved = archive(info.root, name, worktree, branch, base)
+    held = set(_out(info.root, "rev-list", "--parents", "-n", "1", saved.commit).split()[1:])
+    tip = _rev(info.root, f"refs/heads/{branch}")
+    if tip is not None and tip not in held:
+        raise UnsafeOperation(f"branch {branch} moved while it was being archived; nothing was removed, discard again")
+    _remove(info, Path(worktree), branch, tip, force=True)
+    return saved
+
+
+def restore(repo_root: Path, name: str, worktree_path: Path, branch: str) -> Path:
+    """Recreate branch and worktree from the agent's archive, with uncommitted and untracked files back as they were."""
+    info = find_repo(Path(repo_root))
+    root, path = info.root, Path(worktree_path)
+    ref = ARCHIVE_PREFIX + archive_slug(name, branch)
+    commit = _rev(root, ref)
+    if commit is None:
+        raise GitError(f"no archive for {name} ({ref}); see list_archives()")
+    if _rev(root, f"refs/heads/{branch}") is not None:
+        raise UnsafeOperation(f"restore refused: branch {branch} already exists (rename or delete it first)")
+    if path.exists() or path.is_symlink():
+        raise UnsafeOperation(f"restore refused: {path} already exists (move it away first)")
+    parents = _out(root, "rev-list", "--parents", "-n", "1", commit).split()[1:]
+    head = parents[0]
+    index = parents[1] if len(parents) > 1 else commit
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _git(root, "worktree", "add", "--quiet", "-b", branch, str(path), head)
+    try:
+        # Files: H -> W (two-way, so git writes only what differs); then the index goes back to I.
+        _git(path, "read-tree", "-m", "-u", "HEAD", f"{commit}^{{tree}}")
+        _git(path, "read-tree", "--reset", f"{index}^{{tree}}")
+        _git(path, "update-index", "-q", "--refresh", check=False)
+    except GitError:
+        _git(root, "worktree", "remove", "--force", str(path), check=False)
+        _git(root, "worktree", "prune", check=False)
+        _git(root, "update-ref", "-d", f"refs/heads/{branch}", check=False)
+        raise
+    return path
+
+
+def list_archives(repo_root: Path) -> list[Archive]:
+    """Every current archive, newest first."""
+    root = find_repo(Path(repo_root)).root
+    out = _git(root, "for-each-ref", "--format=%(refname)%00%(objectname)%00%(contents)%1e", ARCHIVE_PREFIX).stdout
+    archives: list[Archive] = []
+    for record in out.decode("utf-8", "surrogateescape").split("\x1e"):
+        record = record.strip("\n")
+        if not record:
+            continue
+        ref, commit, message = record.split("\0", 2)
+        fields = {}
+        for line in message.splitlines():
+            key, sep, value = line.partition(": ")
+            if sep and key.startswith("Paneboard-"):
+                fields[key.removeprefix("Paneboard-")] = value
+        parents = _out(root, "rev-list", "--parents", "-n", "1", commit).split()[1:]
+        patch = Path(fields["Patch"]) if fields.get("Patch") else None
+        archives.append(Archive(
+            name=fields.get("Name", ref.removeprefix(ARCHIVE_PREFIX)), slug=ref.removeprefix(ARCHIVE_PREFIX),
+            ref=ref, commit=commit, head=parents[0] if parents else commit, branch=fields.get("Branch", ""),
+            worktree=fields.get("Worktree", ""), base=fields.get("Base", ""),
+            created=float(fields.get("Time", 0) or 0), patch=patch if patch and patch.exists() else None))
+    return sorted(archives, key=lambda a: a.created, reverse=True)
+
+
+@dataclass(frozen=True)
+class WorktreeState:
+    """An agent worktree as prune sees it."""
+
+    path: Path
+    branch: str
+    merged: bool
+    clean: bool
+
+    @property
+    def prunable(self) -> bool:
+        return self.merged and self.clean
+
+
+def worktree_states(repo_root: Path, base: str) -> list[WorktreeState]:
+    """Every paneboard worktree (branch under paneboard/) with whether it is merged into base and clean."""
+    info = find_repo(Path(repo_root))
+    states = []
+    for path, branch in list_worktrees(info).items():
+        if not branch or not branch.startswith(BRANCH_PREFIX) or branch == base or path.resolve() == info.root:
+            continue
+        tip = _rev(info.root, f"refs/heads/{branch}")
+        clean = path.is_dir() and _git(path, "status", "--porcelain=v1", "-z", "--untracked-files=all",
+                                       env=_NO_LOCKS).stdout == b""
+        states.append(WorktreeState(path=path, branch=branch, merged=tip is not None and is_merged(info.root, base, tip),
+                                    clean=clean))
+    return states
+
+
+def prunable(repo_root: Path, base: str) -> list[WorktreeState]:
+    """The paneboard worktrees that are clean and whose branch is merged into base: safe to remove."""
+    return [s for s in worktree_states(repo_root, base) if s.prunable]
+
+
+def prune(repo_root: Path, base: str, archive_others: bool = False) -> list[WorktreeState]:
+    """Remove clean, merged worktrees and their branches; with archive_others, discard (archive first) the rest too."""
+    info = find_repo(Path(repo_root))
+    removed = []
+    for state in worktree_states(info.root, base):
+        tip = _rev(info.root, f"refs/heads/{state.branch}")
+        if state.prunable:
+            # No --force: git itself refuses if the worktree got dirty since we looked.
+            try:
+                _remove(info, state.path, state.branch, tip, force=False)
+            except (GitError, UnsafeOperation):
+                continue
+            removed.append(state)
+        elif archive_others:
+            discard(info.root, state.branch.removeprefix(BRANCH_PREFIX), state.path, state.branch, base)
+            removed.append(state)
+    return removed

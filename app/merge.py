@@ -1,0 +1,605 @@
+"""Safe merging of agents' branches: predict conflicts, build the result without a working tree, move the base atomically.
+
+Plain Python (no Textual, no Rich); git runs as an argv list, never through a shell.
+
+How a merge stays safe
+----------------------
+1. Refuse first: a conflict predicted by `git merge-tree --write-tree`, or a checkout of the
+   base branch (the main checkout or any worktree) with tracked changes, an operation in
+   progress, or untracked files the merge would overwrite (`git read-tree -n -m -u` dry run).
+2. Build the result commit from objects only: `merge-tree --write-tree` + `commit-tree` for
+   "merge" and "squash"; for "rebase" each agent commit is replayed with merge-tree over a
+   throw-away commit whose parent is the replayed commit's parent (git 2.39 has neither
+   `merge-tree --merge-base` nor `git replay`), so no working tree or index is touched.
+3. Write the journal `<git-common-dir>/paneboard/merge-journal.json` (temp file, fsync, rename).
+4. Compare-and-swap the base ref: `git update-ref refs/heads/BASE NEW OLD`.
+5. Bring every clean checkout of the base along with `git read-tree -m -u OLD NEW`.
+6. Remove the journal.
+
+`recover()` (run at start, and by `merge()` before it begins) reads a left-over journal and
+decides from facts, not from how far the dead process claimed to get: the base ref still at
+OLD means roll back (checkouts are put back to OLD), at NEW means finish (checkouts are
+brought to NEW, including ones a killed `read-tree` left half-written with a stale
+`index.lock`), anywhere else means someone moved it since and nothing is touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import itertools
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from . import diff
+from .errors import GitError, UnsafeOperation
+from .worktrees import RepoInfo, find_repo, list_worktrees
+
+STRATEGIES = ("merge", "squash", "rebase")
+
+CRASH_ENV = "PANEBOARD_MERGE_CRASH_AT"
+CRASH_STEPS = ("computed", "journaled", "ref-updated", "checkout-partial", "checkout-updated")
+"""Where a test may make merge() SIGKILL itself (see CRASH_ENV); in order of execution."""
+
+JOURNAL_NAME = "merge-journal.json"
+_LOCK_NAME = "merge.lock"
+_JOURNAL_VERSION = 1
+
+# Reads must not refresh a user's index behind their back (`git status` would).
+_NO_LOCKS = {"GIT_OPTIONAL_LOCKS": "0"}
+# Identity for throw-away objects nobody reads the author of (snapshots, replay helpers).
+_TOOL_IDENTITY = {
+    "GIT_AUTHOR_NAME": "paneboard", "GIT_AUTHOR_EMAIL": "paneboard@localhost",
+    "GIT_COMMITTER_NAME": "paneboard", "GIT_COMMITTER_EMAIL": "paneboard@localhost",
+}
+_IN_PROGRESS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "rebase-merge", "rebase-apply", "BISECT_LOG")
+
+
+# ---------------------------------------------------------------- git helpers (shared with archive.py)
+
+def _git(cwd: Path, *args: str, env: dict[str, str] | None = None, input: bytes | None = None,
+         check: bool = True) -> subprocess.CompletedProcess:
+    """Run git (argv list) in cwd; raw bytes out; GitError with git's last message line on failure."""
+    full_env = {**os.environ, **env} if env else None
+    proc = subprocess.run(["git", *args], cwd=cwd, env=full_env, input=input, capture_output=True)
+    if check and proc.returncode != 0:
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit {proc.returncode}"]
+        raise GitError(f"git {args[0]} failed in {cwd}: {lines[-1]}")
+    return proc
+
+
+def _out(cwd: Path, *args: str, env: dict[str, str] | None = None, input: bytes | None = None) -> str:
+    return _git(cwd, *args, env=env, input=input).stdout.decode("utf-8", "surrogateescape").strip()
+
+
+def _rev(cwd: Path, rev: str) -> str | None:
+    """The commit id rev names, or None."""
+    proc = _git(cwd, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+    return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
+def _tree(cwd: Path, rev: str) -> str:
+    return _out(cwd, "rev-parse", "--verify", f"{rev}^{{tree}}")
+
+
+def _is_ancestor(cwd: Path, a: str, b: str) -> bool:
+    return _git(cwd, "merge-base", "--is-ancestor", a, b, check=False).returncode == 0
+
+
+def _split_z(raw: bytes) -> list[str]:
+    return [p.decode("utf-8", "surrogateescape") for p in raw.split(b"\0") if p]
+
+
+def identity_args(cwd: Path) -> list[str]:
+    """`-c user.name=… -c user.email=…` fallbacks, only for what neither config nor environment sets."""
+    args: list[str] = []
+    for key, env_name, fallback in (("user.name", "GIT_COMMITTER_NAME", "paneboard"),
+                                    ("user.email", "GIT_COMMITTER_EMAIL", "paneboard@localhost")):
+        if os.environ.get(env_name):
+            continue
+        if _git(cwd, "config", "--get", key, check=False).returncode != 0:
+            args += ["-c", f"{key}={fallback}"]
+    return args
+
+
+def is_clean(worktree: Path, untracked: bool = True) -> bool:
+    """True when the worktree has no staged or unstaged changes (and, if asked, no untracked files)."""
+    out = _git(worktree, "status", "--porcelain=v1", "-z",
+               "--untracked-files=all" if untracked else "--untracked-files=no",
+               "--ignore-submodules=dirty", env=_NO_LOCKS).stdout
+    return out == b""
+
+
+# ---------------------------------------------------------------- prediction
+
+@dataclass(frozen=True)
+class Prediction:
+    """What merging two commits would give: clean or not, the conflicted files, the merged tree."""
+
+    clean: bool
+    conflicts: tuple[str, ...] = ()
+    tree: str | None = None
+
+
+def predict(repo_root: Path, ours: str, theirs: str) -> Prediction:
+    """Predict merging theirs into ours with `git merge-tree --write-tree` (no working tree or ref touched)."""
+    proc = _git(Path(repo_root), "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z",
+                ours, theirs, check=False)
+    if proc.returncode not in (0, 1):
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit {proc.returncode}"]
+        raise GitError(f"cannot predict merging {theirs} into {ours}: {lines[-1]}")
+    fields = _split_z(proc.stdout)
+    tree = fields[0] if fields else None
+    if proc.returncode == 0:
+        return Prediction(clean=True, conflicts=(), tree=tree)
+    conflicts = tuple(dict.fromkeys(fields[1:]))
+    return Prediction(clean=False, conflicts=conflicts, tree=tree)
+
+
+def candidate_commit(worktree: Path) -> str:
+    """The agent's result: HEAD when the worktree is clean, else a snapshot commit of everything (no ref, no index change)."""
+    worktree = Path(worktree)
+    head, head_tree = _out(worktree, "rev-parse", "HEAD", "HEAD^{tree}").split()
+    tree = diff.snapshot_tree(worktree)
+    if tree == head_tree:
+        return head
+    return _out(worktree, "commit-tree", tree, "-p", head, "-m", "paneboard snapshot", env=_TOOL_IDENTITY)
+
+
+def predict_agent(repo_root: Path, base_branch: str, worktree: Path) -> Prediction:
+    """Predict merging an agent's full current work (committed or not) into base_branch."""
+    return predict(repo_root, f"refs/heads/{base_branch}", candidate_commit(worktree))
+
+
+def conflict_matrix(repo_root: Path, base: str, worktrees: dict[str, Path],
+                    workers: int | None = None) -> dict[tuple[str, str], Prediction]:
+    """Predict every pair of agents merging with each other: {(a, b): Prediction} for a < b by name.
+
+    Each agent's candidate (HEAD or a snapshot of its uncommitted work) is merged with the
+    other's over their common fork point; base must exist and is where they forked from.
+    """
+    repo_root = Path(repo_root)
+    if _rev(repo_root, f"refs/heads/{base}") is None:
+        raise GitError(f"base branch {base!r} does not exist")
+    names = sorted(worktrees)
+    workers = workers or min(8, max(2, (os.cpu_count() or 2) * 2))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        candidates = dict(zip(names, pool.map(lambda n: candidate_commit(Path(worktrees[n])), names)))
+        pairs = list(itertools.combinations(names, 2))
+        results = pool.map(lambda p: predict(repo_root, candidates[p[0]], candidates[p[1]]), pairs)
+        return dict(zip(pairs, results))
+
+
+# ---------------------------------------------------------------- committing an agent's work
+
+def commit_work(worktree: Path, message: str, verify: bool = True) -> str | None:
+    """Commit every uncommitted and untracked change on the worktree's branch; the new HEAD, or None if nothing changed."""
+    worktree = Path(worktree)
+    _git(worktree, "add", "-A", "--", ".")
+    if _git(worktree, "diff", "--cached", "--quiet", check=False).returncode == 0:
+        return None
+    _git(worktree, *identity_args(worktree), "commit", "--quiet", *([] if verify else ["--no-verify"]),
+         "-F", "-", input=message.encode("utf-8"))
+    return _out(worktree, "rev-parse", "HEAD")
+
+
+# ---------------------------------------------------------------- merging
+
+@dataclass(frozen=True)
+class MergeResult:
+    """A finished merge: base moved from old to new.
+
+    commits: the agent commits brought in, oldest first (for "rebase", the replayed ones);
+    empty with old == new when there was nothing to merge.
+    """
+
+    strategy: str
+    base: str
+    old: str
+    new: str
+    commits: tuple[str, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What recover() did with an interrupted merge: 'finished', 'rolled-back' or 'abandoned'."""
+
+    outcome: str
+    base: str
+    old: str
+    new: str
+    notes: tuple[str, ...] = ()
+
+
+def _crash_point(step: str) -> None:
+    """Test hook: die like `kill -9` at this step when PANEBOARD_MERGE_CRASH_AT names it."""
+    if os.environ.get(CRASH_ENV) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def merge(repo_root: Path, branch: str, base: str, strategy: str = "merge",
+          message: str | None = None) -> MergeResult:
+    """Merge branch into base with strategy "merge", "squash" or "rebase"; all or nothing, refusing when unsafe."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown merge strategy {strategy!r} (one of {', '.join(STRATEGIES)})")
+    if branch == base:
+        raise UnsafeOperation(f"merge refused: {branch!r} cannot be merged into itself")
+    info = find_repo(Path(repo_root))
+    root = info.root
+    with _merge_lock(info):
+        _recover_locked(info)
+        ref = f"refs/heads/{base}"
+        old = _rev(root, ref)
+        if old is None:
+            raise GitError(f"base branch {base!r} does not exist")
+        tip = _rev(root, f"refs/heads/{branch}")
+        if tip is None:
+            raise GitError(f"branch {branch!r} does not exist")
+        checkouts = _checkouts_of(info, base)
+        for checkout in checkouts:
+            _refuse_if_busy(checkout, base)
+
+        prediction = predict(root, old, tip)
+        if not prediction.clean:
+            raise UnsafeOperation(f"merge refused: {branch} conflicts with {base} in {_names(prediction.conflicts)}; "
+                                  "nothing was changed (resolve in the agent's worktree, then merge again)")
+        new, commits = _result_commit(root, strategy, branch, base, old, tip, prediction, message)
+        if new == old:
+            return MergeResult(strategy, base, old, old, ())
+        for checkout in checkouts:
+            _refuse_if_overwrites(checkout, base, old, new)
+        _crash_point("computed")
+
+        journal = {"version": _JOURNAL_VERSION, "pid": os.getpid(), "time": time.time(), "strategy": strategy,
+                   "branch": branch, "base": base, "ref": ref, "old": old, "new": new,
+                   "checkouts": [str(c) for c in checkouts], "updating": None}
+        _write_journal(info, journal)
+        _crash_point("journaled")
+        moved = _git(root, "update-ref", "-m", f"paneboard: {strategy} {branch}", ref, new, old, check=False)
+        if moved.returncode != 0:
+            _remove_journal(info)
+            raise UnsafeOperation(f"merge refused: {base} moved while merging; nothing was changed, merge again")
+        _crash_point("ref-updated")
+
+        done: list[Path] = []
+        for checkout in checkouts:
+            journal["updating"] = str(checkout)
+            _write_journal(info, journal)
+            try:
+                _update_checkout(checkout, old, new)
+            except GitError as exc:
+                _undo(info, ref, old, new, done)
+                raise UnsafeOperation(f"merge refused: updating {checkout} failed ({exc}); "
+                                      f"{base} and its checkouts were put back as they were") from None
+            done.append(checkout)
+        _crash_point("checkout-updated")
+        _remove_journal(info)
+        return MergeResult(strategy, base, old, new, tuple(commits))
+
+
+def _names(paths: tuple[str, ...], limit: int = 5) -> str:
+    shown = ", ".join(paths[:limit])
+    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
+def _checkouts_of(info: RepoInfo, base: str) -> list[Path]:
+    return [path for path, branch in list_worktrees(info).items() if branch == base and path.is_dir()]
+
+
+def _git_path(checkout: Path, name: str) -> Path:
+    return Path(_out(checkout, "rev-parse", "--path-format=absolute", "--git-path", name))
+
+
+def _refuse_if_busy(checkout: Path, base: str) -> None:
+    """Refuse when a checkout of base has tracked changes, an operation in progress or a held index lock."""
+    for name in _IN_PROGRESS:
+        if _git_path(checkout, name).exists():
+            raise UnsafeOperation(f"merge refused: {checkout} has a git operation in progress ({name}); "
+                                  "finish or abort it first")
+    if _git_path(checkout, "index.lock").exists():
+        raise UnsafeOperation(f"merge refused: {checkout} is locked by another git command (index.lock); try again")
+    status = _split_z(_git(checkout, "status", "--porcelain=v1", "-z", "--untracked-files=no", "--no-renames",
+                           "--ignore-submodules=dirty", env=_NO_LOCKS).stdout)
+    if status:
+        raise UnsafeOperation(f"merge refused: {checkout} (on {base}) has uncommitted changes "
+                              f"({len(status)} files, e.g. {status[0][3:]}); commit or stash them, then merge again")
+
+
+def _refuse_if_overwrites(checkout: Path, base: str, old: str, new: str) -> None:
+    """Refuse when bringing the checkout from old to new would overwrite untracked or ignored files."""
+    # git itself overwrites *ignored* files on a merge; a user's `.env` or notes.log is work too.
+    added = [path for status, path in _changed_paths(checkout, old, new) if status == "A"]
+    present = {p for p in added if os.path.lexists(checkout / p)}
+    for path in added:
+        parts = path.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:i])
+            if os.path.lexists(checkout / prefix) and not (checkout / prefix).is_dir():
+                present.add(prefix)
+    if present:
+        names = sorted(present)
+        untracked: list[str] = []
+        for start in range(0, len(names), 500):
+            untracked += _split_z(_git(checkout, "--literal-pathspecs", "ls-files", "-z", "--others", "--",
+                                       *names[start:start + 500]).stdout)
+        if untracked:
+            raise UnsafeOperation(f"merge refused: in {checkout} (on {base}) the merge would overwrite untracked or "
+                                  f"ignored {_names(tuple(sorted(set(untracked))), 3)}; move it away, then merge again")
+    proc = _git(checkout, "read-tree", "-n", "-m", "-u", old, new, check=False)
+    if proc.returncode != 0:
+        lines = [ln.removeprefix("error: ") for ln in proc.stderr.decode("utf-8", "replace").splitlines()
+                 if ln.strip()]
+        raise UnsafeOperation(f"merge refused: in {checkout} (on {base}): {lines[0] if lines else 'update would fail'}; "
+                              "move those files away, then merge again")
+
+
+def _result_commit(root: Path, strategy: str, branch: str, base: str, old: str, tip: str,
+                   prediction: Prediction, message: str | None) -> tuple[str, list[str]]:
+    """The commit base should point to after the merge, and the agent commits it brings in."""
+    commits = _out(root, "rev-list", "--reverse", "--topo-order", f"{old}..{tip}").split()
+    if not commits:
+        return old, []
+    ident = identity_args(root)
+    if strategy == "merge":
+        text = message or f"Merge branch '{branch}' into {base}\n"
+        new = _out(root, *ident, "commit-tree", prediction.tree, "-p", old, "-p", tip, "-F", "-",
+                   input=text.encode("utf-8"))
+        return new, commits
+    if strategy == "squash":
+        if prediction.tree == _tree(root, old):
+            return old, []
+        subjects = _out(root, "log", "--reverse", "--format=* %s", f"{old}..{tip}")
+        text = message or f"Squash branch '{branch}' into {base}\n\n{subjects}\n"
+        new = _out(root, *ident, "commit-tree", prediction.tree, "-p", old, "-F", "-", input=text.encode("utf-8"))
+        return new, commits
+    return _replay(root, branch, base, old, tip)
+
+
+def _replay(root: Path, branch: str, base: str, old: str, tip: str) -> tuple[str, list[str]]:
+    """Rebase: replay the non-merge commits of old..tip onto old, from objects only; fast-forward when possible."""
+    merges = _out(root, "rev-list", "--count", "--merges", f"{old}..{tip}")
+    picks = _out(root, "rev-list", "--reverse", "--topo-order", "--no-merges", f"{old}..{tip}").split()
+    if _is_ancestor(root, old, tip) and merges == "0":
+        return tip, picks
+    ident = identity_args(root)
+    current, current_tree = old, _tree(root, old)
+    replayed: list[str] = []
+    for commit in picks:
+        parents = _out(root, "rev-list", "--parents", "-n", "1", commit).split()[1:]
+        if not parents:
+            raise UnsafeOperation(f"merge refused: {branch} has a root commit {commit[:10]}; use strategy 'merge'")
+        # A throw-away commit with current's tree and the picked commit's parent: merge-tree then
+        # takes that parent as merge base, which is a cherry-pick of `commit` onto `current`.
+        helper = _out(root, "commit-tree", current_tree, "-p", parents[0], "-m", "paneboard replay",
+                      env=_TOOL_IDENTITY)
+        step = predict(root, helper, commit)
+        if not step.clean:
+            subject = _out(root, "log", "-1", "--format=%s", commit)
+            raise UnsafeOperation(f"merge refused: replaying {commit[:10]} ({subject}) onto {base} conflicts in "
+                                  f"{_names(step.conflicts)}; nothing was changed (try strategy 'merge')")
+        if step.tree == current_tree:
+            continue  # already in base, as `git rebase` drops it
+        author = _out(root, "log", "-1", "--format=%an%x00%ae%x00%ad", "--date=raw", commit).split("\0")
+        raw = _git(root, "cat-file", "commit", commit).stdout
+        text = raw.split(b"\n\n", 1)[1] if b"\n\n" in raw else b""
+        current = _out(root, *ident, "commit-tree", step.tree, "-p", current, "-F", "-", input=text,
+                       env={"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1], "GIT_AUTHOR_DATE": author[2]})
+        current_tree = step.tree
+        replayed.append(current)
+    return current, replayed
+
+
+def _changed_paths(cwd: Path, old: str, new: str) -> list[tuple[str, str]]:
+    """(status letter, path) for every path that differs between two commits, without rename pairing."""
+    fields = _split_z(_git(cwd, "diff-tree", "-r", "-z", "--no-renames", "--name-status", old, new).stdout)
+    return list(zip(fields[0::2], fields[1::2]))
+
+
+def _update_checkout(checkout: Path, old: str, new: str) -> None:
+    """Bring a clean checkout from old to new (files and index); git checks everything before it writes."""
+    if os.environ.get(CRASH_ENV) == "checkout-partial":
+        _simulate_torn_update(checkout, old, new)
+    _git(checkout, "read-tree", "-m", "-u", old, new)
+
+
+def _simulate_torn_update(checkout: Path, old: str, new: str) -> None:
+    """Test hook: leave what a `read-tree -u` killed half-way leaves (half the files written, index old, index.lock), then die."""
+    changes = _changed_paths(checkout, old, new)
+    for status, path in changes[: max(1, len(changes) // 2)]:
+        target = checkout / path
+        if status == "D":
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(_git(checkout, "cat-file", "blob", f"{new}:{path}").stdout)
+    _git_path(checkout, "index.lock").write_bytes(b"")
+    _crash_point("checkout-partial")
+
+
+def _undo(info: RepoInfo, ref: str, old: str, new: str, done: list[Path]) -> None:
+    """Put updated checkouts and then the base ref back (checkout first: a crash in between is then finished by recover)."""
+    for checkout in reversed(done):
+        _git(checkout, "read-tree", "-m", "-u", new, old)
+    _git(info.root, "update-ref", "-m", "paneboard: merge undone", ref, old, new)
+    _remove_journal(info)
+
+
+# ---------------------------------------------------------------- journal, lock, recovery
+
+def journal_path(info: RepoInfo) -> Path:
+    return info.state_dir / JOURNAL_NAME
+
+
+def _write_journal(info: RepoInfo, data: dict) -> None:
+    info.state_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=info.state_dir, prefix=".merge-journal-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, ensure_ascii=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, journal_path(info))
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(info.state_dir)
+
+
+def _remove_journal(info: RepoInfo) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        journal_path(info).unlink()
+    _fsync_dir(info.state_dir)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def _merge_lock(info: RepoInfo, timeout: float = 30.0) -> Iterator[None]:
+    """One merge or recovery at a time per repository, across processes (the kernel drops it if we die)."""
+    info.state_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    with open(info.state_dir / _LOCK_NAME, "a+") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise UnsafeOperation("another paneboard merge is running in this repository; try again") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def pending(repo_root: Path) -> dict | None:
+    """The journal of an interrupted merge, if there is one."""
+    try:
+        return json.loads(journal_path(find_repo(Path(repo_root))).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def recover(repo_root: Path) -> Recovery | None:
+    """Finish or roll back a merge a crash interrupted, so refs, indexes and files agree; None if there was none."""
+    info = find_repo(Path(repo_root))
+    with _merge_lock(info):
+        return _recover_locked(info)
+
+
+def _recover_locked(info: RepoInfo) -> Recovery | None:
+    path = journal_path(info)
+    try:
+        journal = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError:
+        # Written by rename, so a torn journal is not ours to act on; keep it for a human.
+        path.rename(path.with_suffix(f".corrupt-{int(time.time())}"))
+        return Recovery("abandoned", "", "", "", (f"unreadable journal moved aside next to {path}",))
+    ref, old, new, base = journal["ref"], journal["old"], journal["new"], journal["base"]
+    now = _rev(info.root, ref)
+    notes: list[str] = []
+    if now == new:
+        outcome, target = "finished", new
+    elif now == old:
+        outcome, target = "rolled-back", old
+    else:
+        outcome, target = "abandoned", None
+        notes.append(f"{base} was moved to {now} after the interrupted merge; nothing was touched")
+    if target is not None:
+        for checkout in map(Path, journal.get("checkouts", [])):
+            note = _settle_checkout(checkout, ref, old, new, target, journal)
+            if note:
+                notes.append(note)
+    path.unlink()
+    _fsync_dir(info.state_dir)
+    return Recovery(outcome, base, old, new, tuple(notes))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _settle_checkout(checkout: Path, ref: str, old: str, new: str, target: str, journal: dict) -> str | None:
+    """Make a checkout of base agree with target (old or new): index, and files of the paths the merge changes."""
+    if not checkout.is_dir():
+        return f"{checkout} no longer exists"
+    head = _git(checkout, "symbolic-ref", "--quiet", "HEAD", check=False).stdout.decode().strip()
+    if head != ref:
+        return f"{checkout} is no longer on {ref.removeprefix('refs/heads/')}; left alone"
+    lock = _git_path(checkout, "index.lock")
+    if lock.exists():
+        # A killed read-tree leaves its lock behind; a live git command drops its own within moments.
+        deadline = time.monotonic() + 1.5
+        while lock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if lock.exists():
+            if journal.get("updating") != str(checkout) or _pid_alive(int(journal.get("pid", 0))):
+                return f"{checkout} is locked (index.lock) by something else; run `git status` there"
+            lock.unlink()
+    other = old if target == new else new
+    index_at_target = _git(checkout, "diff-index", "--cached", "--quiet", target, "--", check=False).returncode == 0
+    changes = _changed_paths(checkout, old, new)
+    in_target = set(_split_z(_git(checkout, "ls-tree", "-r", "-z", "--name-only", target).stdout)) if changes else set()
+    if not index_at_target and _git(checkout, "read-tree", "-m", "-u", other, target, check=False).returncode == 0:
+        # Nothing was half-written: git's own checked update did it (it refuses to clobber local edits).
+        return f"{checkout} brought to {target[:10]}"
+    if not index_at_target:
+        # A torn update: the index is written last, so it still says `other`; keep its stat data where entries agree.
+        if _git(checkout, "read-tree", "-m", other, target, check=False).returncode != 0:
+            _git(checkout, "read-tree", "--reset", target)
+    tracked_diff = set(_split_z(_git(checkout, "diff", "--name-only", "-z", "--no-renames", target).stdout))
+    stale = [p for _, p in changes if p in tracked_diff and p in in_target]
+    leftovers = [p for _, p in changes if p not in in_target and os.path.lexists(checkout / p)]
+    for path in leftovers:
+        _remove_file(checkout, path)
+    if stale:
+        _git(checkout, "checkout-index", "-f", "-z", "--stdin",
+             input=b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in stale))
+    _git(checkout, "update-index", "-q", "--refresh", check=False)
+    if index_at_target and not stale and not leftovers:
+        return None
+    return f"{checkout} brought to {target[:10]} ({len(stale) + len(leftovers)} files rewritten)"
+
+
+def _remove_file(checkout: Path, path: str) -> None:
+    target = checkout / path
+    if target.is_dir() and not target.is_symlink():
+        return  # a directory where the merge removed a file: it holds other, tracked paths
+    target.unlink()
+    parent = target.parent
+    while parent != checkout:
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent
