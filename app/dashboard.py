@@ -34,6 +34,7 @@ from .screens.spawn import SpawnRequest, SpawnScreen
 
 REFRESH_SECONDS = 1.0
 PREVIEW_SECONDS = 0.25
+SNOOZE_SECONDS = 600
 
 
 class AgentsRefreshed(Message):
@@ -85,6 +86,9 @@ class Dashboard(App):
         Binding("i", "reply", "Reply", id="agent.reply", tooltip="Type a line into the agent without attaching"),
         Binding("a", "approve", "Approve", id="agent.approve", tooltip="Answer the agent's question with yes"),
         Binding("r", "reject", "Reject", id="agent.reject", tooltip="Answer the agent's question with no"),
+        Binding("space", "acknowledge", "Ack", id="trigger.acknowledge",
+                tooltip="Acknowledge the agent's triggers (hidden until they clear and fire again)"),
+        Binding("z", "snooze", "Snooze", id="trigger.snooze", tooltip="Snooze the agent's triggers for 10 minutes"),
         Binding("v", "review", "Review", id="agent.review", tooltip="Review the agent's changes side by side"),
         Binding("n", "spawn", "New", id="fleet.spawn", tooltip="Start a new agent"),
         Binding("x", "kill", "Stop", id="agent.kill", tooltip="Stop the agent (asks first; its work is kept)"),
@@ -249,6 +253,8 @@ class Dashboard(App):
             return agent is not None and agent.pane_alive
         if action == "kill":
             return agent is not None and agent.pane is not None
+        if action in ("acknowledge", "snooze"):
+            return agent is not None and bool(agent.triggers)
         if action == "review":
             return agent is not None and agent.worktree_exists
         return True
@@ -330,6 +336,24 @@ class Dashboard(App):
             f"Its branch [b]{agent.branch}[/b] and worktree stay as they are "
             f"({agent.files_changed} files changed, {'uncommitted work kept' if agent.dirty else 'clean'}).",
             "Stop"), done)
+
+    def action_acknowledge(self) -> None:
+        agent = self._current()
+        if agent is None:
+            return
+        for t in agent.triggers:
+            self.monitor.acknowledge(agent.name, t.kind.value)
+        self.trigger_log.write(Text(f"{time.strftime('%H:%M:%S')} {agent.name}: acknowledged "
+                                    f"{', '.join(t.kind.value for t in agent.triggers)}", style="dim"))
+
+    def action_snooze(self) -> None:
+        agent = self._current()
+        if agent is None:
+            return
+        for t in agent.triggers:
+            self.monitor.snooze(agent.name, t.kind.value, SNOOZE_SECONDS)
+        self.trigger_log.write(Text(f"{time.strftime('%H:%M:%S')} {agent.name}: snoozed for "
+                                    f"{SNOOZE_SECONDS // 60} min", style="dim"))
 
     def action_review(self) -> None:
         agent = self._current()

@@ -5,14 +5,17 @@ All git calls take argv lists through GitPython; nothing is ever run through a s
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import GitError
 
 BRANCH_PREFIX = "paneboard/"
+_THREAD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,15 @@ def add_worktree(info: RepoInfo, branch: str, path: Path, base: str) -> None:
     if path.exists():
         raise GitError(f"worktree path {path} already exists (pick another name or move it away)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    run_git(info.root, "worktree", "add", "--quiet", "-b", branch, str(path), base)
+    # Concurrent `git worktree add` in one repository can fail reading each other's admin dirs
+    # ("failed to read .git/worktrees/<name>/commondir"): serialise them across threads and processes.
+    info.state_dir.mkdir(parents=True, exist_ok=True)
+    with _THREAD_LOCK, open(info.state_dir / "worktree.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            run_git(info.root, "worktree", "add", "--quiet", "-b", branch, str(path), base)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def remove_new_worktree(info: RepoInfo, branch: str, path: Path) -> None:
@@ -161,7 +172,9 @@ def stats(worktree: Path, base: str) -> Stats:
         files.append(name)
         added += int(a) if a.isdigit() else 0
         removed += int(r) if r.isdigit() else 0
-    status = run_git(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=all", check=False)
+    # --no-optional-locks: our read must never take index.lock while the agent commits.
+    status = run_git(worktree, "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all",
+                     check=False)
     entries = [e for e in status.split("\0") if e]
     untracked = [e[3:] for e in entries if e.startswith("?? ")]
     dirty = bool(entries)

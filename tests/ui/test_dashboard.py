@@ -204,3 +204,17 @@ async def test_question_raises_a_trigger_and_one_key_answers_it(fleet: Fleet, tm
         await wait_for(pilot, lambda: (Path(agent.worktree) / "approved.txt").exists())
         await wait_for(pilot, lambda: not any(t.kind is TriggerKind.NEEDS_INPUT for t in app.agents["asker"].triggers))
         assert app.agents["asker"].status.kind is not Kind.NEEDS_INPUT
+
+
+async def test_acknowledge_hides_a_trigger_until_it_fires_again(fleet: Fleet, tmp_path: Path):
+    from app.model import TriggerKind
+    script = demo_script(tmp_path, [{"do": "say", "text": "bye"}, {"do": "exit", "code": 4}])
+    fleet.spawn(Task(name="dies", agent=demo_command(script)))
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_for(pilot, lambda: "dies" in app.agents and any(
+            t.kind is TriggerKind.EXITED and t.loud for t in app.agents["dies"].triggers))
+        await wait_for(pilot, lambda: app.selected == "dies")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: not app.agents["dies"].triggers)
+        assert app.agents["dies"].status.kind.value == "exited"  # the status stays; only the alert is hidden
