@@ -64,6 +64,21 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("name")
     df.add_argument("other", nargs="?", default=None, help="a second agent to compare with")
     df.add_argument("--stat", action="store_true", help="only the list of files with +/- counts")
+    ck = sub.add_parser("check", parents=[common], help="run the agent's check command in its worktree")
+    ck.add_argument("name")
+    mg = sub.add_parser("merge", parents=[common],
+                        help="approve: commit the agent's work, run its check, merge into its base (all or nothing)")
+    mg.add_argument("name")
+    mg.add_argument("--strategy", choices=("merge", "squash", "rebase"), default=None)
+    mg.add_argument("--force", action="store_true", help="merge even if the check fails (never past a conflict)")
+    dc = sub.add_parser("discard", parents=[common],
+                        help="archive the agent's work, then remove its window, worktree and branch (restorable)")
+    dc.add_argument("name")
+    dc.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    rs = sub.add_parser("restore", parents=[common], help="bring a discarded agent's worktree back from its archive")
+    rs.add_argument("name")
+    pr = sub.add_parser("prune", parents=[common], help="remove worktrees that are merged and clean")
+    pr.add_argument("--dry-run", action="store_true")
     sub.add_parser("doctor", parents=[common], help="check tmux, git and which agent CLIs are installed")
     return p
 
@@ -124,6 +139,53 @@ def _dispatch(args) -> int | None:
         return 0
     if cmd == "diff":
         return _diff(fleet, args.name, args.other, args.stat)
+    if cmd == "check":
+        result = fleet.check(args.name)
+        print(f"{'passed' if result.passed else 'FAILED'} in {result.duration:.1f}s: {result.summary_line}  "
+              f"(log: {result.log_path})")
+        return 0 if result.passed else 1
+    if cmd == "merge":
+        result = fleet.merge(args.name, strategy=args.strategy, force=args.force,
+                             on_step=lambda step: print(f"… {step}", file=sys.stderr))
+        if result.changed:
+            print(f"merged {args.name} into {result.base} ({result.strategy}): {result.old[:10]} -> {result.new[:10]}, "
+                  f"{len(result.commits)} commit(s)")
+        else:
+            print(f"nothing to merge: {args.name} adds nothing to {result.base}")
+        return 0
+    if cmd == "discard":
+        files, commits = fleet.discard_preview(args.name)
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise PaneboardError(f"discarding {args.name} removes {files} changed file(s) and {commits} commit(s) "
+                                     f"from its worktree and branch (archived first); confirm with --yes")
+            answer = input(f"Discard {args.name}: {files} file(s), {commits} commit(s) archived then removed. "
+                           f"Type the agent's name to confirm: ")
+            if answer.strip() != args.name:
+                print("not discarded")
+                return 1
+        saved = fleet.discard(args.name)
+        print(f"discarded {args.name}; its work is archived at {saved.ref}"
+              + (f" and {saved.patch}" if saved.patch else "") + f" (undo: paneboard restore {args.name!r})")
+        return 0
+    if cmd == "restore":
+        agent = fleet.restore(args.name)
+        print(f"restored {agent.name}: {agent.branch} in {agent.worktree}")
+        return 0
+    if cmd == "prune":
+        if args.dry_run:
+            from . import archive, worktrees
+            base = worktrees.resolve_base(fleet.repo, fleet.settings.base)
+            for st in archive.worktree_states(fleet.repo.root, base):
+                verdict = "would remove" if st.prunable else ("keeps (unmerged)" if not st.merged else "keeps (dirty)")
+                print(f"{verdict}  {st.branch}  {st.path}")
+            return 0
+        removed = fleet.prune()
+        for st in removed:
+            print(f"removed {st.branch}  {st.path}")
+        if not removed:
+            print("nothing to prune (only clean, merged worktrees are removed)")
+        return 0
     if cmd == "kill":
         agent = fleet.kill(args.name)
         if args.forget:

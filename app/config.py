@@ -36,6 +36,9 @@ class Settings:
     error_window: float = 300.0
     bell: bool = True
     theme: str = "paneboard-dark"
+    check_timeout: float = 900.0
+    close_on_merge: bool = True          # close the agent's tmux window after its merge
+    remove_on_merge: bool = True         # remove its (clean, merged) worktree after its merge
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,8 @@ _SETTING_FIELDS: dict[str, Callable] = {
     "merge_strategy": _str, "tmux_socket": _str, "session": _str,
     "on_trigger": _str_list, "status_file": _str,
     "error_count": lambda c, n, w: _int(c, n, w, 1), "error_window": _duration,
-    "bell": _bool, "theme": _str,
+    "bell": _bool, "theme": _str, "check_timeout": _duration,
+    "close_on_merge": _bool, "remove_on_merge": _bool,
 }
 _TASK_FIELDS: dict[str, Callable] = {
     "name": _str, "agent": _agent, "prompt": _str, "scope": _str_list, "after": _str_list,

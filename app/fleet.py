@@ -310,6 +310,143 @@ class Fleet:
                 rec["exit_code"] = agent.exit_code
         return agent
 
+    # -- checks, merge, discard -------------------------------------------------
+
+    def check_command(self, name: str) -> str | None:
+        """The check for this agent: its task's `check`, else the global one."""
+        rec = self.state.read()["agents"].get(name, {})
+        return rec.get("check") or self.settings.check
+
+    def check(self, name: str) -> "CheckResult":
+        """Run the agent's check in its worktree (blocking; call from a worker) and record the result."""
+        from .checks import run_check
+        agent = self.get(name, stats=False)
+        command = self.check_command(name)
+        if not command:
+            raise PaneboardError("no check command: set `check:` in defaults or on the task (e.g. check: pytest -q)")
+        if not agent.worktree_exists:
+            raise PaneboardError(f"agent {name!r} has no worktree to check ({agent.worktree})")
+        log = self.repo.state_dir / "checks" / f"{slugify(name)}.log"
+        result = run_check(Path(agent.worktree), command, log, self.settings.check_timeout)
+        with self.state.edit() as data:
+            rec = data["agents"].get(name)
+            if rec is not None:
+                rec["last_check"] = {"passed": result.passed, "exit_code": result.exit_code,
+                                     "duration": round(result.duration, 3), "log": str(result.log_path),
+                                     "summary": result.summary_line, "at": time.time(), "command": command}
+        return result
+
+    def merge_preview(self, name: str) -> dict:
+        """What approving would do, without doing any of it: files, commits, conflicts, check."""
+        from . import merge as merging
+        agent = self.get(name)
+        if agent.merged:
+            raise PaneboardError(f"agent {name!r} is already merged")
+        if not agent.worktree_exists:
+            raise PaneboardError(f"agent {name!r} has no worktree ({agent.worktree})")
+        prediction = merging.predict_agent(self.repo.root, agent.base, Path(agent.worktree))
+        return {"agent": agent, "prediction": prediction, "check": self.check_command(name),
+                "strategy": self.settings.merge_strategy}
+
+    def merge(self, name: str, strategy: str | None = None, force: bool = False,
+              on_step=lambda step: None) -> "MergeResult":
+        """Approve: commit the agent's work, run its check, merge into its base; refuse (changing nothing) if unsafe."""
+        from . import merge as merging
+        from .errors import UnsafeOperation
+        strategy = strategy or self.settings.merge_strategy
+        preview = self.merge_preview(name)
+        agent, prediction = preview["agent"], preview["prediction"]
+        if not prediction.clean:
+            raise UnsafeOperation(f"merge refused: {name} conflicts with {agent.base} in "
+                                  f"{', '.join(prediction.conflicts[:5])}; nothing was changed")
+        rec = self.state.read()["agents"].get(name, {})
+        first_line = (rec.get("prompt") or "").strip().splitlines()[0:1]
+        message = f"{agent.task}: {first_line[0][:72]}" if first_line else f"{agent.task}: work by paneboard agent {name}"
+        if preview["check"]:
+            # The check sees the same files before or after the commit; running it first means a
+            # refused merge leaves even the agent's branch as it was.
+            on_step("check")
+            result = self.check(name)
+            if not result.passed and not force:
+                raise UnsafeOperation(f"merge refused: check `{preview['check']}` failed ({result.summary_line}); "
+                                      f"log: {result.log_path}; nothing was changed (use --force to merge anyway)")
+        on_step("commit")
+        merging.commit_work(Path(agent.worktree), message + f"\n\nPaneboard-Agent: {name}\n")
+        on_step("merge")
+        result = merging.merge(self.repo.root, agent.branch, agent.base, strategy, message)
+        with self.state.edit() as data:
+            rec = data["agents"].get(name)
+            if rec is not None:
+                rec.update(merged=True, merged_at=time.time(), merge_commit=result.new, merge_strategy=strategy)
+        on_step("clean up")
+        if self.settings.close_on_merge and agent.pane is not None:
+            if agent.pane_alive and agent.pid:
+                self.tmux.kill_pane_processes(agent.pane, agent.pid)
+            self.tmux.kill_window(agent.pane)
+        if self.settings.remove_on_merge:
+            # Clean and merged by now; a plain (non-forced) remove refuses anything else.
+            worktrees.run_git(self.repo.root, "worktree", "remove", agent.worktree, check=False)
+        self.start_ready()
+        return result
+
+    def start_ready(self) -> list[Agent]:
+        """Start queued tasks whose `after` tasks are all merged now."""
+        data = self.state.read()
+        merged = {n for n, r in data["agents"].items() if r.get("merged")}
+        started = []
+        for name, task in list(data["queued"].items()):
+            if all(dep in merged for dep in task.get("after", [])):
+                fields = {k: tuple(v) if isinstance(v, list) else v for k, v in task.items()}
+                started.append(self.spawn(Task(**fields)))
+        return started
+
+    def discard_preview(self, name: str) -> tuple[int, int]:
+        """(files, commits) that discarding would take out of the branch and worktree (all archived first)."""
+        from . import archive
+        agent = self.get(name, stats=False)
+        if not agent.worktree_exists:
+            return (0, 0)
+        return archive.discard_preview(self.repo.root, Path(agent.worktree), agent.branch, agent.base)
+
+    def discard(self, name: str) -> "Archive":
+        """Archive the agent's work (ref + patch), then stop it and remove its worktree and branch."""
+        from . import archive
+        agent = self.get(name, stats=False)
+        if agent.pane is not None:
+            if agent.pane_alive and agent.pid:
+                self.tmux.kill_pane_processes(agent.pane, agent.pid)
+            self.tmux.kill_window(agent.pane)
+        saved = archive.discard(self.repo.root, name, Path(agent.worktree), agent.branch, agent.base)
+        with self.state.edit() as data:
+            rec = data["agents"].pop(name, None) or {}
+            data.setdefault("discarded", {})[name] = {**rec, "archive": saved.ref, "patch": str(saved.patch or ""),
+                                                      "discarded_at": time.time()}
+        return saved
+
+    def restore(self, name: str) -> Agent:
+        """Bring a discarded agent's worktree and branch back from its archive (the agent itself is not restarted)."""
+        from . import archive
+        data = self.state.read()
+        if name in data["agents"]:
+            raise PaneboardError(f"an agent named {name!r} exists; restore needs the name free")
+        rec = data.get("discarded", {}).get(name)
+        if rec is None:
+            raise AgentNotFound(f"no discarded agent named {name!r} (archives: "
+                                f"{', '.join(a.name for a in archive.list_archives(self.repo.root)) or 'none'})")
+        archive.restore(self.repo.root, name, Path(rec["worktree"]), rec["branch"])
+        with self.state.edit() as data:
+            rec = data.setdefault("discarded", {}).pop(name, rec)
+            rec.pop("archive", None), rec.pop("patch", None), rec.pop("discarded_at", None)
+            rec["restored_at"] = time.time()
+            data["agents"][name] = rec
+        return self.get(name)
+
+    def prune(self, archive_others: bool = False) -> list:
+        """Remove clean, merged agent worktrees (and with archive_others, archive and remove the rest)."""
+        from . import archive
+        base = worktrees.resolve_base(self.repo, self.settings.base)
+        return archive.prune(self.repo.root, base, archive_others=archive_others)
+
     def forget(self, name: str) -> None:
         """Drop the record of an agent whose window is closed (its branch and worktree are untouched)."""
         with self.state.edit() as data:
