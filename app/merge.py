@@ -52,6 +52,8 @@ CRASH_STEPS = ("computed", "journaled", "ref-updated", "checkout-partial", "chec
 JOURNAL_NAME = "merge-journal.json"
 _LOCK_NAME = "merge.lock"
 _JOURNAL_VERSION = 1
+LOCK_WAIT = 30.0
+"""Seconds recover() waits for another process to let go of a checkout's index.lock."""
 
 # Reads must not refresh a user's index behind their back (`git status` would).
 _NO_LOCKS = {"GIT_OPTIONAL_LOCKS": "0"}
@@ -214,7 +216,11 @@ class MergeResult:
 
 @dataclass(frozen=True)
 class Recovery:
-    """What recover() did with an interrupted merge: 'finished', 'rolled-back' or 'abandoned'."""
+    """What recover() did with an interrupted merge.
+
+    outcome: 'finished', 'rolled-back', 'abandoned' (base was moved by someone else since; nothing
+    touched) or 'blocked' (a checkout is locked by another git command; the journal is kept).
+    """
 
     outcome: str
     base: str
@@ -239,7 +245,9 @@ def merge(repo_root: Path, branch: str, base: str, strategy: str = "merge",
     info = find_repo(Path(repo_root))
     root = info.root
     with _merge_lock(info):
-        _recover_locked(info)
+        recovery = _recover_locked(info)
+        if recovery is not None and recovery.outcome == "blocked":
+            raise UnsafeOperation(f"merge refused: an interrupted merge is not settled yet ({recovery.notes[-1]})")
         ref = f"refs/heads/{base}"
         old = _rev(root, ref)
         if old is None:
@@ -529,24 +537,42 @@ def _recover_locked(info: RepoInfo) -> Recovery | None:
     else:
         outcome, target = "abandoned", None
         notes.append(f"{base} was moved to {now} after the interrupted merge; nothing was touched")
+    blocked = False
     if target is not None:
         for checkout in map(Path, journal.get("checkouts", [])):
-            note = _settle_checkout(checkout, ref, old, new, target, journal)
+            try:
+                note = _settle_checkout(checkout, ref, old, new, target, journal)
+            except _Blocked as exc:
+                blocked, note = True, str(exc)
             if note:
                 notes.append(note)
+    if blocked:
+        # Keep the journal: the next recover() (or merge()) tries again once the checkout is free.
+        return Recovery("blocked", base, old, new, tuple(notes))
     path.unlink()
     _fsync_dir(info.state_dir)
     return Recovery(outcome, base, old, new, tuple(notes))
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+class _Blocked(Exception):
+    """A checkout cannot be settled yet (another process holds its index lock)."""
+
+
+def _held_open(path: Path) -> bool | None:
+    """Whether any process has path open (Linux /proc), or None when that cannot be known."""
+    proc = Path("/proc")
+    if not (proc / "self" / "fd").is_dir():
+        return None
+    target = str(path)
+    for fd_dir in proc.glob("[0-9]*/fd"):
+        try:
+            for fd in fd_dir.iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) == target:
+                        return True
+        except OSError:
+            continue
+    return False
 
 
 def _settle_checkout(checkout: Path, ref: str, old: str, new: str, target: str, journal: dict) -> str | None:
@@ -558,13 +584,17 @@ def _settle_checkout(checkout: Path, ref: str, old: str, new: str, target: str, 
         return f"{checkout} is no longer on {ref.removeprefix('refs/heads/')}; left alone"
     lock = _git_path(checkout, "index.lock")
     if lock.exists():
-        # A killed read-tree leaves its lock behind; a live git command drops its own within moments.
-        deadline = time.monotonic() + 1.5
-        while lock.exists() and time.monotonic() < deadline:
+        # A killed read-tree leaves its lock behind; a live git command (or an orphaned read-tree
+        # child of the dead merge, still finishing) holds it open and drops it soon.
+        started = time.monotonic()
+        while lock.exists():
+            held, waited = _held_open(lock), time.monotonic() - started
+            if held is False or (held is None and waited > 1.5) or waited > LOCK_WAIT:
+                break
             time.sleep(0.05)
         if lock.exists():
-            if journal.get("updating") != str(checkout) or _pid_alive(int(journal.get("pid", 0))):
-                return f"{checkout} is locked (index.lock) by something else; run `git status` there"
+            if journal.get("updating") != str(checkout) or _held_open(lock):
+                raise _Blocked(f"{checkout} is locked by another git command (index.lock); run recover again")
             lock.unlink()
     other = old if target == new else new
     index_at_target = _git(checkout, "diff-index", "--cached", "--quiet", target, "--", check=False).returncode == 0

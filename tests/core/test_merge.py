@@ -456,3 +456,36 @@ def test_kill_9_with_base_not_checked_out(repo: Path):
     recovery = m.recover(repo)
     assert recovery.outcome == "finished" and rev(repo, "main") == recovery.new != old
     assert status(repo) == ""
+
+
+def test_checkout_update_failing_after_the_ref_moved_puts_everything_back(repo: Path, monkeypatch):
+    a = agent(repo, "a")
+    write(a / "added.txt", "agent\n")
+    m.commit_work(a, "agent")
+    old = rev(repo, "main")
+    real = m._crash_point
+
+    def sneak(step):
+        if step == "ref-updated":   # the user creates the file in the window after our checks
+            write(repo / "added.txt", "user's file, created just now\n")
+        real(step)
+
+    monkeypatch.setattr(m, "_crash_point", sneak)
+    with pytest.raises(UnsafeOperation, match="put back as they were"):
+        m.merge(repo, "paneboard/a", "main", "merge")
+    assert rev(repo, "main") == old and m.pending(repo) is None
+    assert status(repo) == "?? added.txt\n" and (repo / "added.txt").read_text() == "user's file, created just now\n"
+
+
+def test_recover_waits_for_a_live_index_lock_and_keeps_the_journal(repo: Path, monkeypatch):
+    prepare_crash_repo(repo)
+    assert run_merge_and_die(repo, "checkout-partial", "merge").returncode == -9
+    monkeypatch.setattr(m, "LOCK_WAIT", 0.3)
+    with open(repo / ".git" / "index.lock", "ab"):     # someone is holding the lock right now
+        recovery = m.recover(repo)
+        assert recovery.outcome == "blocked" and m.pending(repo) is not None
+        with pytest.raises(UnsafeOperation, match="not settled yet"):
+            m.merge(repo, "paneboard/a", "main", "merge")
+    recovery = m.recover(repo)
+    assert recovery.outcome == "finished" and m.pending(repo) is None
+    assert status(repo) == "" and rev(repo, "HEAD") == recovery.new
