@@ -20,7 +20,7 @@ from widgets.agent_detail import AgentDetail
 from widgets.agent_table import AgentTable
 from widgets.pane_preview import PanePreview
 
-from . import presets
+from . import presets, worktrees
 from .config import Task
 from .errors import PaneboardError
 from .fleet import Fleet
@@ -57,12 +57,42 @@ class ScreenCaptured(Message):
         self.text = text
 
 
+class ConflictsPredicted(Message):
+    """Merge predictions: per agent against the base, and per pair of agents (conflicting files; () is clean)."""
+
+    def __init__(self, base: str, vs_base: dict[str, tuple[str, ...]],
+                 pairs: dict[tuple[str, str], tuple[str, ...]]) -> None:
+        super().__init__()
+        self.base = base
+        self.vs_base = vs_base
+        self.pairs = pairs
+
+
+class ConfirmNeeded(Message):
+    """A worker prepared a question for the user (what an action will do) and what to run on yes."""
+
+    def __init__(self, question: str, label: str, on_yes) -> None:
+        super().__init__()
+        self.question = question
+        self.label = label
+        self.on_yes = on_yes
+
+
 class TriggerRaised(Message):
     """A trigger fired (tests and scripts can watch for it)."""
 
     def __init__(self, trigger: Trigger) -> None:
         super().__init__()
         self.trigger = trigger
+
+
+class MergeDone(Message):
+    """An agent was merged into its base."""
+
+    def __init__(self, name: str, result) -> None:
+        super().__init__()
+        self.name = name
+        self.result = result
 
 
 class ActionFinished(Message):
@@ -90,6 +120,18 @@ class Dashboard(App):
                 tooltip="Acknowledge the agent's triggers (hidden until they clear and fire again)"),
         Binding("z", "snooze", "Snooze", id="trigger.snooze", tooltip="Snooze the agent's triggers for 10 minutes"),
         Binding("v", "review", "Review", id="agent.review", tooltip="Review the agent's changes side by side"),
+        Binding("c", "compare", "Compare", id="agent.compare",
+                tooltip="Compare this agent with the other candidates of its task, or with the base"),
+        Binding("t", "check", "Check", id="agent.check", tooltip="Run the agent's check command in its worktree"),
+        Binding("l", "check_log", "Check log", id="agent.check_log", tooltip="Show the output of the agent's last check"),
+        Binding("o", "output_log", "Output log", id="agent.output_log",
+                tooltip="Show the agent's recorded output (also after its pane is gone)"),
+        Binding("M", "merge", "Merge", id="agent.merge",
+                tooltip="Approve: commit, check and merge into the base (asks first, shows what will happen)"),
+        Binding("d", "discard", "Discard", id="agent.discard",
+                tooltip="Archive the agent's work, then remove its worktree and branch (asks first; restorable)"),
+        Binding("X", "conflicts", "Conflicts", id="fleet.conflicts",
+                tooltip="Matrix of predicted merge conflicts between agents and the base"),
         Binding("n", "spawn", "New", id="fleet.spawn", tooltip="Start a new agent"),
         Binding("x", "kill", "Stop", id="agent.kill", tooltip="Stop the agent (asks first; its work is kept)"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
@@ -104,6 +146,8 @@ class Dashboard(App):
         self.refresh_seconds = refresh_seconds
         self.agents: dict[str, Agent] = {}
         self.selected: str | None = None
+        self.conflicts: ConflictsPredicted | None = None
+        self._predicted_for: tuple | None = None
         if title:
             self.title = title
         self.sub_title = f"{fleet.repo.root}  ·  tmux {fleet.tmux.socket_name or 'default'}:{fleet.session}"
@@ -140,6 +184,8 @@ class Dashboard(App):
         self.run_monitor()
         self.refresh_agents()
         self.watch_preview()
+        # The base can move under us (a commit in the main checkout): re-check predictions now and then.
+        self.set_interval(15.0, lambda: self.predict_conflicts(list(self.agents.values()), force=False))
 
     # -- workers: fleet calls run in threads and only post messages -----------
 
@@ -169,6 +215,32 @@ class Dashboard(App):
                     self.post_message(ScreenCaptured(agent.name, self.fleet.tmux.capture(agent.pane, ansi=True)))
             time.sleep(PREVIEW_SECONDS)
 
+    @work(thread=True, exclusive=True, group="conflicts")
+    def predict_conflicts(self, agents: list[Agent], force: bool = False) -> None:
+        """Predict every agent's merge into its base and every pair's, with git merge-tree (touches nothing)."""
+        from textual.worker import get_current_worker
+        from . import merge as merging
+        from .errors import PaneboardError as _Err
+        time.sleep(0.5)  # debounce: a burst of updates is one prediction
+        if get_current_worker().is_cancelled:
+            return
+        live = {a.name: Path(a.worktree) for a in agents if a.worktree_exists and not a.merged and a.files_changed}
+        try:
+            base = self.fleet.settings.base or worktrees.resolve_base(self.fleet.repo, None)
+            base_sha = worktrees.run_git(self.fleet.repo.root, "rev-parse", base).strip()
+            key = (base_sha, tuple(sorted((a.name, a.files, a.added, a.removed, a.commits) for a in agents
+                                          if a.name in live)))
+            if key == self._predicted_for and not force:
+                return
+            vs_base = {n: merging.predict_agent(self.fleet.repo.root, base, wt).conflicts for n, wt in live.items()}
+            pairs = {k: p.conflicts for k, p in merging.conflict_matrix(self.fleet.repo.root, base, live).items()} \
+                if len(live) > 1 else {}
+        except (_Err, OSError) as exc:
+            self.post_message(ActionFinished("conflict prediction", str(exc)))
+            return
+        self._predicted_for = key
+        self.post_message(ConflictsPredicted(base, vs_base, pairs))
+
     @work(thread=True, group="action")
     def fleet_action(self, what: str, fn, *args) -> None:
         try:
@@ -195,6 +267,7 @@ class Dashboard(App):
             log.write(Text.assemble((f"{time.strftime('%H:%M:%S')} ", "dim"), f"{t.agent} {t.kind.value} cleared"))
         if message.raised and self.fleet.settings.bell:
             self.bell()
+        self.predict_conflicts(message.agents)
         self.table.set_agents(message.agents)
         self._show_selected()
         counts: dict[str, int] = {}
@@ -202,6 +275,23 @@ class Dashboard(App):
             counts[a.status.kind.value] = counts.get(a.status.kind.value, 0) + 1
         summary = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))
         self.title = f"{self.fleet.repo.name}: {len(message.agents)} agents" + (f" ({summary})" if summary else "")
+
+    def on_conflicts_predicted(self, message: ConflictsPredicted) -> None:
+        before = self.conflicts.vs_base if self.conflicts else {}
+        self.conflicts = message
+        self.table.set_conflicts(message.vs_base)
+        for name, files in message.vs_base.items():
+            if files and not before.get(name):
+                self.trigger_log.write(Text.assemble(
+                    (f"{time.strftime('%H:%M:%S')} ", "dim"),
+                    (f"{name} conflict", self.theme_variables.get("conflict", "")),
+                    f": would conflict with {message.base} in {', '.join(files[:3])}"))
+
+    def on_confirm_needed(self, message: ConfirmNeeded) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                message.on_yes()
+        self.push_screen(ConfirmScreen(message.question, message.label), answered)
 
     def on_agent_table_agent_selected(self, message: AgentTable.AgentSelected) -> None:
         self.selected = message.name
@@ -253,6 +343,12 @@ class Dashboard(App):
             return agent is not None and agent.pane_alive
         if action == "kill":
             return agent is not None and agent.pane is not None
+        if action in ("merge", "discard", "check", "compare"):
+            return agent is not None and agent.worktree_exists and not agent.merged
+        if action == "check_log":
+            return agent is not None and bool(agent.last_check)
+        if action == "output_log":
+            return agent is not None
         if action in ("acknowledge", "snooze"):
             return agent is not None and bool(agent.triggers)
         if action == "review":
@@ -355,6 +451,176 @@ class Dashboard(App):
         self.trigger_log.write(Text(f"{time.strftime('%H:%M:%S')} {agent.name}: snoozed for "
                                     f"{SNOOZE_SECONDS // 60} min", style="dim"))
 
+    def action_check(self) -> None:
+        agent = self._current()
+        if agent is None:
+            return
+        self.trigger_log.write(Text(f"{time.strftime('%H:%M:%S')} {agent.name}: check started", style="dim"))
+        self.run_check(agent.name)
+
+    @work(thread=True, group="check")
+    def run_check(self, name: str) -> None:
+        try:
+            result = self.fleet.check(name)
+        except PaneboardError as exc:
+            self.post_message(ActionFinished(f"check {name}", str(exc)))
+            return
+        verdict = "passed" if result.passed else "FAILED"
+        self.post_message(ActionFinished(f"{name}: check {verdict} in {result.duration:.1f}s: {result.summary_line}"))
+        self.monitor.refresh()
+
+    def action_check_log(self) -> None:
+        agent = self._current()
+        if agent is None or not agent.last_check:
+            return
+        from .screens.text import TextScreen
+        path = Path(agent.last_check.get("log", ""))
+        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else "(the log is gone)"
+        self.push_screen(TextScreen(f"{agent.name}: {agent.last_check.get('command', 'check')} — "
+                                    f"{'passed' if agent.last_check.get('passed') else 'failed'}", text))
+
+    def action_output_log(self) -> None:
+        agent = self._current()
+        if agent is None:
+            return
+        from . import logs
+        from .screens.text import TextScreen
+        path = logs.log_path(self.fleet.repo.common_dir, agent.name)
+        self.push_screen(TextScreen(f"{agent.name}: recorded output ({path})", logs.tail(path, 256 * 1024)))
+
+    def action_merge(self) -> None:
+        agent = self._current()
+        if agent is not None:
+            self.prepare_merge(agent.name)
+
+    @work(thread=True, group="action")
+    def prepare_merge(self, name: str) -> None:
+        """Work out what approving would do, then ask (conflicts are refused before asking)."""
+        try:
+            preview = self.fleet.merge_preview(name)
+        except PaneboardError as exc:
+            self.post_message(ActionFinished(f"merge {name}", str(exc)))
+            return
+        agent, prediction = preview["agent"], preview["prediction"]
+        if not prediction.clean:
+            self.post_message(ActionFinished(
+                f"merge {name}", f"refused: {name} would conflict with {agent.base} in "
+                                 f"{', '.join(prediction.conflicts[:5])}; resolve it in the agent's worktree first"))
+            return
+        steps = []
+        if agent.dirty:
+            steps.append(f"commit its uncommitted work on {agent.branch}")
+        steps.append(f"run its check `{preview['check']}`" if preview["check"] else "no check configured")
+        steps.append(f"{preview['strategy']} {agent.branch} into {agent.base} "
+                     f"({agent.files_changed} files, +{agent.added}/-{agent.removed}, predicted clean)")
+        if self.fleet.settings.close_on_merge:
+            steps.append("close its tmux window")
+        if self.fleet.settings.remove_on_merge:
+            steps.append("remove its worktree (the branch stays)")
+        question = f"Approve and merge [b]{name}[/b]?\n\n" + "\n".join(f" • {s}" for s in steps)
+        self.post_message(ConfirmNeeded(question, "Merge", lambda: self.do_merge(name, False)))
+
+    @work(thread=True, group="action")
+    def do_merge(self, name: str, force: bool) -> None:
+        from .errors import UnsafeOperation
+        try:
+            result = self.fleet.merge(name, force=force)
+        except UnsafeOperation as exc:
+            if "check" in str(exc) and not force:
+                self.post_message(ConfirmNeeded(
+                    f"[b]{name}[/b]: {exc}\n\nMerge anyway, with the check failing?", "Merge anyway",
+                    lambda: self.do_merge(name, True)))
+            else:
+                self.post_message(ActionFinished(f"merge {name}", str(exc)))
+            return
+        except PaneboardError as exc:
+            self.post_message(ActionFinished(f"merge {name}", str(exc)))
+            return
+        self.post_message(MergeDone(name, result))
+        self.post_message(ActionFinished(f"merged {name} into {result.base}: {result.old[:8]} -> {result.new[:8]}"))
+        self.monitor.refresh()
+
+    def action_discard(self) -> None:
+        agent = self._current()
+        if agent is not None:
+            self.prepare_discard([agent.name])
+
+    @work(thread=True, group="action")
+    def prepare_discard(self, names: list[str]) -> None:
+        lines = []
+        for name in names:
+            try:
+                files, commits = self.fleet.discard_preview(name)
+            except PaneboardError as exc:
+                self.post_message(ActionFinished(f"discard {name}", str(exc)))
+                return
+            lines.append(f" • [b]{name}[/b]: {files} changed file(s), {commits} commit(s)")
+        question = (f"Discard {len(names)} agent(s)?\n\n" + "\n".join(lines) +
+                    "\n\nEach is archived first (refs/paneboard/archive/… and a .patch), then its window, "
+                    "worktree and branch are removed. `paneboard restore NAME` brings it back.")
+        self.post_message(ConfirmNeeded(question, "Discard", lambda: self.do_discard(names)))
+
+    @work(thread=True, group="action")
+    def do_discard(self, names: list[str]) -> None:
+        for name in names:
+            try:
+                saved = self.fleet.discard(name)
+            except PaneboardError as exc:
+                self.post_message(ActionFinished(f"discard {name}", str(exc)))
+                continue
+            self.post_message(ActionFinished(f"discarded {name} (archived at {saved.ref})"))
+        self.monitor.refresh()
+
+    def action_compare(self) -> None:
+        agent = self._current()
+        if agent is None:
+            return
+        from .screens.candidates import CandidatesScreen
+        same_task = [a for a in self.agents.values() if a.task == agent.task and a.worktree_exists and not a.merged]
+        candidates = same_task if len(same_task) > 1 else \
+            [a for a in self.agents.values() if a.worktree_exists and not a.merged]
+        conflicts = self.conflicts.vs_base if self.conflicts else {}
+
+        def chosen(choice: tuple[str, str] | None) -> None:
+            if choice is None:
+                return
+            verb, name = choice
+            if verb == "compare":
+                self.open_compare(agent.name, name)
+            elif verb == "base":
+                self.select_agent(name)
+                self.action_review()
+            elif verb == "winner":
+                self.select_agent(name)
+                self.action_review()
+                losers = [a.name for a in same_task if a.name != name]
+                if losers:
+                    self.prepare_discard(losers)
+
+        self.push_screen(CandidatesScreen(agent, candidates, conflicts), chosen)
+
+    @work(thread=True, group="action")
+    def open_compare(self, a: str, b: str) -> None:
+        from . import merge as merging
+        try:
+            left, right = self.agents[a], self.agents[b]
+            rev_a = merging.candidate_commit(Path(left.worktree))
+            rev_b = merging.candidate_commit(Path(right.worktree))
+        except (KeyError, PaneboardError) as exc:
+            self.post_message(ActionFinished(f"compare {a} and {b}", str(exc)))
+            return
+        self.call_from_thread(self._push_compare, rev_a, rev_b, a, b)
+
+    def _push_compare(self, rev_a: str, rev_b: str, a: str, b: str) -> None:
+        from .screens.review import CompareScreen
+        self.push_screen(CompareScreen(self.fleet.repo.root, rev_a, rev_b, a, b))
+
+    def action_conflicts(self) -> None:
+        from .screens.conflicts import ConflictsScreen
+        c = self.conflicts
+        self.push_screen(ConflictsScreen(c.base if c else "base", c.vs_base if c else {}, c.pairs if c else {}))
+        self.predict_conflicts(list(self.agents.values()), force=True)
+
     def action_review(self) -> None:
         agent = self._current()
         if agent is None or not agent.worktree_exists:
@@ -372,12 +638,14 @@ _KEY_NAMES = {"question_mark": "?", "vertical_line": "\\|", "left_square_bracket
 
 def key_table_markdown() -> str:
     """The key reference, generated from the bindings (the README's table comes from here)."""
+    from .screens.candidates import CandidatesScreen as _C
     from .screens.reply import ReplyScreen as _R
     from .screens.spawn import SpawnScreen as _S
     from widgets.diff_view import DiffView
     from .screens.review import FilesDiffScreen
     sections = [("Dashboard", Dashboard.BINDINGS), ("Agent table", AgentTable.BINDINGS),
                 ("Review and compare", FilesDiffScreen.BINDINGS), ("Diff view", DiffView.BINDINGS),
+                ("Candidates (best-of-N)", _C.BINDINGS),
                 ("Reply dialog", _R.BINDINGS), ("New agent form", _S.BINDINGS),
                 ("Confirmation", ConfirmScreen.BINDINGS)]
     lines = ["# Keys", ""]

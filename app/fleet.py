@@ -99,6 +99,7 @@ class Fleet:
             after=tuple(rec.get("after", ())), rules=rec.get("rules", "generic"),
             silence=float(rec.get("silence") or self.settings.silence),
             started_at=float(rec.get("started_at", 0)), merged=bool(rec.get("merged")),
+            last_check=rec.get("last_check"),
             worktree_exists=bool(worktree) and Path(worktree).is_dir(),
         )
         agent.last_activity_at = agent.started_at

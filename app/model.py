@@ -96,6 +96,7 @@ class Agent:
     pane_alive: bool = False
     worktree_exists: bool = True
     merged: bool = False
+    last_check: dict | None = None   # {"passed", "exit_code", "duration", "summary", "log", "at", "command"}
 
     @property
     def files_changed(self) -> int:
@@ -114,5 +115,6 @@ class Agent:
             "commits": self.commits, "exit_code": self.exit_code, "pid": self.pid,
             "pane_alive": self.pane_alive, "worktree_exists": self.worktree_exists,
             "merged": self.merged, "scope": list(self.scope), "after": list(self.after),
+            "last_check": self.last_check,
             "started_at": self.started_at, "last_activity_at": self.last_activity_at,
         }

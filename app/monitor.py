@@ -510,15 +510,15 @@ class Monitor:
     def _merge(self, f: _Facts, a: Agent, now: float) -> bool:
         """Copy what tmux and the state file say onto the known agent; True if something moved."""
         old = f.agent
-        moved = (old.pane, old.pane_alive, old.exit_code, old.merged, old.worktree_exists) != \
-                (a.pane, a.pane_alive, a.exit_code, a.merged, a.worktree_exists)
+        moved = (old.pane, old.pane_alive, old.exit_code, old.merged, old.worktree_exists, old.last_check) != \
+                (a.pane, a.pane_alive, a.exit_code, a.merged, a.worktree_exists, a.last_check)
         if old.pane_alive and not a.pane_alive and f.exited_at is None:
             f.exited_at = now
         if a.pane != old.pane:
             f.captured, f.screen, f.reading = False, "", None
         for name in ("task", "agent", "branch", "worktree", "base", "session", "pane", "port", "prompt",
                      "scope", "after", "rules", "silence", "started_at", "pid", "pane_alive",
-                     "worktree_exists", "merged"):
+                     "worktree_exists", "merged", "last_check"):
             setattr(old, name, getattr(a, name))
         if a.exit_code is not None or not a.pane_alive:
             old.exit_code = a.exit_code if a.exit_code is not None else old.exit_code

@@ -21,7 +21,8 @@ TRIGGER_ICONS = {
     TriggerKind.LIMIT: "$", TriggerKind.CONFLICT: "≠",
 }
 COLUMNS = (("status", "Status"), ("name", "Agent"), ("agent", "Runs"), ("elapsed", "Elapsed"),
-           ("activity", "Last activity"), ("files", "Files"), ("lines", "+/-"), ("triggers", "Triggers"))
+           ("activity", "Last activity"), ("files", "Files"), ("lines", "+/-"), ("check", "Check"),
+           ("merge", "Merge"), ("triggers", "Triggers"))
 
 
 def ago(seconds: float) -> str:
@@ -64,6 +65,7 @@ class AgentTable(DataTable):
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self._agents: dict[str, Agent] = {}
+        self._conflicts: dict[str, tuple[str, ...]] = {}
         self._selected: str | None = None
 
     def on_mount(self) -> None:
@@ -74,6 +76,11 @@ class AgentTable(DataTable):
     @property
     def selected(self) -> str | None:
         return self._selected
+
+    def set_conflicts(self, conflicts: dict[str, tuple[str, ...]]) -> None:
+        """Predicted merge result per agent: () merges cleanly, (files...) conflicts; missing = not known yet."""
+        self._conflicts = dict(conflicts)
+        self._redraw_all()
 
     def set_agents(self, agents: list[Agent]) -> None:
         """Show these agents: update rows in place, add new ones, drop vanished ones."""
@@ -111,10 +118,22 @@ class AgentTable(DataTable):
         lines.append(f"+{a.added}", style=self._colour("success"))
         lines.append("/")
         lines.append(f"-{a.removed}", style=self._colour("error"))
+        check = Text("-", style="dim")
+        if a.last_check:
+            ok = a.last_check.get("passed")
+            check = Text(f"{'✓' if ok else '✗'} {a.last_check.get('duration', 0):.1f}s",
+                         style=self._colour("success" if ok else "error"))
+        merge = Text("·", style="dim")
+        if a.merged:
+            merge = Text("merged", style=self._colour("status-merged"))
+        elif a.name in self._conflicts:
+            files = self._conflicts[a.name]
+            merge = Text(f"≠ {len(files)} file{'s' if len(files) != 1 else ''}", style=self._colour("conflict")) \
+                if files else Text("clean", style=self._colour("success"))
         return (status, a.name, a.agent if len(a.agent) <= 18 else a.agent[:17] + "…",
                 ago(now - a.started_at) if a.started_at else "-",
                 f"{ago(now - a.last_activity_at)} ago" if a.last_activity_at else "-",
-                str(a.files_changed), lines, triggers)
+                str(a.files_changed), lines, check, merge, triggers)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
