@@ -30,6 +30,7 @@ import fcntl
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -345,7 +346,15 @@ def _refuse_if_overwrites(checkout: Path, base: str, old: str, new: str) -> None
         if untracked:
             raise UnsafeOperation(f"merge refused: in {checkout} (on {base}) the merge would overwrite untracked or "
                                   f"ignored {_names(tuple(sorted(set(untracked))), 3)}; move it away, then merge again")
-    proc = _git(checkout, "read-tree", "-n", "-m", "-u", old, new, check=False)
+    # The dry run locks its index: give it a copy (mtime kept for git's racy-clean check), so a
+    # kill here cannot leave an index.lock in the user's checkout before any journal exists.
+    tmpdir = tempfile.mkdtemp(prefix="paneboard-merge-")
+    try:
+        copy = os.path.join(tmpdir, "index")
+        shutil.copy2(_git_path(checkout, "index"), copy)
+        proc = _git(checkout, "read-tree", "-n", "-m", "-u", old, new, env={"GIT_INDEX_FILE": copy}, check=False)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
     if proc.returncode != 0:
         lines = [ln.removeprefix("error: ") for ln in proc.stderr.decode("utf-8", "replace").splitlines()
                  if ln.strip()]

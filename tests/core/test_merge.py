@@ -489,3 +489,51 @@ def test_recover_waits_for_a_live_index_lock_and_keeps_the_journal(repo: Path, m
     recovery = m.recover(repo)
     assert recovery.outcome == "finished" and m.pending(repo) is None
     assert status(repo) == "" and rev(repo, "HEAD") == recovery.new
+
+
+def big_merge_repo(root: Path, n: int = 1500) -> Path:
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    for i in range(n):
+        write(root / f"d{i % 20}" / f"f{i}.txt", f"base {i}\n" * 10)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    a = agent(root, "a")
+    for i in range(n):
+        path = a / f"d{i % 20}" / f"f{i}.txt"
+        path.unlink() if i % 7 == 0 else path.write_text(f"agent {i}\n" * 10)
+    for i in range(300):
+        write(a / "new" / f"n{i}.txt", "new\n")
+    m.commit_work(a, "big change")
+    return root
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_whole_process_group_at_random_moments(tmp_path: Path):
+    """Real SIGKILLs of merge + its git children (torn read-tree included), then recover: always consistent."""
+    import signal
+    import time
+    code = "import sys; from pathlib import Path; from app.merge import merge; merge(Path(sys.argv[1]), 'paneboard/a', 'main')"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    timing = big_merge_repo(tmp_path / "timing" / "project")
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", code, str(timing)], env=env, check=True)
+    full = time.monotonic() - started
+    outcomes = set()
+    for k, fraction in enumerate((0.3, 0.5, 0.65, 0.75, 0.85, 0.95)):
+        repo = big_merge_repo(tmp_path / f"t{k}" / "project")
+        old = rev(repo, "main")
+        proc = subprocess.Popen([sys.executable, "-c", code, str(repo)], env=env, start_new_session=True)
+        time.sleep(full * fraction)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        recovery = m.recover(repo)
+        outcomes.add(recovery.outcome if recovery else None)
+        main = rev(repo, "main")
+        # Either as before, or fully merged (by recover, or by a merge that finished before the kill).
+        merged = git(repo, "rev-list", "--parents", "-n1", main).split()[1:] == [old, rev(repo, "paneboard/a")]
+        assert main == old or merged
+        assert rev(repo, "HEAD") == main and status(repo) == "" and m.pending(repo) is None
+        assert not (repo / ".git" / "index.lock").exists()
+        assert subprocess.run(["git", "diff", "--quiet", main], cwd=repo).returncode == 0
+    assert outcomes - {None}, "no kill landed after the journal was written; the test did not test recovery"
