@@ -268,6 +268,7 @@ class Dashboard(App):
         if message.raised and self.fleet.settings.bell:
             self.bell()
         self.predict_conflicts(message.agents)
+        self.refresh_bindings()  # which keys apply depends on the selected agent's state
         self.table.set_agents(message.agents)
         self._show_selected()
         counts: dict[str, int] = {}
@@ -295,6 +296,7 @@ class Dashboard(App):
 
     def on_agent_table_agent_selected(self, message: AgentTable.AgentSelected) -> None:
         self.selected = message.name
+        self.refresh_bindings()
         self._show_selected()
 
     def on_data_table_row_selected(self, message) -> None:

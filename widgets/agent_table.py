@@ -70,7 +70,7 @@ class AgentTable(DataTable):
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
-            self.add_column(label, key=key)
+            self.add_column(label, key=key, width=14 if key == "status" else None)
         self.watch(self.app, "theme", lambda _: self._redraw_all(), init=False)
 
     @property
@@ -93,7 +93,7 @@ class AgentTable(DataTable):
             cells = self._cells(agent, now)
             if agent.name in self._agents:
                 for (key, _), value in zip(COLUMNS, cells):
-                    self.update_cell(agent.name, key, value)
+                    self.update_cell(agent.name, key, value, update_width=key != "status")
             else:
                 self.add_row(*cells, key=agent.name)
         self._agents = incoming
