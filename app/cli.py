@@ -96,7 +96,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _fleet(args):
     from .fleet import Fleet
-    return Fleet.open(args.repo or Path.cwd(), socket_name=args.socket, task_file=args.file)
+    fleet = Fleet.open(args.repo or Path.cwd(), socket_name=args.socket, task_file=args.file)
+    if fleet.recovered is not None:
+        r = fleet.recovered
+        print(f"paneboard: an interrupted merge into {r.base} was {r.outcome} "
+              f"({r.old[:10]} -> {r.new[:10]}){': ' + '; '.join(r.notes) if r.notes else ''}", file=sys.stderr)
+    return fleet
 
 
 def _dispatch(args) -> int | None:

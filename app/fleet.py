@@ -50,6 +50,7 @@ class Fleet:
         self.session = settings.session or session_name(repo)
         self.state = StateFile(repo.state_dir)
         self._paste_threads: list[threading.Thread] = []
+        self.recovered = None  # what recover_interrupted_merge() did at start, if anything
 
     @classmethod
     def open(cls, path: Path, settings: Settings | None = None, socket_name: str | None = None,
@@ -60,7 +61,16 @@ class Fleet:
         if settings is None:
             settings = load_settings(repo.root, task_file)
         settings = with_overrides(settings, tmux_socket=socket_name)
-        return cls(repo, settings)
+        fleet = cls(repo, settings)
+        fleet.recovered = fleet.recover_interrupted_merge()
+        return fleet
+
+    def recover_interrupted_merge(self):
+        """Finish or roll back a merge that a crash interrupted (cheap: a file check when there is none)."""
+        if not (self.repo.state_dir / "merge-journal.json").exists():
+            return None
+        from .merge import recover
+        return recover(self.repo.root)
 
     # -- discovery ----------------------------------------------------------
 

@@ -157,3 +157,23 @@ def test_best_of_n_from_the_cli(repo: Path, tmux_socket: str):
     rows = ls(repo, tmux_socket)
     assert sorted(rows) == ["parser-1", "parser-2", "parser-3"]
     assert {r["task"] for r in rows.values()} == {"parser"}
+
+
+def test_merge_killed_midway_is_settled_by_the_next_command(repo: Path, tmux_socket: str):
+    import os
+    import sys
+    a = spawn_idle(repo, tmux_socket, "crashy")
+    (Path(a["worktree"]) / "src" / "app.py").write_text("print('crashy')\n")
+    env = {**os.environ, "PANEBOARD_TMUX_SOCKET": tmux_socket, "PANEBOARD_MERGE_CRASH_AT": "ref-updated",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    killed = subprocess.run([sys.executable, "-m", "app.cli", "merge", "crashy"], cwd=repo, env=env,
+                            capture_output=True, text=True)
+    assert killed.returncode == -9  # SIGKILL after the base ref moved, before the checkout followed
+    assert (repo / ".git" / "paneboard" / "merge-journal.json").exists()
+    result = paneboard("ls", cwd=repo, socket_name=tmux_socket)
+    assert result.returncode == 0, result.stderr
+    assert "interrupted merge into main was finished" in result.stderr
+    assert not (repo / ".git" / "paneboard" / "merge-journal.json").exists()
+    # Consistent: the main checkout is at the moved base with no phantom changes.
+    assert git(repo, "status", "--porcelain") == ""
+    assert (repo / "src" / "app.py").read_text() == "print('crashy')\n"
