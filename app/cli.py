@@ -107,7 +107,7 @@ def _fleet(args):
 def _dispatch(args) -> int | None:
     cmd = args.command or "dashboard"
     if cmd == "doctor":
-        return _doctor()
+        return _doctor(args.repo or Path.cwd())
     if cmd == "demo":
         return _demo(args)
     fleet = _fleet(args)
@@ -292,7 +292,7 @@ def _diff(fleet, name: str, other: str | None, stat_only: bool) -> int:
     return 0
 
 
-def _doctor() -> int:
+def _doctor(path: Path) -> int:
     from . import presets
     ok = True
     tmux = shutil.which("tmux")
@@ -316,11 +316,37 @@ def _doctor() -> int:
         print("git     MISSING: install git >= 2.38")
         ok = False
     print(f"python  {sys.version.split()[0]}  ({sys.executable})")
+    _doctor_repo(path)
     print("agents:")
     for p in presets.PRESETS.values():
         where = shutil.which(p.binary)
         print(f"  {p.name:<9} {'found at ' + where if where else 'not on PATH'}  - {p.description}")
     return 0 if ok else 1
+
+
+def _doctor_repo(path: Path) -> None:
+    """What paneboard sees in the repository here (read with GitPython; nothing is changed)."""
+    import git
+    from .worktrees import BRANCH_PREFIX
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        print(f"repo    {path} is not inside a git repository")
+        return
+    try:
+        head = repo.active_branch.name
+    except TypeError:
+        head = "detached HEAD (set defaults.base or --base)"
+    ours = [h.name for h in repo.heads if h.name.startswith(BRANCH_PREFIX)]
+    archives = [r.path for r in repo.references if r.path.startswith("refs/paneboard/archive/")]
+    worktrees = repo.git.worktree("list", "--porcelain").count("worktree ")
+    try:
+        repo.head.commit
+        commits = "has commits"
+    except ValueError:
+        commits = "NO COMMITS yet (make one so agents have a base)"
+    print(f"repo    {repo.working_tree_dir}: on {head}, {commits}, {'dirty' if repo.is_dirty() else 'clean'}; "
+          f"{worktrees} worktree(s), {len(ours)} paneboard branch(es), {len(archives)} archive(s)")
 
 
 def _dashboard(fleet, title: str | None = None) -> int:

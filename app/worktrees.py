@@ -69,12 +69,6 @@ def find_repo(path: Path) -> RepoInfo:
     return RepoInfo(root=root, common_dir=common)
 
 
-def open_repo(info: RepoInfo):
-    """A GitPython Repo for the main checkout (imported lazily: `ls` should start fast)."""
-    import git
-    return git.Repo(info.root)
-
-
 def resolve_base(info: RepoInfo, base: str | None) -> str:
     """The base branch name: the given one (must exist) or the main checkout's current branch."""
     if base:
