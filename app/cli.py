@@ -21,14 +21,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, f"paneboard: {message} (see `paneboard --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _common(defaults: bool) -> argparse.ArgumentParser:
+    """The options every command takes; subcommands get them without defaults so that
+    `paneboard --socket X ls` and `paneboard ls --socket X` mean the same."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--repo", type=Path, default=None, help="repository to work on (default: the current directory)")
-    common.add_argument("--socket", default=None, metavar="NAME",
+    d = {} if defaults else {"default": argparse.SUPPRESS}
+    common.add_argument("--repo", type=Path, help="repository to work on (default: the current directory)",
+                        **({"default": None} if defaults else d))
+    common.add_argument("--socket", metavar="NAME", **({"default": None} if defaults else d),
                         help="tmux socket name (tmux -L); default: $PANEBOARD_TMUX_SOCKET or your tmux server")
-    common.add_argument("-f", "--file", type=Path, default=None, metavar="FILE",
+    common.add_argument("-f", "--file", type=Path, metavar="FILE", **({"default": None} if defaults else d),
                         help="task file (default: paneboard.yaml at the repository root)")
-    p = _Parser(prog="paneboard", parents=[common],
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common(defaults=False)
+    p = _Parser(prog="paneboard", parents=[_common(defaults=True)],
                 description="Run many AI coding agents in parallel: one tmux pane and one git worktree each.")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
@@ -96,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _fleet(args):
     from .fleet import Fleet
+    if args.repo is not None and not args.repo.is_dir():
+        raise PaneboardError(f"--repo {args.repo}: no such directory")
     fleet = Fleet.open(args.repo or Path.cwd(), socket_name=args.socket, task_file=args.file)
     if fleet.recovered is not None:
         r = fleet.recovered
@@ -351,8 +362,7 @@ def _doctor_repo(path: Path) -> None:
 
 def _dashboard(fleet, title: str | None = None) -> int:
     from .dashboard import run_dashboard
-    run_dashboard(fleet, title=title)
-    return 0
+    return run_dashboard(fleet, title=title)
 
 
 def _demo(args) -> int:
@@ -376,13 +386,19 @@ def _demo(args) -> int:
           f"(see them with: tmux -L {socket_name} attach)")
     if args.no_dashboard:
         return 0
+    code = 1
     try:
-        _dashboard(fleet, title="paneboard demo")
+        code = _dashboard(fleet, title="paneboard demo")
     finally:
-        if not args.keep:
+        if args.keep or code != 0:
+            # A dashboard that crashed never takes the agents with it.
+            print(f"demo agents still running: tmux -L {socket_name} attach; "
+                  f"dashboard again: paneboard --repo {repo} --socket {socket_name}; "
+                  f"stop them: tmux -L {socket_name} kill-server")
+        else:
             fleet.tmux.kill_server()
             print(f"demo stopped; its repository stays at {repo}")
-    return 0
+    return code
 
 
 if __name__ == "__main__":

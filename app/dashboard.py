@@ -16,6 +16,10 @@ from rich.text import Text
 from textual.widgets import Footer, Header, RichLog
 
 import themes
+
+# libtmux reads sys.stdout.encoding when first imported; Textual replaces sys.stdout while it
+# runs, so load it now, before the app starts (Tmux.server imports it lazily for `ls`'s sake).
+import libtmux  # noqa: E402,F401
 from widgets.agent_detail import AgentDetail
 from widgets.agent_table import AgentTable
 from widgets.pane_preview import PanePreview
@@ -118,19 +122,21 @@ class Dashboard(App):
         Binding("r", "reject", "Reject", id="agent.reject", tooltip="Answer the agent's question with no"),
         Binding("space", "acknowledge", "Ack", id="trigger.acknowledge",
                 tooltip="Acknowledge the agent's triggers (hidden until they clear and fire again)"),
-        Binding("z", "snooze", "Snooze", id="trigger.snooze", tooltip="Snooze the agent's triggers for 10 minutes"),
+        Binding("z", "snooze", "Snooze", show=False, id="trigger.snooze",
+                tooltip="Snooze the agent's triggers for 10 minutes"),
         Binding("v", "review", "Review", id="agent.review", tooltip="Review the agent's changes side by side"),
-        Binding("c", "compare", "Compare", id="agent.compare",
-                tooltip="Compare this agent with the other candidates of its task, or with the base"),
-        Binding("t", "check", "Check", id="agent.check", tooltip="Run the agent's check command in its worktree"),
-        Binding("l", "check_log", "Check log", id="agent.check_log", tooltip="Show the output of the agent's last check"),
-        Binding("o", "output_log", "Output log", id="agent.output_log",
-                tooltip="Show the agent's recorded output (also after its pane is gone)"),
         Binding("M", "merge", "Merge", id="agent.merge",
                 tooltip="Approve: commit, check and merge into the base (asks first, shows what will happen)"),
         Binding("d", "discard", "Discard", id="agent.discard",
                 tooltip="Archive the agent's work, then remove its worktree and branch (asks first; restorable)"),
-        Binding("X", "conflicts", "Conflicts", id="fleet.conflicts",
+        Binding("t", "check", "Check", id="agent.check", tooltip="Run the agent's check command in its worktree"),
+        Binding("c", "compare", "Compare", id="agent.compare",
+                tooltip="Compare this agent with the other candidates of its task, or with the base"),
+        Binding("l", "check_log", "Check log", show=False, id="agent.check_log",
+                tooltip="Show the output of the agent's last check"),
+        Binding("o", "output_log", "Output log", show=False, id="agent.output_log",
+                tooltip="Show the agent's recorded output (also after its pane is gone)"),
+        Binding("X", "conflicts", "Conflicts", show=False, id="fleet.conflicts",
                 tooltip="Matrix of predicted merge conflicts between agents and the base"),
         Binding("n", "spawn", "New", id="fleet.spawn", tooltip="Start a new agent"),
         Binding("x", "kill", "Stop", id="agent.kill", tooltip="Stop the agent (asks first; its work is kept)"),
@@ -147,6 +153,7 @@ class Dashboard(App):
         self.agents: dict[str, Agent] = {}
         self.selected: str | None = None
         self.conflicts: ConflictsPredicted | None = None
+        self._first_update = True
         self._predicted_for: tuple | None = None
         if title:
             self.title = title
@@ -168,7 +175,7 @@ class Dashboard(App):
                 detail = AgentDetail(id="detail")
                 detail.border_title = "Why"
                 yield detail
-                log = RichLog(id="trigger-log", markup=False, wrap=True, max_lines=500)
+                log = RichLog(id="trigger-log", markup=False, wrap=True, max_lines=500, min_width=20)
                 log.border_title = "Triggers"
                 yield log
         yield Footer()
@@ -184,6 +191,7 @@ class Dashboard(App):
         self.run_monitor()
         self.refresh_agents()
         self.watch_preview()
+        self.set_interval(1.0, self.table.tick)
         # The base can move under us (a commit in the main checkout): re-check predictions now and then.
         self.set_interval(15.0, lambda: self.predict_conflicts(list(self.agents.values()), force=False))
 
@@ -256,24 +264,27 @@ class Dashboard(App):
     def on_agents_refreshed(self, message: AgentsRefreshed) -> None:
         self.agents = {a.name: a for a in message.agents}
         log = self.trigger_log
+        stamp = time.strftime("%H:%M:%S")
         for t in message.raised:
-            stamp = time.strftime("%H:%M:%S", time.localtime(t.since))
             style = self.theme_variables.get("trigger-loud" if t.loud else "trigger-quiet", "")
-            log.write(Text.assemble((f"{stamp} ", "dim"), (f"{t.agent} {t.kind.value}", style), f": {t.what}"))
-            self.notify(t.what, title=f"{t.agent}: {t.kind.value.replace('_', ' ')}",
-                        severity="error" if t.loud else "warning", timeout=6)
+            label = t.kind.value.replace("_", " ")
+            log.write(Text.assemble((f"{stamp} ", "dim"), (f"{t.agent}: {label}", style), f" — {t.what}"))
             self.post_message(TriggerRaised(t))
+            if not self._first_update:  # what was already true before this dashboard started is not news
+                self.notify(t.what, title=f"{t.agent}: {label}", severity="error" if t.loud else "warning", timeout=6)
         for t in message.cleared:
-            log.write(Text.assemble((f"{time.strftime('%H:%M:%S')} ", "dim"), f"{t.agent} {t.kind.value} cleared"))
-        if message.raised and self.fleet.settings.bell:
+            log.write(Text.assemble((f"{stamp} ", "dim"), f"{t.agent}: {t.kind.value.replace('_', ' ')} cleared"))
+        if message.raised and self.fleet.settings.bell and not self._first_update:
             self.bell()
+        self._first_update = False
         self.predict_conflicts(message.agents)
         self.refresh_bindings()  # which keys apply depends on the selected agent's state
         self.table.set_agents(message.agents)
         self._show_selected()
         counts: dict[str, int] = {}
         for a in message.agents:
-            counts[a.status.kind.value] = counts.get(a.status.kind.value, 0) + 1
+            kind = "merged" if a.merged else a.status.kind.value
+            counts[kind] = counts.get(kind, 0) + 1
         summary = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))
         self.title = f"{self.fleet.repo.name}: {len(message.agents)} agents" + (f" ({summary})" if summary else "")
 
@@ -593,11 +604,14 @@ class Dashboard(App):
                 self.select_agent(name)
                 self.action_review()
             elif verb == "winner":
+                # Review the winner first (M merges from there); then offer to discard the others.
                 self.select_agent(name)
-                self.action_review()
                 losers = [a.name for a in same_task if a.name != name]
-                if losers:
-                    self.prepare_discard(losers)
+                winner = self.agents[name]
+                from .screens.review import ReviewScreen
+                self.push_screen(ReviewScreen(Path(winner.worktree), winner.base,
+                                              f"winner {name}: {winner.branch} vs {winner.base}  (M merges)"),
+                                 lambda _: losers and self.prepare_discard(losers))
 
         self.push_screen(CandidatesScreen(agent, candidates, conflicts), chosen)
 
@@ -661,6 +675,8 @@ def key_table_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_dashboard(fleet: Fleet, title: str | None = None) -> None:
-    """Run the dashboard until the user quits; agents keep running."""
-    Dashboard(fleet, title=title).run()
+def run_dashboard(fleet: Fleet, title: str | None = None) -> int:
+    """Run the dashboard until the user quits (agents keep running); the exit code (1 if it crashed)."""
+    app = Dashboard(fleet, title=title)
+    app.run()
+    return app.return_code or 0

@@ -51,6 +51,7 @@ class Fleet:
         self.state = StateFile(repo.state_dir)
         self._paste_threads: list[threading.Thread] = []
         self.recovered = None  # what recover_interrupted_merge() did at start, if anything
+        self.task_file: Path | None = None
 
     @classmethod
     def open(cls, path: Path, settings: Settings | None = None, socket_name: str | None = None,
@@ -62,6 +63,7 @@ class Fleet:
             settings = load_settings(repo.root, task_file)
         settings = with_overrides(settings, tmux_socket=socket_name)
         fleet = cls(repo, settings)
+        fleet.task_file = task_file
         fleet.recovered = fleet.recover_interrupted_merge()
         return fleet
 
@@ -149,6 +151,8 @@ class Fleet:
 
     def spawn(self, task: Task, base: str | None = None) -> Agent:
         """Create branch + worktree + tmux window for one task and start its agent; roll back on failure."""
+        if not task.name.strip():
+            raise PaneboardError("an agent needs a name (got an empty one)")
         records = self.state.read()["agents"]
         if task.name in records:
             raise PaneboardError(f"an agent named {task.name!r} already exists (see `paneboard ls`; "
@@ -310,21 +314,42 @@ class Fleet:
     def kill(self, name: str) -> Agent:
         """Stop the agent and close its window; its branch and worktree (its work) are kept."""
         agent = self.get(name, stats=False)
-        if agent.pane is not None:
-            if agent.pane_alive and agent.pid:
-                self.tmux.kill_pane_processes(agent.pane, agent.pid)
-            self.tmux.kill_window(agent.pane)
+        self._mark_stopped(name, exit_code=agent.exit_code)
+        self._close_window(agent)
+        return agent
+
+    def _mark_stopped(self, name: str, **fields) -> None:
+        # Recorded before the window closes, so a watcher never mistakes a deliberate stop for a crash.
         with self.state.edit() as data:
             rec = data["agents"].get(name)
             if rec is not None:
                 rec["killed_at"] = time.time()
-                rec["exit_code"] = agent.exit_code
-        return agent
+                rec.update(fields)
+
+    def _close_window(self, agent: Agent) -> None:
+        if agent.pane is not None:
+            if agent.pane_alive and agent.pid:
+                self.tmux.kill_pane_processes(agent.pane, agent.pid)
+            self.tmux.kill_window(agent.pane)
 
     # -- checks, merge, discard -------------------------------------------------
 
+    def reload_settings(self) -> None:
+        """Pick up edits to the task file made while paneboard runs (the tmux socket stays as started)."""
+        from .config import DEFAULT_FILE, load, with_overrides
+        path = self.task_file or self.repo.root / DEFAULT_FILE
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return
+        if mtime != getattr(self, "_settings_mtime", None):
+            self._settings_mtime = mtime
+            self.settings = with_overrides(load(path).settings, tmux_socket=self.tmux.socket_name,
+                                           session=self.session)
+
     def check_command(self, name: str) -> str | None:
-        """The check for this agent: its task's `check`, else the global one."""
+        """The check for this agent: its task's `check`, else the global one (task file re-read if edited)."""
+        self.reload_settings()
         rec = self.state.read()["agents"].get(name, {})
         return rec.get("check") or self.settings.check
 
@@ -381,6 +406,9 @@ class Fleet:
             if not result.passed and not force:
                 raise UnsafeOperation(f"merge refused: check `{preview['check']}` failed ({result.summary_line}); "
                                       f"log: {result.log_path}; nothing was changed (use --force to merge anyway)")
+        # Refuse before touching the agent's branch if the base's checkout could not take the merge.
+        for checkout in merging._checkouts_of(self.repo, agent.base):
+            merging._refuse_if_busy(checkout, agent.base)
         on_step("commit")
         merging.commit_work(Path(agent.worktree), message + f"\n\nPaneboard-Agent: {name}\n")
         on_step("merge")
@@ -390,10 +418,9 @@ class Fleet:
             if rec is not None:
                 rec.update(merged=True, merged_at=time.time(), merge_commit=result.new, merge_strategy=strategy)
         on_step("clean up")
-        if self.settings.close_on_merge and agent.pane is not None:
-            if agent.pane_alive and agent.pid:
-                self.tmux.kill_pane_processes(agent.pane, agent.pid)
-            self.tmux.kill_window(agent.pane)
+        if self.settings.close_on_merge:
+            self._mark_stopped(name)
+            self._close_window(agent)
         if self.settings.remove_on_merge:
             # Clean and merged by now; a plain (non-forced) remove refuses anything else.
             worktrees.run_git(self.repo.root, "worktree", "remove", agent.worktree, check=False)
@@ -423,10 +450,8 @@ class Fleet:
         """Archive the agent's work (ref + patch), then stop it and remove its worktree and branch."""
         from . import archive
         agent = self.get(name, stats=False)
-        if agent.pane is not None:
-            if agent.pane_alive and agent.pid:
-                self.tmux.kill_pane_processes(agent.pane, agent.pid)
-            self.tmux.kill_window(agent.pane)
+        self._mark_stopped(name)
+        self._close_window(agent)
         saved = archive.discard(self.repo.root, name, Path(agent.worktree), agent.branch, agent.base)
         with self.state.edit() as data:
             rec = data["agents"].pop(name, None) or {}
@@ -448,7 +473,7 @@ class Fleet:
         with self.state.edit() as data:
             rec = data.setdefault("discarded", {}).pop(name, rec)
             rec.pop("archive", None), rec.pop("patch", None), rec.pop("discarded_at", None)
-            rec["restored_at"] = time.time()
+            rec["restored_at"] = rec["killed_at"] = time.time()
             data["agents"][name] = rec
         return self.get(name)
 

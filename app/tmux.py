@@ -27,6 +27,16 @@ _PANE_FORMAT = _FIELD_SEP.join(
 )
 
 
+_KEY_NAMES = {"Enter", "Escape", "Tab", "BTab", "BSpace", "Space", "Up", "Down", "Left", "Right", "Home",
+              "End", "PPage", "NPage", "PageUp", "PageDown", "IC", "DC", "Insert", "Delete"}
+_KEY = re.compile(r"(?:(?:[CMS]-)+)?(?:F(?:[1-9]|1[0-2])|%s|[!-~])" % "|".join(sorted(_KEY_NAMES)))
+
+
+def is_key(key: str) -> bool:
+    """True for a key tmux's send-keys knows by name, with optional C-/M-/S- modifiers, or one character."""
+    return bool(_KEY.fullmatch(key))
+
+
 def _dead_without_status(line: str) -> bool:
     parts = line.split(_FIELD_SEP)
     return len(parts) > 9 and bool(parts[9]) and parts[5] == "1" and parts[6] == ""
@@ -215,9 +225,10 @@ class Tmux:
             self.send_key(pane_id, "Enter")
 
     def send_key(self, pane_id: str, key: str) -> None:
-        """Send one named key (Enter, Escape, C-c, Up...)."""
-        if not re.fullmatch(r"[A-Za-z0-9-]{1,12}", key):
-            raise TmuxError(f"not a key name: {key!r}")
+        """Send one key: a tmux key name (Enter, Escape, Up, F5, C-c, M-x...) or a single character."""
+        if not is_key(key):
+            raise TmuxError(f"unknown key {key!r}: use a tmux key name such as Enter, Escape, Tab, Up, "
+                            f"Down, BSpace, F1, C-c, or a single character")
         self.run("send-keys", "-t", pane_id, key)
 
     def capture(self, pane_id: str, ansi: bool = False) -> str:

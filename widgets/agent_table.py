@@ -20,9 +20,10 @@ TRIGGER_ICONS = {
     TriggerKind.OUT_OF_SCOPE: "⊘", TriggerKind.OVERLAP: "⇄", TriggerKind.EXITED: "■",
     TriggerKind.LIMIT: "$", TriggerKind.CONFLICT: "≠",
 }
-COLUMNS = (("status", "Status"), ("name", "Agent"), ("agent", "Runs"), ("elapsed", "Elapsed"),
-           ("activity", "Last activity"), ("files", "Files"), ("lines", "+/-"), ("check", "Check"),
-           ("merge", "Merge"), ("triggers", "Triggers"))
+# Most important first: on a narrow terminal the right-hand columns are the ones cut off.
+COLUMNS = (("status", "Status"), ("name", "Agent"), ("triggers", "Triggers"), ("merge", "Merge"),
+           ("files", "Files"), ("lines", "+/-"), ("check", "Check"), ("activity", "Last activity"),
+           ("elapsed", "Elapsed"), ("agent", "Runs"))
 
 
 def ago(seconds: float) -> str:
@@ -103,6 +104,13 @@ class AgentTable(DataTable):
     def _redraw_all(self) -> None:
         self.set_agents(list(self._agents.values()))
 
+    def tick(self) -> None:
+        """Advance the time columns (elapsed, last activity) without waiting for an update."""
+        now = time.time()
+        for a in self._agents.values():
+            self.update_cell(a.name, "activity", f"{ago(now - a.last_activity_at)} ago" if a.last_activity_at else "-")
+            self.update_cell(a.name, "elapsed", ago(now - a.started_at) if a.started_at else "-")
+
     def _colour(self, variable: str) -> str:
         return self.app.theme_variables.get(variable, "")
 
@@ -130,10 +138,11 @@ class AgentTable(DataTable):
             files = self._conflicts[a.name]
             merge = Text(f"≠ {len(files)} file{'s' if len(files) != 1 else ''}", style=self._colour("conflict")) \
                 if files else Text("clean", style=self._colour("success"))
-        return (status, a.name, a.agent if len(a.agent) <= 18 else a.agent[:17] + "…",
-                ago(now - a.started_at) if a.started_at else "-",
+        name = a.name if len(a.name) <= 28 else a.name[:27] + "…"
+        return (status, name, triggers, merge, str(a.files_changed), lines, check,
                 f"{ago(now - a.last_activity_at)} ago" if a.last_activity_at else "-",
-                str(a.files_changed), lines, check, merge, triggers)
+                ago(now - a.started_at) if a.started_at else "-",
+                a.agent if len(a.agent) <= 18 else a.agent[:17] + "…")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Footer, Static
 
 from app.model import Agent
 from widgets.agent_table import TRIGGER_ICONS, ago
@@ -38,6 +38,8 @@ class CandidatesScreen(ModalScreen[tuple[str, str] | None]):
         Binding("w", "winner", "Winner", id="candidates.winner",
                 tooltip="Pick this candidate: review and merge it, optionally discard the others"),
         Binding("escape", "cancel", "Back", id="candidates.back", tooltip="Close"),
+        Binding("j", "cursor_down", "Down", show=False, id="candidates.down", tooltip="Next candidate"),
+        Binding("k", "cursor_up", "Up", show=False, id="candidates.up", tooltip="Previous candidate"),
     ]
 
     def __init__(self, current: Agent, candidates: list[Agent], conflicts: dict[str, tuple[str, ...]]):
@@ -47,9 +49,12 @@ class CandidatesScreen(ModalScreen[tuple[str, str] | None]):
         self.conflicts = conflicts
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Task [b]{self.current.task}[/b]: {len(self.candidates)} candidates "
-                     f"(comparing from [b]{self.current.name}[/b])", markup=True)
+        same_task = all(a.task == self.current.task for a in self.candidates)
+        what = (f"Task [b]{self.current.task}[/b]: {len(self.candidates)} candidates" if same_task else
+                f"[b]{self.current.task}[/b] has no other candidates: compare with any agent, or b for the base")
+        yield Static(f"{what} (comparing from [b]{self.current.name}[/b])", markup=True)
         yield DataTable(cursor_type="row")
+        yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -89,3 +94,9 @@ class CandidatesScreen(ModalScreen[tuple[str, str] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def action_cursor_down(self) -> None:
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(DataTable).action_cursor_up()

@@ -13,6 +13,14 @@ AGENT_VERBS = (
     ("Approve", "approve", "answer the agent's question with yes"),
     ("Reject", "reject", "answer the agent's question with no"),
     ("Stop", "kill", "stop the agent (asks first; work is kept)"),
+    ("Review", "review", "side-by-side diff of the agent's work against its base"),
+    ("Compare", "compare", "compare with the other candidates of its task"),
+    ("Check", "check", "run the agent's check command"),
+    ("Merge", "merge", "approve: commit, check and merge into the base (asks first)"),
+    ("Discard", "discard", "archive the agent's work, then remove it (asks first)"),
+    ("Show output log of", "output_log", "the agent's recorded output"),
+    ("Acknowledge triggers of", "acknowledge", "hide the agent's triggers until they fire again"),
+    ("Snooze triggers of", "snooze", "hide the agent's triggers for 10 minutes"),
 )
 
 
@@ -22,6 +30,7 @@ class AgentCommands(Provider):
     def _commands(self):
         app = self.app
         yield "New agent", partial(app.run_action, "spawn"), "start a new agent"
+        yield "Conflict matrix", partial(app.run_action, "conflicts"), "which agents would conflict, on which files"
         for name in getattr(app, "agents", {}):
             for verb, action, help_text in AGENT_VERBS:
                 yield f"{verb} {name}", partial(self._on_agent, name, action), help_text

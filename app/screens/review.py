@@ -226,8 +226,8 @@ class FilesDiffScreen(Screen):
         return True
 
     def action_back(self) -> None:
-        """Leave the review."""
-        self.app.pop_screen()
+        """Leave the review (dismiss, so whoever opened it can follow up)."""
+        self.dismiss(None)
 
 
 class ReviewScreen(FilesDiffScreen):

@@ -160,3 +160,26 @@ def test_usage_errors_exit_2(repo: Path, tmux_socket: str):
     assert_clean_failure(paneboard("spawn", cwd=repo, socket_name=tmux_socket), "required")
     assert_clean_failure(paneboard("frobnicate", cwd=repo, socket_name=tmux_socket), "invalid choice")
     assert_clean_failure(paneboard("send", "ghost", "hi", cwd=repo, socket_name=tmux_socket), "no agent named 'ghost'")
+
+
+def test_common_options_work_before_or_after_the_command(repo: Path, tmux_socket: str, tmp_path: Path):
+    script = demo_script(tmp_path, [{"do": "idle"}])
+    assert paneboard("spawn", "opt", "--agent", demo_command(script), cwd=repo, socket_name=tmux_socket).returncode == 0
+    import json
+    before = json.loads(paneboard("--socket", tmux_socket, "ls", "--json", cwd=repo, socket_name="pb-wrong").stdout)
+    after = json.loads(paneboard("ls", "--json", "--socket", tmux_socket, cwd=repo, socket_name="pb-wrong").stdout)
+    assert before[0]["pane_alive"] and after[0]["pane_alive"]
+    assert_clean_failure(paneboard("--repo", str(tmp_path / "nowhere"), "ls", cwd=repo, socket_name=tmux_socket),
+                         "no such directory")
+
+
+def test_unknown_key_and_empty_name(repo: Path, tmux_socket: str, tmp_path: Path):
+    script = demo_script(tmp_path, [{"do": "idle"}])
+    assert paneboard("spawn", "keys", "--agent", demo_command(script), cwd=repo, socket_name=tmux_socket).returncode == 0
+    assert_clean_failure(paneboard("send", "keys", "--key", "NotAKey", cwd=repo, socket_name=tmux_socket),
+                         "unknown key 'NotAKey'")
+    assert paneboard("send", "keys", "--key", "Escape", cwd=repo, socket_name=tmux_socket).returncode == 0
+    assert paneboard("send", "keys", "--key", "C-c", cwd=repo, socket_name=tmux_socket).returncode == 0
+    before = snapshot(repo, tmux_socket)
+    assert_clean_failure(paneboard("spawn", "", "--agent", "demo", cwd=repo, socket_name=tmux_socket), "empty")
+    assert snapshot(repo, tmux_socket) == before

@@ -177,3 +177,26 @@ def test_merge_killed_midway_is_settled_by_the_next_command(repo: Path, tmux_soc
     # Consistent: the main checkout is at the moved base with no phantom changes.
     assert git(repo, "status", "--porcelain") == ""
     assert (repo / "src" / "app.py").read_text() == "print('crashy')\n"
+
+
+def test_dirty_main_checkout_refuses_before_touching_the_agent_branch(repo: Path, tmux_socket: str):
+    a = spawn_idle(repo, tmux_socket, "blocked")
+    (Path(a["worktree"]) / "src" / "app.py").write_text("print('blocked')\n")
+    (repo / "README.md").write_text("my own edit, not committed\n")
+    before = state_of(repo), git(repo, "rev-parse", "paneboard/blocked")
+    result = paneboard("merge", "blocked", cwd=repo, socket_name=tmux_socket)
+    assert result.returncode == 2 and "uncommitted" in result.stderr
+    assert (state_of(repo), git(repo, "rev-parse", "paneboard/blocked")) == before
+    assert (repo / "README.md").read_text() == "my own edit, not committed\n"
+
+
+def test_check_picks_up_task_file_edits(repo: Path, tmux_socket: str, fleet):
+    from app.config import Task as T
+    fleet.spawn(T(name="late", agent="sleep 60"))
+    import pytest
+    from app.errors import PaneboardError
+    with pytest.raises(PaneboardError, match="no check command"):
+        fleet.check("late")
+    (repo / "paneboard.yaml").write_text("defaults:\n  check: sh -c 'echo edited-check'\n")
+    result = fleet.check("late")
+    assert result.passed and "edited-check" in Path(result.log_path).read_text()
