@@ -130,6 +130,9 @@ def _dispatch(args) -> int | None:
         fleet.settings = taskfile.settings if args.socket is None else config.with_overrides(
             taskfile.settings, tmux_socket=args.socket)
         fleet.tmux = type(fleet.tmux)(fleet.settings.tmux_socket or os.environ.get("PANEBOARD_TMUX_SOCKET"))
+        if not taskfile.tasks:
+            print(f"no tasks in {taskfile.path}: add some under `tasks:` (see README)")
+            return 0
         started, queued, skipped = fleet.up(taskfile)
         for agent in started:
             print(f"started {agent.name}  {agent.branch}  {agent.worktree}  pane {agent.pane}  PORT={agent.port}")
@@ -236,6 +239,7 @@ def _spawn(fleet, args) -> int:
 
 
 def _ls(fleet, as_json: bool) -> int:
+    from .model import ago
     from .monitor import assess_once
     agents = assess_once(fleet)
     if as_json:
@@ -247,19 +251,12 @@ def _ls(fleet, as_json: bool) -> int:
     now = time.time()
     rows = [("NAME", "AGENT", "STATUS", "ELAPSED", "FILES", "+/-", "WHY")]
     for a in agents:
-        rows.append((a.name, a.agent[:16], a.status.kind.value, _elapsed(now - a.started_at),
+        rows.append((a.name, a.agent[:16], a.status.kind.value, ago(now - a.started_at),
                      str(a.files_changed), f"+{a.added}/-{a.removed}", a.status.why[:60]))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
     return 0
-
-
-def _elapsed(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def _attach(fleet, name: str) -> int:

@@ -377,7 +377,7 @@ class Dashboard(App):
             return
         argv = self.fleet.attach_argv(agent.name)
         env = {k: v for k, v in os.environ.items() if k != "TMUX"}
-        by_hand = " ".join(argv[:-3])
+        by_hand = " ".join(argv[:argv.index(";")])
         try:
             with self.suspend():
                 result = subprocess.run(argv, env=env, stderr=subprocess.PIPE, text=True)

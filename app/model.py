@@ -7,6 +7,16 @@ from dataclasses import dataclass, field, asdict
 from enum import StrEnum
 
 
+def ago(seconds: float) -> str:
+    """A short human duration: 5s, 3m07s, 2h05m."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
 class Kind(StrEnum):
     """What an agent is doing, as one word."""
 

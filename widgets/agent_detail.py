@@ -8,9 +8,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from app.model import Agent
+from app.model import Agent, ago
 
-from .agent_table import TRIGGER_ICONS, ago
+from .agent_table import TRIGGER_ICONS
 
 
 class AgentDetail(Static):
@@ -40,7 +40,8 @@ class AgentDetail(Static):
         for t in agent.triggers:
             style = v.get("trigger-loud" if t.loud else "trigger-quiet", "")
             grid.add_row(Text(f"{TRIGGER_ICONS.get(t.kind, '•')} {t.kind.value}", style=style),
-                         f"{t.what} ({ago(now - t.since)} ago)" + (f"\n{t.evidence[-200:]}" if t.evidence else ""))
+                         f"{t.what} ({ago(now - t.since)} ago)" +
+                         (f"\n{t.evidence[-200:]}" if t.evidence and t.evidence not in agent.status.evidence else ""))
         grid.add_row("branch", agent.branch)
         grid.add_row("worktree", agent.worktree + ("" if agent.worktree_exists else "  (missing)"))
         grid.add_row("pane", f"{agent.pane or '-'}  PORT={agent.port}")

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from app.model import Agent, TriggerKind
+from app.model import Agent, TriggerKind, ago
 
 STATUS_ICONS = {
     "starting": "◌", "working": "●", "needs_input": "?", "idle": "○", "silent": "…",
@@ -24,16 +24,6 @@ TRIGGER_ICONS = {
 COLUMNS = (("status", "Status"), ("name", "Agent"), ("triggers", "Triggers"), ("merge", "Merge"),
            ("files", "Files"), ("lines", "+/-"), ("check", "Check"), ("activity", "Last activity"),
            ("elapsed", "Elapsed"), ("agent", "Runs"))
-
-
-def ago(seconds: float) -> str:
-    """A short human duration: 5s, 3m, 2h."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 class AgentTable(DataTable):

@@ -19,6 +19,8 @@ class PanePreview(Static):
         background: $surface;
         color: $foreground;
         overflow: hidden;
+        text-wrap: nowrap;
+        text-overflow: clip;
         padding: 0 1;
     }
     """

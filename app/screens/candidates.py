@@ -11,7 +11,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from app.model import Agent
-from widgets.agent_table import TRIGGER_ICONS, ago
+from app.model import ago
+from widgets.agent_table import TRIGGER_ICONS
 
 
 class CandidatesScreen(ModalScreen[tuple[str, str] | None]):
