@@ -1,4 +1,4 @@
-"""Per-agent output logs: tmux `pipe-pane -o` feeds `python -m app.logs PATH`, which rotates.
+"""Per-agent output logs: tmux `pipe-pane` feeds `python -m app.logs PATH`, which rotates.
 
 The writer is stdlib-only and imports nothing from paneboard at module level, so tmux can
 run this file directly (`python -I -S app/logs.py PATH`) from any directory: one small
@@ -72,11 +72,33 @@ def pipe_command(path: Path) -> str:
     return "exec " + shlex.join([sys.executable, "-I", "-S", str(Path(__file__).resolve()), str(path)])
 
 
-def start_pipe(tmux, pane: str, path: Path) -> None:
-    """Pipe the pane's output into its log (a no-op if a pipe is already open: `-o`)."""
+def open_pipes(tmux) -> set[str]:
+    """The panes on this server whose output is piped somewhere now (`#{pane_pipe}`), in one tmux call."""
+    lines = tmux.run("list-panes", "-a", "-F", "#{pane_id} #{pane_pipe}", check=False)
+    return {parts[0] for parts in (line.split() for line in lines) if len(parts) == 2 and parts[1] == "1"}
+
+
+def pipe_is_open(tmux, pane: str) -> bool:
+    """True if the pane's output already goes to a pipe."""
+    out = tmux.run("display-message", "-p", "-t", pane, "#{pane_pipe}", check=False)
+    return bool(out) and out[0].strip() == "1"
+
+
+def start_pipe(tmux, pane: str, path: Path, is_open: bool | None = None) -> bool:
+    """Pipe the pane's output into its log unless a pipe is already open; True if this call opened one.
+
+    tmux's `pipe-pane -o` is a toggle, not "open if closed": on an open pipe it closes it. So
+    ask `#{pane_pipe}` first (is_open: the caller already asked) and open without -o; should
+    another dashboard open one in between, ours replaces it with the same writer, never closes it.
+    """
+    if is_open is None:
+        is_open = pipe_is_open(tmux, pane)
+    if is_open:
+        return False
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     # pipe-pane expands formats in its command: '#' is doubled to stay literal.
-    tmux.run("pipe-pane", "-o", "-t", pane, pipe_command(Path(path)).replace("#", "##"), check=False)
+    tmux.run("pipe-pane", "-t", pane, pipe_command(Path(path)).replace("#", "##"), check=False)
+    return True
 
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

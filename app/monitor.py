@@ -14,15 +14,17 @@ import contextlib
 import json
 import logging
 import os
+import re
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
 from . import logs, worktrees
-from .model import Agent, Kind, Status, Trigger
+from .model import Agent, Kind, Status, Trigger, TriggerKind
 from .triggers import AgentSnapshot, ErrorCounter, TriggerBook, duration, evaluate, is_silent, \
     out_of_scope, overlaps, silence_threshold
 
@@ -47,6 +49,13 @@ class Update:
 def _classify(screen: str, rules: str):
     from .status import classify
     return classify(screen, rules)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _clock(t: float) -> str:
@@ -76,13 +85,27 @@ def _newest_mtime(worktree: str, files) -> float | None:
     return newest
 
 
+def _stopped_why(rec: dict | None) -> str:
+    """Why a state record says the agent was stopped on purpose ("" if it does not)."""
+    if not rec:
+        return ""
+    if rec.get("merged"):
+        return "merged"
+    if rec.get("restored_at"):
+        return "restored from its archive; not running (start it again to continue)"
+    if rec.get("killed_at"):
+        return "stopped with paneboard"
+    return ""
+
+
 @dataclass
 class _Facts:
     """The live facts about one agent that tmux + git + the state file do not hold."""
 
     agent: Agent
     errors: ErrorCounter
-    killed: bool = False
+    killed: bool = False               # stopped on purpose (kill, discard, merge, restore): no exit trigger
+    stopped_why: str = ""
     last_output_at: float | None = None
     last_file_change_at: float | None = None
     reading: object | None = None
@@ -121,7 +144,7 @@ def _status_of(f: _Facts, now: float, settings) -> Status:
     if a.merged:
         return Status(Kind.EXITED, "merged", since=since)
     if a.pane is None:
-        why = "stopped with `paneboard kill`" if f.killed else "its tmux pane vanished"
+        why = f.stopped_why or "its tmux pane vanished"
         return Status(Kind.EXITED, why, since=f.exited_at or since)
     if not a.pane_alive:
         code = a.exit_code
@@ -138,7 +161,9 @@ def _status_of(f: _Facts, now: float, settings) -> Status:
             evidence = getattr(r, "evidence", "") or _last_lines(f.screen)
     else:
         why, evidence = getattr(r, "why", "") or kind.value, getattr(r, "evidence", "")
-    if kind in (Kind.WORKING, Kind.STARTING):
+    # Silence is judged on the screen, never before the first capture: after a restart an idle
+    # agent's last output is old, and without its screen it would pass for a stalled worker.
+    if kind in (Kind.WORKING, Kind.STARTING) and f.captured:
         snap = AgentSnapshot(a.name, status=kind, started_at=a.started_at, last_output_at=f.last_output_at,
                              last_file_change_at=f.last_file_change_at, silence=a.silence)
         if is_silent(snap, now, settings):
@@ -236,27 +261,34 @@ def _apply_overlaps(facts: dict[str, _Facts], now: float) -> list[str]:
 # -- one-shot assessment ----------------------------------------------------------------
 
 
+_SCREEN_MARKER = re.compile(r"@@paneboard-screen-([0-9a-f]{8})@@(%\d+)$")
+
+
 def _capture_all(tmux, panes: list[str]) -> dict[str, str]:
     """Every pane's visible screen in one tmux call (markers between them); per pane on failure."""
     if not panes:
         return {}
-    marker = "@@paneboard-screen@@ "   # plain ASCII: str.splitlines() would split on \\x1e
+    # The marker names its pane with #{pane_id}, never the literal id: display-message runs strftime
+    # over its text, and "%4" is a field width there ("@@m   %4"). The nonce keeps a screen that
+    # happens to print a marker from passing for one. Plain ASCII: splitlines() would split on \x1e.
+    nonce = uuid.uuid4().hex[:8]
     args: list[str] = []
     for p in panes:
-        args += ["display-message", "-p", "-t", p, marker + p, ";", "capture-pane", "-p", "-t", p, ";"]
+        args += ["display-message", "-p", "-t", p, f"@@paneboard-screen-{nonce}@@#{{pane_id}}", ";",
+                 "capture-pane", "-p", "-t", p, ";"]
     try:
         lines = tmux.run(*args[:-1])
     except Exception:
         return {p: tmux.capture(p) for p in panes}
     screens: dict[str, list[str]] = {}
-    current = None
+    current: list[str] | None = None
     for line in lines:
-        if line.startswith(marker):
-            current = line[len(marker):]
-            screens[current] = []
+        m = _SCREEN_MARKER.match(line)
+        if m and m.group(1) == nonce:
+            current = screens.setdefault(m.group(2), [])
         elif current is not None:
-            screens[current].append(line)
-    return {p: "\n".join(screens.get(p, [])) for p in panes}
+            current.append(line)
+    return {p: "\n".join(screens[p]) if p in screens else tmux.capture(p) for p in panes}
 
 
 def assess_once(fleet, now: float | None = None) -> list[Agent]:
@@ -293,7 +325,8 @@ def assess_once(fleet, now: float | None = None) -> list[Agent]:
             fut.result()
     for a in agents:
         f = facts[a.name]
-        f.killed = bool(records.get(a.name, {}).get("killed_at"))
+        f.stopped_why = _stopped_why(records.get(a.name))
+        f.killed = bool(f.stopped_why)
         if a.pane and a.pane_alive:
             # tmux's window_activity stands in for the last output when there is no log.
             f.last_output_at = max(f.last_output_at or 0.0, a.last_activity_at or 0.0) or None
@@ -311,6 +344,51 @@ def assess_once(fleet, now: float | None = None) -> list[Agent]:
         a.triggers = book.active(a.name)
         a.last_activity_at = max(a.started_at, f.last_output_at or 0.0, f.last_file_change_at or 0.0)
     return agents
+
+
+# -- restart memory: carried trigger times, acknowledgements and snoozes -----------------
+
+_RESTART_GRACE = 60.0   # seconds after a start during which the previous dashboard's memory applies
+_SAME_SINCE = 2.0       # two `since`s this close are one occurrence (tmux times are whole seconds)
+# Kinds whose `since` a restart can recompute from tmux and the log; the others restart at "now".
+_RECOMPUTED = {TriggerKind.SILENCE, TriggerKind.EXITED}
+
+
+def _carry_since(t: Trigger, previous: float | None) -> Trigger:
+    """A trigger active before a restart and again after it keeps its first `since`.
+
+    For silence and exits the recomputed time is the real one, so it is the same occurrence
+    only if the two agree; for the rest (a question, a limit, files out of scope) a restart
+    cannot know when it began, and the previous time is the better answer.
+    """
+    if previous is None:
+        return t
+    if t.kind in _RECOMPUTED:
+        return replace(t, since=previous) if abs(t.since - previous) <= _SAME_SINCE else t
+    return replace(t, since=previous) if previous <= t.since + _SAME_SINCE else t
+
+
+def _read_hidden(path: Path, now: float) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], float]]:
+    """(acknowledged: key -> the occurrence's since, snoozed: key -> until) from triggers.json; expired snoozes dropped."""
+    acks: dict[tuple[str, str], float] = {}
+    snoozes: dict[tuple[str, str], float] = {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        for e in data.get("acknowledged", []):
+            acks[(str(e["agent"]), str(e["kind"]))] = float(e["since"])
+        for e in data.get("snoozed", []):
+            if float(e["until"]) > now:
+                snoozes[(str(e["agent"]), str(e["kind"]))] = float(e["until"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return acks, snoozes
+
+
+def _write_hidden(path: Path, acks: dict[tuple[str, str], float], snoozes: dict[tuple[str, str], float]) -> None:
+    doc = {"version": 1,
+           "acknowledged": [{"agent": a, "kind": k, "since": round(s, 3)} for (a, k), s in sorted(acks.items())],
+           "snoozed": [{"agent": a, "kind": k, "until": round(u, 3)} for (a, k), u in sorted(snoozes.items())]}
+    _write_atomic(Path(path), json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 # -- the live monitor --------------------------------------------------------------------
@@ -363,6 +441,13 @@ class Monitor:
         self._hook_slots = asyncio.Semaphore(4)
         self._stats_slots = asyncio.Semaphore(4)
         self._quiet_keys: set[tuple[str, str]] = set()
+        # Restart memory: what the previous dashboard showed (status.json) and hid (triggers.json).
+        self._prev_status: dict[str, tuple[str, float]] = {}
+        self._carried: dict[tuple[str, str], float] = {}
+        self._acks: dict[tuple[str, str], float] = {}          # acknowledged occurrence -> its since
+        self._pending_acks: dict[tuple[str, str], float] = {}  # loaded, not yet matched to a live trigger
+        self._snoozes: dict[tuple[str, str], float] = {}       # until (clock time)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._started = 0.0
         self._status_text = ""
         self.counters = {"captures": 0, "outputs": 0, "stats": 0, "file_batches": 0, "rediscoveries": 0,
@@ -401,25 +486,61 @@ class Monitor:
         return f.last_output_at if f else None
 
     def acknowledge(self, agent: str, kind: str) -> bool:
-        """Hide the agent's active trigger of this kind until it clears and fires again."""
+        """Hide the agent's active trigger of this kind until it clears and fires again (any thread)."""
+        return self._on_loop(self._acknowledge, agent, str(kind))
+
+    def snooze(self, agent: str, kind: str, seconds: float) -> None:
+        """Hide the agent's trigger of this kind for `seconds` (any thread)."""
+        self._on_loop(self._snooze, agent, str(kind), seconds)
+
+    def refresh(self) -> None:
+        """Rediscover agents now, after a spawn, kill, check or merge (any thread)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed() and _running_loop() is not loop:
+            # asyncio.Event is not thread-safe: set off the loop, it would not wake the waiter.
+            with contextlib.suppress(RuntimeError):     # the loop closed meanwhile: nothing to refresh
+                loop.call_soon_threadsafe(self._rediscover_now.set)
+            return
+        self._rediscover_now.set()
+
+    def _on_loop(self, fn, *args):
+        """Call fn on the monitor's loop and return its result, from the loop or any other thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or _running_loop() is loop:
+            return fn(*args)
+        done: Future = Future()
+
+        def call() -> None:
+            try:
+                done.set_result(fn(*args))
+            except BaseException as exc:   # handed to the calling thread
+                done.set_exception(exc)
+
+        loop.call_soon_threadsafe(call)
+        return done.result(timeout=10)
+
+    def _acknowledge(self, agent: str, kind: str) -> bool:
         ok = self.book.acknowledge(agent, kind)
         if ok:
+            t = next(t for t in self.book.active(agent) if t.kind.value == kind)
+            self._acks[(agent, kind)] = t.since
+            self._save_hidden()
             self._reassess(agent)
         return ok
 
-    def snooze(self, agent: str, kind: str, seconds: float) -> None:
-        """Hide the agent's trigger of this kind for `seconds`."""
-        self.book.snooze(agent, kind, seconds, self.clock())
+    def _snooze(self, agent: str, kind: str, seconds: float) -> None:
+        now = self.clock()
+        self.book.snooze(agent, kind, seconds, now)
+        self._snoozes[(agent, kind)] = now + seconds
+        self._save_hidden()
         self._reassess(agent)
-
-    def refresh(self) -> None:
-        """Rediscover agents now (after a spawn, kill or merge)."""
-        self._rediscover_now.set()
 
     async def run(self) -> None:
         """Run until cancelled: discover, attach, watch, and keep statuses current."""
+        self._loop = asyncio.get_running_loop()
         self._started = self.clock()
         self._load_previous_status()
+        self._load_hidden()
         try:
             await self._rediscover(initial=True)
             self._ready.set()
@@ -428,6 +549,7 @@ class Monitor:
                 self._watch_loop(), self._tick_loop(), self._rediscover_loop(), self._status_loop())]
             await asyncio.gather(*self._tasks)
         finally:
+            self._loop = None
             await self.close()
 
     async def close(self) -> None:
@@ -469,6 +591,8 @@ class Monitor:
         new: list[_Facts] = []
         changed: list[str] = []
         for a in fresh:
+            if a.pane is None and a.name not in records:
+                continue    # its record went while we looked (discarded, forgotten): gone, not vanished
             seen.add(a.name)
             f = self._facts.get(a.name)
             if f is None:
@@ -481,17 +605,21 @@ class Monitor:
             else:
                 if self._merge(f, a, now):
                     changed.append(a.name)
-            f.killed = bool(records.get(a.name, {}).get("killed_at"))
+            self._set_stopped(f, records.get(a.name))
         gone = [n for n in self._facts if n not in seen]
         for n in gone:
             f = self._facts.pop(n)
             if f.timer:
                 f.timer.cancel()
             self._queue(raised=[], cleared=self.book.forget(n))
-        self._order = [a.name for a in fresh]
+            self._forget_hidden(n)
+        self._order = [a.name for a in fresh if a.name in seen]
         self._index()
         if new:
-            await asyncio.to_thread(self._prepare_new, new)
+            screens = await asyncio.to_thread(self._prepare_new, new)
+            for f in new:
+                if f.agent.pane in screens:
+                    self._apply_screen(f, screens[f.agent.pane], self.clock())
         live = [f for f in self._facts.values() if f.agent.pane and f.agent.pane_alive]
         if live and (self._control is None) and self.clock() >= self._control_retry_at:
             await self._start_control()
@@ -528,14 +656,21 @@ class Monitor:
         self._by_pane = {f.agent.pane: n for n, f in self._facts.items() if f.agent.pane}
         self._by_worktree = {str(Path(f.agent.worktree)): n for n, f in self._facts.items() if f.agent.worktree}
 
-    def _prepare_new(self, new: list[_Facts]) -> None:
-        """In a thread: open each new pane's log pipe and restore recent history from it."""
+    def _prepare_new(self, new: list[_Facts]) -> dict[str, str]:
+        """In a thread: open each new pane's log pipe if none is open, restore history from the log,
+        and capture the new panes' screens, so that their first status is read, not guessed."""
+        live = [f.agent.pane for f in new if f.agent.pane and f.agent.pane_alive]
+        try:
+            open_now: set[str] | None = logs.open_pipes(self.fleet.tmux) if live else set()
+        except Exception:
+            open_now = None         # start_pipe asks pane by pane
         for f in new:
             a = f.agent
             path = logs.log_path(self.fleet.repo.common_dir, a.name)
             if a.pane and a.pane_alive and a.pane not in self._piped:
                 try:
-                    logs.start_pipe(self.fleet.tmux, a.pane, path)
+                    logs.start_pipe(self.fleet.tmux, a.pane, path,
+                                    is_open=None if open_now is None else a.pane in open_now)
                     self._piped.add(a.pane)
                 except Exception:
                     log.exception("pipe-pane failed for %s", a.name)
@@ -543,6 +678,40 @@ class Monitor:
             if a.pane and a.pane_alive and a.last_activity_at and f.last_output_at is None \
                     and a.last_activity_at > a.started_at + 1:
                 f.last_output_at = a.last_activity_at
+        try:
+            return _capture_all(self.fleet.tmux, live)
+        except Exception:
+            log.exception("first capture failed")
+            return {}
+
+    def _apply_screen(self, f: _Facts, screen: str, now: float) -> None:
+        f.screen = screen
+        f.captured = True
+        _seed_errors_from_screen(f, f.last_output_at or now)
+        _apply_reading(f, _classify(screen, f.agent.rules), now)
+
+    def _set_stopped(self, f: _Facts, rec: dict | None) -> None:
+        f.stopped_why = _stopped_why(rec)
+        f.killed = bool(f.stopped_why)
+        if rec and rec.get("merged"):
+            f.agent.merged = True
+
+    def _recheck_stopped(self, f: _Facts) -> None:
+        """A pane died or vanished: read its record again before calling it a crash.
+
+        The fleet records a kill, discard or merge before it closes the window, but the pane's
+        death can reach us before our last look at the state file did.
+        """
+        if f.killed:
+            return
+        try:
+            data = self.fleet.state.read()      # one small JSON file, written atomically
+        except Exception:
+            return
+        rec = data["agents"].get(f.agent.name)
+        if rec is None and f.agent.name in data.get("discarded", {}):
+            rec = {"killed_at": data["discarded"][f.agent.name].get("discarded_at") or 1}
+        self._set_stopped(f, rec)
 
     # -- tmux control mode -----------------------------------------------------
 
@@ -633,6 +802,7 @@ class Monitor:
         if name is None:
             return
         f = self._facts[name]
+        self._recheck_stopped(f)
         f.agent.pane_alive = False
         if status is not None:
             with contextlib.suppress(TypeError, ValueError):
@@ -692,11 +862,9 @@ class Monitor:
             f.capturing = False
         self.counters["captures"] += 1
         now = self.clock()
-        f.screen = screen
-        f.captured = True
-        _seed_errors_from_screen(f, f.last_output_at or now)
-        _apply_reading(f, _classify(screen, a.rules), now)
+        self._apply_screen(f, screen, now)
         if dead and dead[0] == "1" and a.pane_alive:
+            self._recheck_stopped(f)
             a.pane_alive = False
             if len(dead) > 1 and dead[1].lstrip("-").isdigit():
                 a.exit_code = int(dead[1])
@@ -769,6 +937,7 @@ class Monitor:
             await asyncio.sleep(self.tick)
             now = self.clock()
             woken = self.book.wake(now)
+            self._expire_hidden(now)
             if woken:
                 self._queue(raised=woken, cleared=[])
                 self._run_hooks(woken)
@@ -803,14 +972,31 @@ class Monitor:
         now = self.clock() if now is None else now
         a = f.agent
         status = _status_of(f, now, self.settings)
-        if status.kind != a.status.kind:
+        prev = self._prev_status.pop(name, None) if (f.captured or not a.pane_alive) else None
+        if prev is not None and prev[0] == status.kind.value:
+            # The same status the previous dashboard showed: it has lasted since then, not since our start.
+            f.kind_since = prev[1]
+            if status.kind == Kind.EXITED and a.pane is not None:
+                f.exited_at = prev[1]
+            status = _status_of(f, now, self.settings)
+        elif status.kind != a.status.kind:
             f.kind_since = now if status.kind != Kind.SILENT else status.since
             status = _status_of(f, now, self.settings)
         else:
             status = replace(status, since=a.status.since)
         a.status = status
         a.last_activity_at = max(a.started_at, f.last_output_at or 0.0, f.last_file_change_at or 0.0)
-        raised, cleared = self.book.update(name, evaluate(_snapshot(f, status, now), now, self.settings), now)
+        found = evaluate(_snapshot(f, status, now), now, self.settings)
+        if self._carried:
+            active = {t.kind for t in self.book.active(name)}
+            found = [t if t.kind in active else _carry_since(t, self._carried.pop(t.key, None)) for t in found]
+        raised, cleared = self.book.update(name, found, now)
+        if self._pending_acks:
+            raised = self._match_acks(name, raised)
+        if cleared and any(t.key in self._acks for t in cleared):
+            for t in cleared:
+                self._acks.pop(t.key, None)
+            self._save_hidden()
         a.triggers = self.book.visible(name, now)
         shown = (status.kind, status.why, a.files, a.added, a.removed, a.commits, a.dirty, a.pane_alive,
                  a.exit_code, tuple((t.kind, t.what, t.since) for t in a.triggers))
@@ -837,14 +1023,85 @@ class Monitor:
     # -- side outputs: coordination file and on_trigger --------------------------
 
     def _load_previous_status(self) -> None:
-        """Triggers the previous dashboard already announced do not run on_trigger again after a restart."""
+        """What the previous dashboard showed: its statuses and triggers carry on, and triggers it
+        already announced do not run on_trigger again after a restart."""
         path, _ = status_file_paths(self.fleet)
+        self._quiet_keys, self._prev_status, self._carried = set(), {}, {}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            self._quiet_keys = {(t["agent"], t["kind"]) for a in data.get("agents", [])
-                                for t in a.get("triggers", [])}
+            for a in data.get("agents", []):
+                self._prev_status[a["name"]] = (str(a["status"]), float(a["since"]))
+                for t in a.get("triggers", []):
+                    key = (t["agent"], t["kind"])
+                    self._quiet_keys.add(key)
+                    self._carried[key] = float(t["since"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            self._quiet_keys = set()
+            pass
+
+    # -- acknowledgements and snoozes that outlive a restart ------------------------
+
+    @property
+    def hidden_path(self) -> Path:
+        """`<git-common-dir>/paneboard/triggers.json`: acknowledged and snoozed triggers."""
+        return self.fleet.repo.state_dir / "triggers.json"
+
+    def _load_hidden(self) -> None:
+        now = self.clock()
+        acks, snoozes = _read_hidden(self.hidden_path, now)
+        self._pending_acks = dict(acks)
+        for key, since in acks.items():
+            self._carried.setdefault(key, since)
+        for (agent, kind), until in snoozes.items():
+            self.book.snooze(agent, kind, until - now, now)
+            self._snoozes[(agent, kind)] = until
+
+    def _match_acks(self, name: str, raised: list[Trigger]) -> list[Trigger]:
+        """An acknowledgement made before the restart hides the same occurrence, not a new one."""
+        active = {t.key: t for t in self.book.active(name)}
+        matched = set()
+        dropped = False
+        for key in [k for k in self._pending_acks if k in active]:     # raised now, or active but snoozed
+            since = self._pending_acks.pop(key)
+            t = active[key]
+            if abs(t.since - since) <= _SAME_SINCE:
+                self.book.acknowledge(*key)
+                self._acks[key] = t.since
+                matched.add(key)
+            else:
+                dropped = True       # it ended and fired again while no dashboard ran
+        if dropped:
+            self._save_hidden()
+        return [t for t in raised if t.key not in matched]
+
+    def _expire_hidden(self, now: float) -> None:
+        changed = False
+        for key, until in list(self._snoozes.items()):
+            if now >= until:
+                del self._snoozes[key]
+                changed = True
+        if self._started and now - self._started >= _RESTART_GRACE and (self._pending_acks or self._carried):
+            # Whatever the previous dashboard knew and has not shown up by now has ended meanwhile.
+            self._carried.clear()
+            self._prev_status.clear()
+            changed = changed or bool(self._pending_acks)
+            self._pending_acks.clear()
+        if changed:
+            self._save_hidden()
+
+    def _forget_hidden(self, agent: str) -> None:
+        before = len(self._acks) + len(self._snoozes) + len(self._pending_acks)
+        for d in (self._acks, self._snoozes, self._pending_acks, self._carried):
+            for key in [k for k in d if k[0] == agent]:
+                del d[key]
+        if len(self._acks) + len(self._snoozes) + len(self._pending_acks) != before:
+            self._save_hidden()
+
+    def _save_hidden(self) -> None:
+        acks = {**self._pending_acks, **self._acks}
+        try:
+            _write_hidden(self.hidden_path, acks, self._snoozes)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", self.hidden_path, exc)
 
     def _run_hooks(self, raised: list[Trigger]) -> None:
         argv = list(self.settings.on_trigger or ())
@@ -929,14 +1186,19 @@ def _markdown(doc: dict) -> str:
 
 
 def _write_status_files(json_path: Path, md_path: Path, text: str, md: str) -> None:
-    json_path.parent.mkdir(parents=True, exist_ok=True)
     for path, content in ((json_path, text + "\n"), (md_path, md)):
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(content)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        _write_atomic(path, content)
+
+
+def _write_atomic(path: Path, content: str) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

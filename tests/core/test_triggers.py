@@ -7,7 +7,7 @@ import re
 import pytest
 
 from app.config import Settings
-from app.model import Kind, TriggerKind
+from app.model import Kind, Trigger, TriggerKind
 from app.triggers import AgentSnapshot, ErrorCounter, TriggerBook, evaluate, in_scope, out_of_scope, overlaps
 
 SETTINGS = Settings(silence=60.0, error_count=3, error_window=300.0)
@@ -212,3 +212,29 @@ def test_book_snoozed_new_trigger_is_not_raised_and_forget_clears():
     assert raised == [] and book.visible("a", 110.0) == []
     assert [t.kind for t in book.wake(131.0)] == [TriggerKind.NEEDS_INPUT]
     assert [t.kind for t in book.forget("a")] == [TriggerKind.NEEDS_INPUT]
+
+
+# -- restart memory (app.monitor's pure helpers) -------------------------------------
+
+def test_carry_since_keeps_the_first_time_of_a_trigger_across_a_restart():
+    from app.monitor import _carry_since
+    asked = Trigger(TriggerKind.NEEDS_INPUT, "a", "waits", 500.0)           # a restart says "since now"
+    assert _carry_since(asked, 100.0).since == 100.0
+    assert _carry_since(asked, None).since == 500.0
+    assert _carry_since(asked, 900.0).since == 500.0                          # a later time is not earlier news
+    quiet = Trigger(TriggerKind.SILENCE, "a", "quiet", 100.6)                # recomputed from the log: the truth
+    assert _carry_since(quiet, 100.0).since == 100.0                          # the same occurrence
+    assert _carry_since(Trigger(TriggerKind.SILENCE, "a", "quiet", 300.0), 100.0).since == 300.0   # a new one
+
+
+def test_hidden_triggers_round_trip_and_expired_snoozes_drop(tmp_path):
+    from app.monitor import _read_hidden, _write_hidden
+    path = tmp_path / "paneboard" / "triggers.json"
+    assert _read_hidden(path, 0.0) == ({}, {})
+    _write_hidden(path, {("a", "needs_input"): 100.1234}, {("b", "limit"): 200.0, ("c", "silence"): 50.0})
+    acks, snoozes = _read_hidden(path, 100.0)
+    assert acks == {("a", "needs_input"): 100.123}
+    assert snoozes == {("b", "limit"): 200.0}
+    assert not list(path.parent.glob(".triggers.json-*"))                    # written through a temp file
+    path.write_text("{not json")
+    assert _read_hidden(path, 100.0) == ({}, {})

@@ -7,9 +7,11 @@ monitor (and `assess_once`) recomputes the same triggers from tmux + git + logs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shlex
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from app.fleet import Fleet
 from app.model import Kind, TriggerKind
 from app.monitor import Monitor, assess_once, status_file_paths
 from app.worktrees import find_repo
-from tests.helpers import demo_script, git, kill_tmux, make_repo, unique_socket
+from tests.helpers import demo_script, git, kill_tmux, make_repo, retry_until, unique_socket
 
 pytestmark = pytest.mark.slow
 
@@ -329,3 +331,145 @@ def test_assess_once_is_fast_for_20_agents(tmp_path, socket_name):
     took = time.perf_counter() - t0
     print(f"\nassess_once, 20 agents: {took * 1000:.0f} ms")
     assert len(agents) == 20 and all(a.status.kind != Kind.EXITED for a in agents)
+
+
+# -- QA fixes ------------------------------------------------------------------------------
+
+
+def test_assess_once_reads_every_pane_screen(tmp_path, socket_name):
+    """Each pane's screen reaches its agent, whatever its pane id (display-message runs strftime: "%4")."""
+    fleet = make_fleet(tmp_path, socket_name, silence=60.0)
+    want = {}
+    for i in range(2):
+        spawn(fleet, tmp_path, f"idle{i}", [{"do": "say", "text": "Done."}, {"do": "idle"}])
+        spawn(fleet, tmp_path, f"asker{i}", ASK[:2])
+        spawn(fleet, tmp_path, f"busy{i}", [{"do": "work", "seconds": 120, "label": "Building"}])
+        want |= {f"idle{i}": Kind.IDLE, f"asker{i}": Kind.NEEDS_INPUT, f"busy{i}": Kind.WORKING}
+    assert {a.pane for a in fleet.agents(stats=False)} >= {"%3", "%4", "%5"}
+
+    def assessed():
+        agents = {a.name: a for a in assess_once(fleet)}
+        got = {n: a.status.kind for n, a in agents.items()}
+        assert got == want, got
+        # A blank screen also reads as working: the busy ones must show their spinner line.
+        assert all("esc to interrupt" in agents[f"busy{i}"].status.evidence for i in range(2)), agents
+        return agents
+
+    agents = retry_until(assessed, timeout=20)
+    assert all("blank" not in a.status.why for a in agents.values())
+    assert {t.kind for t in agents["asker1"].triggers} == {TriggerKind.NEEDS_INPUT}
+
+
+def test_refresh_from_a_worker_thread_wakes_the_monitor(tmp_path, socket_name):
+    """The dashboard calls refresh() from thread workers; the monitor's loop must wake for it."""
+    fleet = make_fleet(tmp_path, socket_name, silence=60.0)
+    spawn(fleet, tmp_path, "checked", [{"do": "idle"}])
+    spawn(fleet, tmp_path, "asker", ASK)
+    # The monitor runs in its own loop thread, idle between rare timers: nothing else wakes it.
+    monitor = Monitor(fleet, tick=30.0, rediscover_every=30.0)
+    loop = asyncio.new_event_loop()
+    loop.set_debug(True)        # asyncio then refuses loop calls from other threads instead of losing them
+
+    async def run():
+        with contextlib.suppress(asyncio.CancelledError):
+            await monitor.run()
+
+    task = loop.create_task(run())
+    runner = threading.Thread(target=loop.run_until_complete, args=(task,), daemon=True)
+    runner.start()
+
+    def agent(name):
+        try:
+            return next(a for a in monitor.agents() if a.name == name)
+        except (RuntimeError, StopIteration):     # read from another thread while it changes
+            return None
+
+    try:
+        retry_until(lambda: agent("checked") and agent("checked").status.kind == Kind.IDLE)
+        retry_until(lambda: any(t.kind == TriggerKind.NEEDS_INPUT for t in agent("asker").triggers))
+        time.sleep(0.5)     # settle: the loop has nothing left to do but wait 30 s
+
+        def worker():       # what a @work(thread=True) worker does after a check
+            with fleet.state.edit() as data:
+                data["agents"]["checked"]["last_check"] = {"passed": True, "exit_code": 0, "summary": "ok"}
+            monitor.refresh()
+            return monitor.acknowledge("asker", "needs_input")
+
+        acked = []
+
+        def run_worker():
+            try:
+                acked.append(worker())
+            except Exception as exc:      # noqa: BLE001 - handed to the test
+                acked.append(exc)
+
+        t = threading.Thread(target=run_worker)
+        t.start()
+        t.join(10)
+        assert acked == [True]
+        retry_until(lambda: agent("checked").last_check, timeout=2)
+        assert not any(t.kind == TriggerKind.NEEDS_INPUT for t in agent("asker").triggers)
+    finally:
+        loop.call_soon_threadsafe(task.cancel)
+        runner.join(10)
+        loop.close()
+
+
+async def test_deliberate_stops_raise_no_exited_trigger(tmp_path, socket_name, running):
+    """kill, discard and merge record the stop first; a pane that dies or vanishes after that is no crash."""
+    fleet = make_fleet(tmp_path, socket_name, silence=60.0, close_on_merge=True)
+    for name in ("killed", "discarded", "merged"):
+        spawn(fleet, tmp_path, name, [{"do": "edit", "path": f"{name}.txt"}, {"do": "idle"}])
+    r = running(fleet, tick=0.2)
+    await until(lambda: all([r.agent(n).status.kind == Kind.IDLE and r.agent(n).files
+                             for n in ("killed", "discarded", "merged")]))
+
+    # A slow tmux: the window closes only after the monitor saw the pane die.
+    close = fleet.tmux.kill_window
+
+    def kill_window_late(pane):
+        retry_until(lambda: not next((f.agent.pane_alive for f in r.monitor._facts.values()
+                                      if f.agent.pane == pane), False), timeout=5)
+        close(pane)
+
+    fleet.tmux.kill_window = kill_window_late
+    await asyncio.to_thread(fleet.kill, "killed")
+    await asyncio.to_thread(fleet.merge, "merged")
+    fleet.tmux.kill_window = close
+
+    # Discarded while a rediscovery looks: the record goes between its state read and its pane list.
+    panes = fleet.tmux.list_agent_panes
+    pending = [lambda: fleet.discard("discarded")]
+
+    def list_panes_racing():
+        if pending:
+            pending.pop()()
+        return panes()
+
+    fleet.tmux.list_agent_panes = list_panes_racing
+    r.monitor.refresh()
+    await until(lambda: "discarded" not in {a.name for a in r.monitor.agents()})
+    fleet.tmux.list_agent_panes = panes
+    r.monitor.refresh()
+    await until(lambda: r.agent("killed").pane is None and r.agent("merged").pane is None)
+    await asyncio.sleep(0.5)
+    for name in ("killed", "discarded", "merged"):
+        assert not r.raised(TriggerKind.EXITED, name), r.raised(TriggerKind.EXITED, name)
+    assert r.agent("killed").status.kind == Kind.EXITED and "stopped" in r.agent("killed").status.why
+
+
+async def test_a_restored_agent_without_a_pane_is_no_crash(tmp_path, socket_name, running):
+    fleet = make_fleet(tmp_path, socket_name, silence=60.0)
+    spawn(fleet, tmp_path, "again", [{"do": "edit", "path": "x.txt"}, {"do": "idle"}])
+    await asyncio.to_thread(retry_until, lambda: (Path(fleet.get("again").worktree) / "x.txt").exists())
+    await asyncio.to_thread(fleet.discard, "again")
+    await asyncio.to_thread(fleet.restore, "again")
+    with fleet.state.edit() as data:           # as the record may say it: restored, never killed here
+        data["agents"]["again"].pop("killed_at", None)
+    r = running(fleet)
+    await until(lambda: r.agent("again").status.kind == Kind.EXITED)
+    await asyncio.sleep(0.3)
+    assert not r.raised(TriggerKind.EXITED, "again") and r.trigger("again", TriggerKind.EXITED) is None
+    assert "restored" in r.agent("again").status.why
+    once = {a.name: a for a in await asyncio.to_thread(assess_once, fleet)}
+    assert once["again"].triggers == []
