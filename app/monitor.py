@@ -91,9 +91,11 @@ def _stopped_why(rec: dict | None) -> str:
         return ""
     if rec.get("merged"):
         return "merged"
-    if rec.get("restored_at"):
+    # A stop recorded before the agent's current start belongs to an earlier run: it excuses nothing now.
+    started = float(rec.get("started_at") or 0)
+    if float(rec.get("restored_at") or 0) > started:
         return "restored from its archive; not running (start it again to continue)"
-    if rec.get("killed_at"):
+    if float(rec.get("killed_at") or 0) > started:
         return "stopped with paneboard"
     return ""
 

@@ -238,3 +238,12 @@ def test_hidden_triggers_round_trip_and_expired_snoozes_drop(tmp_path):
     assert not list(path.parent.glob(".triggers.json-*"))                    # written through a temp file
     path.write_text("{not json")
     assert _read_hidden(path, 100.0) == ({}, {})
+
+
+def test_a_stop_counts_only_for_the_run_it_ended():
+    from app.monitor import _stopped_why
+    assert _stopped_why({"started_at": 100.0, "killed_at": 150.0}) == "stopped with paneboard"
+    assert "restored" in _stopped_why({"started_at": 100.0, "restored_at": 200.0})
+    assert _stopped_why({"started_at": 100.0, "merged": True}) == "merged"
+    assert _stopped_why({"started_at": 300.0, "killed_at": 150.0}) == ""      # started again since
+    assert _stopped_why({"started_at": 100.0}) == _stopped_why(None) == ""
