@@ -249,6 +249,13 @@ class Dashboard(App):
         self._predicted_for = key
         self.post_message(ConflictsPredicted(base, vs_base, pairs))
 
+    @work(thread=True, exclusive=True, group="capture-now")
+    def capture_now(self) -> None:
+        """Show a newly selected agent's pane at once rather than at the next preview poll."""
+        agent = self.agents.get(self.selected or "")
+        if agent is not None and agent.pane:
+            self.post_message(ScreenCaptured(agent.name, self.fleet.tmux.capture(agent.pane, ansi=True)))
+
     @work(thread=True, group="action")
     def fleet_action(self, what: str, fn, *args) -> None:
         try:
@@ -278,7 +285,7 @@ class Dashboard(App):
             self.bell()
         self._first_update = False
         self.predict_conflicts(message.agents)
-        self.refresh_bindings()  # which keys apply depends on the selected agent's state
+        self._refresh_keys()
         self.table.set_agents(message.agents)
         self._show_selected()
         counts: dict[str, int] = {}
@@ -305,9 +312,15 @@ class Dashboard(App):
                 message.on_yes()
         self.push_screen(ConfirmScreen(message.question, message.label), answered)
 
+    def _refresh_keys(self) -> None:
+        # Which keys apply depends on the selected agent's state; an update can land while quitting.
+        if self.is_running and self.screen_stack:
+            self.refresh_bindings()
+
     def on_agent_table_agent_selected(self, message: AgentTable.AgentSelected) -> None:
         self.selected = message.name
-        self.refresh_bindings()
+        self._refresh_keys()
+        self.capture_now()
         self._show_selected()
 
     def on_data_table_row_selected(self, message) -> None:

@@ -8,12 +8,12 @@ from enum import StrEnum
 
 
 def ago(seconds: float) -> str:
-    """A short human duration: 5s, 3m07s, 2h05m."""
+    """A short human duration: 5s, 3m, 2h05m (coarser as it grows, so live tables repaint rarely)."""
     seconds = max(0, int(seconds))
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
+        return f"{seconds // 60}m"
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 

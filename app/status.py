@@ -67,9 +67,12 @@ _ANSI = re.compile(
 )
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def strip_ansi(text: str) -> str:
     """Text without terminal escape sequences and control characters (\\n, \\r and \\t are kept)."""
-    if "\x1b" not in text and not any(c < " " and c not in "\n\r\t" for c in text):
+    if not _CONTROL.search(text):  # the common case, in C: nothing to strip
         return text
     return _ANSI.sub("", text)
 
@@ -358,6 +361,9 @@ _ERROR_LINE = re.compile(
     r"|^\s*[✗✘×] "
     r"|^\s*E\s{3}\w"                    # pytest's "E   assert ..." lines
 )
+# Every _ERROR_LINE alternative contains one of these; checking them first skips the regex for most lines.
+_ERROR_HINTS = ("rror", "RROR", "xception", "FAIL", "panic:", "atal", "FATAL", "Traceback", "ERR!",
+                "✗", "✘", "×", "E   ")
 _NOT_ERROR = re.compile(r"\b(?:0|no) (?:errors?|failures?)\b|\berrors?: 0\b|without errors", re.IGNORECASE)
 
 _NORMALISE = [
@@ -377,6 +383,8 @@ _NORMALISE = [
 
 def error_signature(line: str) -> str | None:
     """A normalised signature if the line reports an error (numbers, paths, ids, times, quotes folded), else None."""
+    if not any(hint in line for hint in _ERROR_HINTS):  # cheap reject for the flood of ordinary lines
+        return None
     text = strip_ansi(line).strip()
     if not text or len(text) > 2000 or not _ERROR_LINE.search(text) or _NOT_ERROR.search(text):
         return None

@@ -57,12 +57,13 @@ class AgentTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self._agents: dict[str, Agent] = {}
         self._conflicts: dict[str, tuple[str, ...]] = {}
+        self._cells_shown: dict[str, tuple] = {}
         self._selected: str | None = None
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(label, key=key, width=14 if key == "status" else None)
-        self.watch(self.app, "theme", lambda _: self._redraw_all(), init=False)
+        self.watch(self.app, "theme", lambda _: self._redraw_all_styles(), init=False)
 
     @property
     def selected(self) -> str | None:
@@ -71,35 +72,39 @@ class AgentTable(DataTable):
     def set_conflicts(self, conflicts: dict[str, tuple[str, ...]]) -> None:
         """Predicted merge result per agent: () merges cleanly, (files...) conflicts; missing = not known yet."""
         self._conflicts = dict(conflicts)
-        self._redraw_all()
+        self.set_agents(list(self._agents.values()))
 
     def set_agents(self, agents: list[Agent]) -> None:
-        """Show these agents: update rows in place, add new ones, drop vanished ones."""
+        """Show these agents: update changed cells in place, add new rows, drop vanished ones."""
         incoming = {a.name: a for a in agents}
         for name in list(self._agents):
             if name not in incoming:
                 self.remove_row(name)
+                self._cells_shown.pop(name, None)
         now = time.time()
         for agent in agents:
             cells = self._cells(agent, now)
-            if agent.name in self._agents:
-                for (key, _), value in zip(COLUMNS, cells):
-                    self.update_cell(agent.name, key, value, update_width=key != "status")
-            else:
+            shown = self._cells_shown.get(agent.name)
+            if shown is None:
                 self.add_row(*cells, key=agent.name)
+            else:
+                # Only what changed: every update_cell re-measures its whole column.
+                for (key, _), value, old in zip(COLUMNS, cells, shown):
+                    if value != old:
+                        self.update_cell(agent.name, key, value, update_width=key != "status")
+            self._cells_shown[agent.name] = cells
         self._agents = incoming
         if self.row_count and self._selected not in incoming:
             self._post_selection()
 
-    def _redraw_all(self) -> None:
+    def tick(self) -> None:
+        """Advance the time columns without waiting for an update (only cells whose text changed)."""
         self.set_agents(list(self._agents.values()))
 
-    def tick(self) -> None:
-        """Advance the time columns (elapsed, last activity) without waiting for an update."""
-        now = time.time()
-        for a in self._agents.values():
-            self.update_cell(a.name, "activity", f"{ago(now - a.last_activity_at)} ago" if a.last_activity_at else "-")
-            self.update_cell(a.name, "elapsed", ago(now - a.started_at) if a.started_at else "-")
+    def _redraw_all_styles(self) -> None:
+        self._cells_shown.clear()
+        self.clear()
+        self.set_agents(list(self._agents.values()))
 
     def _colour(self, variable: str) -> str:
         return self.app.theme_variables.get(variable, "")
