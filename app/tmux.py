@@ -152,7 +152,7 @@ class Tmux:
             tail += [";", "set-option", "-p", "-t", target, f"@paneboard_{key}", tmux_arg(value)]
         if pipe:
             # pipe-pane expands formats in its command: '#' must be doubled to stay literal.
-            tail += [";", "pipe-pane", "-o", "-t", target, tmux_arg(pipe.replace("#", "##"))]
+            tail += [";", "pipe-pane", "-t", target, tmux_arg(pipe.replace("#", "##"))]
         command = [tmux_arg(a) for a in argv]
         if self.has_session(session):
             head = ["new-window", "-d", "-P", "-F", "#{pane_id}", "-t", f"={session}:", "-n", window]
