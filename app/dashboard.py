@@ -191,7 +191,7 @@ class Dashboard(App):
         self.run_monitor()
         self.refresh_agents()
         self.watch_preview()
-        self.set_interval(1.0, self.table.tick)
+        self.set_interval(5.0, self.table.tick)
         # The base can move under us (a commit in the main checkout): re-check predictions now and then.
         self.set_interval(15.0, lambda: self.predict_conflicts(list(self.agents.values()), force=False))
 

@@ -8,10 +8,12 @@ from enum import StrEnum
 
 
 def ago(seconds: float) -> str:
-    """A short human duration: 5s, 3m, 2h05m (coarser as it grows, so live tables repaint rarely)."""
+    """A short human duration: <10s, 20s, 3m, 2h05m (coarse, so a live table repaints rarely)."""
     seconds = max(0, int(seconds))
+    if seconds < 10:
+        return "<10s"
     if seconds < 60:
-        return f"{seconds}s"
+        return f"{seconds // 10 * 10}s"
     if seconds < 3600:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
