@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -116,15 +116,11 @@ class FilesDiffScreen(Screen):
         self.query_one("#review-files", OptionList).focus()
         self.load_files()
 
-    # --- where data comes from (overridden) ----------------------------------------------
-
-    def load_changes(self) -> list[FileChange]:
-        """Return the changed files (runs in a thread)."""
-        raise NotImplementedError
-
-    def load_texts(self, change: FileChange) -> tuple[str, str] | None:
-        """Return (old, new) text of a change, None when binary (runs in a thread)."""
-        raise NotImplementedError
+    # --- where data comes from: each subclass defines both (they run in worker threads) ---
+    # load_changes() -> list[FileChange]: the changed files.
+    # load_texts(change) -> (old, new) | None: a change's texts, None when binary.
+    load_changes: Callable[[], list[FileChange]]
+    load_texts: Callable[[FileChange], tuple[str, str] | None]
 
     # --- workers -------------------------------------------------------------------------
 
