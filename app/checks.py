@@ -130,33 +130,5 @@ def run_check(worktree: Path, command: str, log_path: Path, timeout: float) -> C
 
 
 async def run_check_async(worktree: Path, command: str, log_path: Path, timeout: float) -> CheckResult:
-    """run_check for asyncio: the same argv, log and timeout rules, without blocking the event loop."""
-    argv, log_path = _argv(command), Path(log_path)
-    if not argv:
-        return _empty(log_path)
-    started = time.monotonic()
-    with _open_log(log_path, argv) as log:
-        try:
-            proc = await asyncio.create_subprocess_exec(*argv, cwd=worktree, stdin=subprocess.DEVNULL, stdout=log,
-                                                        stderr=subprocess.STDOUT, start_new_session=True)
-        except OSError as exc:
-            log.close()
-            return _not_started(argv, log_path, started, exc)
-        timed_out = False
-        try:
-            code = await asyncio.wait_for(proc.wait(), timeout)
-        except asyncio.TimeoutError:
-            timed_out = True
-            _kill_group(proc.pid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), _GRACE)
-            except asyncio.TimeoutError:
-                _kill_group(proc.pid, signal.SIGKILL)
-                await proc.wait()
-            code = None
-        except asyncio.CancelledError:
-            _kill_group(proc.pid, signal.SIGKILL)
-            raise
-        finally:
-            _kill_group(proc.pid, signal.SIGKILL)
-    return _finish(argv, code, timed_out, timeout, started, log_path)
+    """run_check for asyncio: the same argv, log and timeout rules, in a thread so the event loop never waits."""
+    return await asyncio.to_thread(run_check, worktree, command, log_path, timeout)

@@ -215,7 +215,6 @@ def parse(text: str, path: str = DEFAULT_FILE) -> TaskFile:
         return TaskFile(Path(path), Settings(), ())
     settings_kw: dict[str, Any] = {}
     task_nodes: list[yaml.Node] = []
-    tasks_node = None
     for key, val in _mapping(ctx, root, ""):
         _check_keys(ctx, key, "", {"defaults", "tasks"})
         if key.value == "defaults":
@@ -225,7 +224,6 @@ def parse(text: str, path: str = DEFAULT_FILE) -> TaskFile:
                 if k.value == "merge_strategy" and settings_kw[k.value] not in MERGE_STRATEGIES:
                     raise ctx.fail(v, "defaults.merge_strategy", f"must be one of {', '.join(MERGE_STRATEGIES)}")
         else:
-            tasks_node = val
             if not isinstance(val, yaml.SequenceNode):
                 raise ctx.fail(val, "tasks", "expected a list of tasks")
             task_nodes = list(val.value)

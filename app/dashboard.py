@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from textual import on, work
+from textual import work
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -28,7 +28,7 @@ from . import presets, worktrees
 from .config import Task
 from .errors import PaneboardError
 from .fleet import Fleet
-from .model import Agent, Kind, Trigger
+from .model import Agent, Trigger
 from .monitor import Monitor
 from .screens.commands import AgentCommands
 from .screens.confirm import ConfirmScreen

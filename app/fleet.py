@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import logs, presets, worktrees
 from .config import Settings, Task, TaskFile
@@ -20,6 +21,11 @@ from .names import slugify
 from .state import StateFile
 from .tmux import PaneInfo, Tmux
 from .worktrees import RepoInfo
+
+if TYPE_CHECKING:
+    from .archive import Archive
+    from .checks import CheckResult
+    from .merge import MergeResult
 
 _POOL = 8
 

@@ -21,12 +21,15 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import TYPE_CHECKING, AsyncIterator, Callable
 
 from . import logs, worktrees
 from .model import Agent, Kind, Status, Trigger, TriggerKind
 from .triggers import AgentSnapshot, ErrorCounter, TriggerBook, duration, evaluate, is_silent, \
     out_of_scope, overlaps, silence_threshold
+
+if TYPE_CHECKING:  # watchfiles loads only for the live monitor, not `ls`
+    from .watch import FileActivity
 
 log = logging.getLogger(__name__)
 
@@ -882,7 +885,7 @@ class Monitor:
         async for act in self.watcher.events():
             self._on_files(act)
 
-    def _on_files(self, act: "FileActivity") -> None:  # noqa: F821 - app.watch.FileActivity
+    def _on_files(self, act: FileActivity) -> None:
         self.counters["file_batches"] += 1
         name = self._by_worktree.get(str(act.worktree))
         if name is None:

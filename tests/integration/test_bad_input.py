@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import GIT_ID, demo_command, demo_script, git, make_repo, paneboard
+from tests.helpers import demo_command, demo_script, git, paneboard
 
 
 def snapshot(repo: Path, socket_name: str) -> tuple:

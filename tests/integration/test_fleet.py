@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings, Task
-from app.errors import PaneboardError, SpawnError
+from app.errors import SpawnError
 from app.fleet import Fleet
 from app.model import Kind
-from app.tmux import Tmux
 from app.worktrees import find_repo, list_worktrees
 from tests.helpers import demo_command, demo_script, git, paneboard, retry_until
 
@@ -96,7 +95,6 @@ def test_prompt_and_name_injection_run_nothing(fleet: Fleet, tmp_path: Path, tmu
     marker_dir = tmp_path / "marks"
     marker_dir.mkdir()
     prompt = HOSTILE.format(p=marker_dir)
-    script = demo_script(tmp_path, [{"do": "idle"}])
     name = f"x; touch {marker_dir}/PWN5 $(touch {marker_dir}/PWN6) #(touch {marker_dir}/PWN7);"
     agent = fleet.spawn(Task(name=name, agent="demo", prompt=prompt,
                              env={"PANEBOARD_DEMO_SCENARIO": "worker", "PANEBOARD_DEMO_SPEED": "0.05"}))

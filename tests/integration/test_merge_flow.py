@@ -6,8 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from app.config import Task
-from tests.helpers import git, paneboard, retry_until
+from tests.helpers import git, paneboard
 
 
 def ls(repo: Path, sock: str) -> dict:

@@ -22,7 +22,7 @@ from app.fleet import Fleet
 from app.model import Kind, TriggerKind
 from app.monitor import Monitor, assess_once, status_file_paths
 from app.worktrees import find_repo
-from tests.helpers import demo_script, git, kill_tmux, make_repo, retry_until, unique_socket
+from tests.helpers import demo_script, git, make_repo, retry_until
 
 pytestmark = pytest.mark.slow
 
@@ -45,13 +45,9 @@ async def until(fn, timeout: float = 15.0, interval: float = 0.05):
 
 
 @pytest.fixture
-def socket_name(monkeypatch):
-    name = unique_socket()
-    monkeypatch.setenv("PANEBOARD_TMUX_SOCKET", name)
-    monkeypatch.delenv("TMUX", raising=False)
-    monkeypatch.delenv("TMUX_PANE", raising=False)
-    yield name
-    kill_tmux(name)
+def socket_name(tmux_socket):
+    """The private tmux server from conftest (killed when the test ends)."""
+    return tmux_socket
 
 
 def make_fleet(tmp_path: Path, socket_name: str, **settings) -> Fleet:
