@@ -150,6 +150,7 @@ class Dashboard(App):
         self.fleet = fleet
         self.monitor = monitor or Monitor(fleet, rediscover_every=max(refresh_seconds * 5, 2.0))
         self.refresh_seconds = refresh_seconds
+        self._keys_enabled: tuple[bool, ...] | None = None
         self.agents: dict[str, Agent] = {}
         self.selected: str | None = None
         self.conflicts: ConflictsPredicted | None = None
@@ -312,9 +313,17 @@ class Dashboard(App):
                 message.on_yes()
         self.push_screen(ConfirmScreen(message.question, message.label), answered)
 
+    _STATEFUL_ACTIONS = ("attach", "reply", "approve", "reject", "kill", "merge", "discard", "check", "compare",
+                         "check_log", "output_log", "acknowledge", "snooze", "review")
+
     def _refresh_keys(self) -> None:
         # Which keys apply depends on the selected agent's state; an update can land while quitting.
-        if self.is_running and self.screen_stack:
+        # Refreshing bindings recomposes the footer (a full layout), so do it only when the answer changed.
+        if not (self.is_running and self.screen_stack):
+            return
+        enabled = tuple(bool(self.check_action(a, ())) for a in self._STATEFUL_ACTIONS)
+        if enabled != self._keys_enabled:
+            self._keys_enabled = enabled
             self.refresh_bindings()
 
     def on_agent_table_agent_selected(self, message: AgentTable.AgentSelected) -> None:
@@ -323,8 +332,8 @@ class Dashboard(App):
         self.capture_now()
         self._show_selected()
 
-    def on_data_table_row_selected(self, message) -> None:
-        # The table owns `enter` while focused; selecting a row means "attach to it".
+    def on_agent_table_chosen(self, message: AgentTable.Chosen) -> None:
+        # The table owns `enter` while focused; choosing a row means "attach to it".
         message.stop()
         self.action_attach()
 
@@ -352,7 +361,7 @@ class Dashboard(App):
         """Move the table cursor to an agent (used by the command palette)."""
         table = self.table
         try:
-            table.move_cursor(row=table.get_row_index(name))
+            table.move_cursor(table.get_row_index(name))
         except Exception:  # noqa: BLE001 - the agent vanished meanwhile
             return
         self.selected = name

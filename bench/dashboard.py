@@ -334,7 +334,7 @@ async def key_latency(lab: Lab, n: int, presses: int, notes: list[str]) -> dict:
             key = pattern[i % len(pattern)]
             rec.drain()
             row = table.cursor_row + (1 if key == "j" else -1)
-            target = table.ordered_rows[row].key.value
+            target = table.row_names[row]
             cursor_at.clear()
             texts.clear()
             found: dict[str, float] = {}
@@ -458,6 +458,7 @@ async def idle_and_status(lab: Lab, n: int, window: float, samples: int, notes: 
         app.table.set_agents = set_agents
         stages: dict[str, list[float]] = {"typed": [], "update": [], "table": []}
         lat: list[float] = []
+        detail: list[tuple[float, float, float, float]] = []
         state_lat: list[float] = []
         missed = 0
         try:
@@ -492,6 +493,8 @@ async def idle_and_status(lab: Lab, n: int, window: float, samples: int, notes: 
                     for k in ("update", "table"):
                         if k in stamps:
                             stages[k].append(stamps[k] - t0)
+                    detail.append((seen[0] - t0, t_typed - t0, stamps.get("update", t0) - t0,
+                                   stamps.get("table", t0) - t0))
                 else:
                     missed += 1
                 await asyncio.sleep(0.05)
@@ -508,7 +511,8 @@ async def idle_and_status(lab: Lab, n: int, window: float, samples: int, notes: 
                  f"p50 {pct(state_lat, 0.5) * 1000:.0f} ms (polled every 5 ms); stages p50 from typing start: "
                  f"fleet.send returned {ms(stages['typed'], 0.5)}, monitor Update says working "
                  f"{ms(stages['update'], 0.5)}, table.set_agents gets it {ms(stages['table'], 0.5)}, "
-                 f"painted {ms(lat, 0.5)}")
+                 f"painted {ms(lat, 0.5)}; slowest samples (painted / typed / update / table, ms): "
+                 + ", ".join("/".join(f"{x * 1000:.0f}" for x in d) for d in sorted(detail, reverse=True)[:4]))
     return out
 
 
@@ -544,6 +548,9 @@ async def main() -> None:
     p.add_argument("--presses", type=int, default=None)
     p.add_argument("--window", type=float, default=None, help="seconds of each idle CPU window")
     p.add_argument("--samples", type=int, default=None, help="status samples")
+    p.add_argument("--parts", default="keys,16,paint,48",
+                   help="comma-separated parts to run: keys (flood + key presses), 16 (idle CPU + status at 16), "
+                        "paint (first paint at 20), 48 (idle CPU + status at 48); default all")
     args = p.parse_args()
     presses = args.presses or (20 if args.quick else 40)
     window = args.window or (10.0 if args.quick else 60.0)
@@ -558,13 +565,66 @@ async def main() -> None:
     rows: list[tuple[str, str, str]] = []
     notes: list[str] = []
 
+    parts = set(args.parts.split(","))
     # 1. key presses while 16 agents flood
+    if "keys" in parts:
+        rows += await keys_part(presses, notes)
+        print("\n".join(f"{a}: {b}" for a, b, _ in rows), flush=True)
+    lab = Lab("idle")
+    try:
+        idle = [{"do": "say", "text": "ready"}, {"do": "idle", "reply_work": 1.0, "reply_edit": "notes.md"}]
+        spawn16 = lab.spawn("agent", 0, 16, idle)
+        # 2 + 3 at 16 agents
+        if "16" in parts:
+            s = await idle_and_status(lab, 16, window, samples, notes)
+            c = s["cpu"]
+            rows += [
+                ("idle CPU, 16 agents: this process (app + monitor)", f"{c['self']:.2f} %", ""),
+                ("  tmux server", f"{c['server']:.2f} %", ""),
+                ("  tmux control-mode client", f"{c['control']:.2f} %", ""),
+                ("  total", f"{c['total']:.2f} %", "≤ 2 %"),
+                ("RSS of this process, 16 agents", f"{c['rss']:.0f} MB", "≤ 150 MB"),
+                ("screen change -> 'working' painted in the table, 16: p50", ms(s["status"], 0.5), "≤ 100 ms"),
+                (f"  p99 ({len(s['status'])} samples)", ms(s["status"], 0.99), "≤ 300 ms"),
+            ]
+            notes.append(f"idle 16: spawned in {spawn16:.1f} s; load during the CPU window {c['load']}")
+
+        # 4. first paint with 20
+        if "paint" in parts or "48" in parts:
+            lab.spawn("agent", 16, 4, idle)
+        if "paint" in parts:
+            paints = [await first_paint(lab, 20) for _ in range(3)]
+            rows.append(("first full paint, 20 agents (median of 3)",
+                         f"{statistics.median(paints) * 1000:.0f} ms", "≤ 1.5 s"))
+            notes.append("first paint runs: " + ", ".join(f"{x * 1000:.0f} ms" for x in paints))
+
+        # 2 at 48 agents
+        if "48" in parts:
+            spawn48 = lab.spawn("agent", 20, 28, idle)
+            s = await idle_and_status(lab, 48, window, samples, notes)
+            c = s["cpu"]
+            rows += [
+                ("idle CPU, 48 agents: this process (app + monitor)", f"{c['self']:.2f} %", ""),
+                ("  tmux server", f"{c['server']:.2f} %", ""),
+                ("  tmux control-mode client", f"{c['control']:.2f} %", ""),
+                ("  total", f"{c['total']:.2f} %", "≤ 5 %"),
+                ("RSS of this process, 48 agents", f"{c['rss']:.0f} MB", ""),
+                ("screen change -> 'working' painted in the table, 48: p50", ms(s["status"], 0.5), "(none)"),
+                (f"  p99 ({len(s['status'])} samples)", ms(s["status"], 0.99), "(none)"),
+            ]
+            notes.append(f"idle 48: 28 more spawned in {spawn48:.1f} s; load during the CPU window {c['load']}")
+    finally:
+        lab.close()
+    print_table(rows, notes)
+
+
+async def keys_part(presses: int, notes: list[str]) -> list[tuple[str, str, str]]:
     lab = Lab("flood")
     try:
         r = await key_latency(lab, 16, presses, notes)
     finally:
         lab.close()
-    rows += [
+    return [
         (f"j/k -> cursor row repainted, 16 x {FLOOD_RATE} lines/s: p50", ms(r["hl"], 0.5), "≤ 100 ms"),
         ("  p95", ms(r["hl"], 0.95), "≤ 100 ms"),
         (f"  max ({len(r['hl'])} presses, {r['missed']} not seen)", ms(r["hl"], 1.0), ""),
@@ -575,50 +635,9 @@ async def main() -> None:
         ("  key -> preview shows the agent's pane, p50 / p95",
          f"{ms(r['preview'], 0.5)} / {ms(r['preview'], 0.95)}", ""),
     ]
-    print("\n".join(f"{a}: {b}" for a, b, _ in rows), flush=True)
 
-    lab = Lab("idle")
-    try:
-        idle = [{"do": "say", "text": "ready"}, {"do": "idle", "reply_work": 1.0, "reply_edit": "notes.md"}]
-        spawn16 = lab.spawn("agent", 0, 16, idle)
-        # 2 + 3 at 16 agents
-        s = await idle_and_status(lab, 16, window, samples, notes)
-        c = s["cpu"]
-        rows += [
-            ("idle CPU, 16 agents: this process (app + monitor)", f"{c['self']:.2f} %", ""),
-            ("  tmux server", f"{c['server']:.2f} %", ""),
-            ("  tmux control-mode client", f"{c['control']:.2f} %", ""),
-            ("  total", f"{c['total']:.2f} %", "≤ 2 %"),
-            ("RSS of this process, 16 agents", f"{c['rss']:.0f} MB", "≤ 150 MB"),
-            ("screen change -> 'working' painted in the table, 16: p50", ms(s["status"], 0.5), "≤ 100 ms"),
-            (f"  p99 ({len(s['status'])} samples)", ms(s["status"], 0.99), "≤ 300 ms"),
-        ]
-        notes.append(f"idle 16: spawned in {spawn16:.1f} s; load during the CPU window {c['load']}")
 
-        # 4. first paint with 20
-        lab.spawn("agent", 16, 4, idle)
-        paints = [await first_paint(lab, 20) for _ in range(3)]
-        rows.append(("first full paint, 20 agents (median of 3)",
-                     f"{statistics.median(paints) * 1000:.0f} ms", "≤ 1.5 s"))
-        notes.append("first paint runs: " + ", ".join(f"{x * 1000:.0f} ms" for x in paints))
-
-        # 2 at 48 agents
-        spawn48 = lab.spawn("agent", 20, 28, idle)
-        s = await idle_and_status(lab, 48, window, samples, notes)
-        c = s["cpu"]
-        rows += [
-            ("idle CPU, 48 agents: this process (app + monitor)", f"{c['self']:.2f} %", ""),
-            ("  tmux server", f"{c['server']:.2f} %", ""),
-            ("  tmux control-mode client", f"{c['control']:.2f} %", ""),
-            ("  total", f"{c['total']:.2f} %", "≤ 5 %"),
-            ("RSS of this process, 48 agents", f"{c['rss']:.0f} MB", ""),
-            ("screen change -> 'working' painted in the table, 48: p50", ms(s["status"], 0.5), "(none)"),
-            (f"  p99 ({len(s['status'])} samples)", ms(s["status"], 0.99), "(none)"),
-        ]
-        notes.append(f"idle 48: 28 more spawned in {spawn48:.1f} s; load during the CPU window {c['load']}")
-    finally:
-        lab.close()
-
+def print_table(rows: list[tuple[str, str, str]], notes: list[str]) -> None:
     width = max(len(r[0]) for r in rows)
     print()
     print(f"{'measure'.ljust(width)}  {'result':>16}  target")

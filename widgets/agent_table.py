@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import time
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widgets import DataTable
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from app.model import Agent, TriggerKind, ago
 
@@ -24,27 +30,66 @@ TRIGGER_ICONS = {
 COLUMNS = (("status", "Status"), ("name", "Agent"), ("triggers", "Triggers"), ("merge", "Merge"),
            ("files", "Files"), ("lines", "+/-"), ("check", "Check"), ("activity", "Last activity"),
            ("elapsed", "Elapsed"), ("agent", "Runs"))
+FIXED_WIDTHS = {"status": 13}
+MAX_WIDTHS = {"name": 28, "agent": 18, "triggers": 12}
+GAP = 2  # cells between columns
 
 
-class AgentTable(DataTable):
+class AgentTable(ScrollView, can_focus=True):
     """All agents, one row each; the cursor selects the agent the rest of the screen shows.
+
+    Built on the line API: each row is rendered once into a cached strip and again only when one
+    of its cells changed, and a refresh repaints just the lines that changed, so an update that
+    touches one agent costs one line however many agents there are.
 
     | Key | Description |
     | :- | :- |
-    | enter | Attach to the agent (posts DataTable.RowSelected). |
+    | enter | Attach to the agent (posts AgentTable.Chosen). |
     | j / down | Next agent. |
     | k / up | Previous agent. |
     | g / G | First / last agent. |
     """
 
     BINDINGS = [
-        Binding("enter", "select_cursor", "Attach", id="table.attach",
+        Binding("enter", "choose", "Attach", id="table.attach",
                 tooltip="Attach to the selected agent's live pane (detach to come back)"),
-        Binding("j", "cursor_down", "Down", show=False, id="table.down", tooltip="Select the next agent"),
-        Binding("k", "cursor_up", "Up", show=False, id="table.up", tooltip="Select the previous agent"),
-        Binding("g", "scroll_top", "First", show=False, id="table.first", tooltip="Select the first agent"),
-        Binding("G", "scroll_bottom", "Last", show=False, id="table.last", tooltip="Select the last agent"),
+        Binding("j,down", "cursor_down", "Down", show=False, id="table.down", tooltip="Select the next agent"),
+        Binding("k,up", "cursor_up", "Up", show=False, id="table.up", tooltip="Select the previous agent"),
+        Binding("g,home", "first", "First", show=False, id="table.first", tooltip="Select the first agent"),
+        Binding("G,end", "last", "Last", show=False, id="table.last", tooltip="Select the last agent"),
+        Binding("pageup", "page_up", "Page up", show=False, id="table.page_up",
+                tooltip="Move the selection up a screenful"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="table.page_down",
+                tooltip="Move the selection down a screenful"),
     ]
+
+    COMPONENT_CLASSES = {"agent-table--header", "agent-table--cursor", "agent-table--cursor-blurred"}
+
+    DEFAULT_CSS = """
+    AgentTable {
+        background: $surface;
+        overflow-x: hidden;
+        overflow-y: auto;
+        scrollbar-gutter: stable;
+    }
+    AgentTable > .agent-table--header {
+        color: $primary;
+        text-style: bold;
+        background: $panel;
+    }
+    AgentTable > .agent-table--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+        text-style: $block-cursor-text-style;
+    }
+    AgentTable > .agent-table--cursor-blurred {
+        background: $block-cursor-blurred-background;
+        color: $block-cursor-blurred-foreground;
+        text-style: $block-cursor-blurred-text-style;
+    }
+    """
+
+    cursor_row: reactive[int] = reactive(0, always_update=False, init=False)
 
     class AgentSelected(Message):
         """The cursor moved to another agent."""
@@ -53,21 +98,50 @@ class AgentTable(DataTable):
             super().__init__()
             self.name = name
 
+    class Chosen(Message):
+        """The user chose the agent under the cursor (enter or double click): attach to it."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        super().__init__(**kwargs)
         self._agents: dict[str, Agent] = {}
         self._conflicts: dict[str, tuple[str, ...]] = {}
-        self._cells_shown: dict[str, tuple] = {}
+        self._order: list[str] = []
+        self._cells_shown: dict[str, tuple[Text, ...]] = {}
+        self._strips: dict[str, Strip] = {}      # rendered rows, without the cursor
+        self._header: Strip | None = None
+        self._widths: tuple[int, ...] = tuple(len(label) for _, label in COLUMNS)
         self._selected: str | None = None
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key, width=14 if key == "status" else None)
-        self.watch(self.app, "theme", lambda _: self._redraw_all_styles(), init=False)
+        self.watch(self.app, "theme", lambda _: self._restyle(), init=False)
+
+    # -- what the rest of the app uses ----------------------------------------
 
     @property
     def selected(self) -> str | None:
         return self._selected
+
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
+
+    @property
+    def row_names(self) -> tuple[str, ...]:
+        """Agent names in display order."""
+        return tuple(self._order)
+
+    def get_row_index(self, name: str) -> int:
+        """The row of an agent (ValueError if it has none)."""
+        return self._order.index(name)
+
+    def move_cursor(self, row: int) -> None:
+        """Put the cursor on a row (clamped) and scroll it into view."""
+        if self._order:
+            self.cursor_row = max(0, min(row, len(self._order) - 1))
 
     def set_conflicts(self, conflicts: dict[str, tuple[str, ...]]) -> None:
         """Predicted merge result per agent: () merges cleanly, (files...) conflicts; missing = not known yet."""
@@ -75,41 +149,108 @@ class AgentTable(DataTable):
         self.set_agents(list(self._agents.values()))
 
     def set_agents(self, agents: list[Agent]) -> None:
-        """Show these agents: update changed cells in place, add new rows, drop vanished ones."""
+        """Show these agents: re-render only rows whose cells changed, repaint only their lines."""
         incoming = {a.name: a for a in agents}
-        for name in list(self._agents):
-            if name not in incoming:
-                self.remove_row(name)
-                self._cells_shown.pop(name, None)
         now = time.time()
+        order = [a.name for a in agents]
+        changed: set[str] = set()
         for agent in agents:
             cells = self._cells(agent, now)
-            shown = self._cells_shown.get(agent.name)
-            if shown is None:
-                self.add_row(*cells, key=agent.name)
-            else:
-                # Only what changed: every update_cell re-measures its whole column.
-                for (key, _), value, old in zip(COLUMNS, cells, shown):
-                    if value != old:
-                        self.update_cell(agent.name, key, value, update_width=key != "status")
-            self._cells_shown[agent.name] = cells
+            if self._cells_shown.get(agent.name) != cells:
+                self._cells_shown[agent.name] = cells
+                self._strips.pop(agent.name, None)
+                changed.add(agent.name)
+        for name in set(self._cells_shown) - set(incoming):
+            del self._cells_shown[name]
+            self._strips.pop(name, None)
         self._agents = incoming
-        if self.row_count and self._selected not in incoming:
-            self._post_selection()
+        widths = self._measure()
+        if order != self._order or widths != self._widths:
+            self._order = order
+            if widths != self._widths:
+                self._widths = widths
+                self._strips.clear()
+                self._header = None
+            self.virtual_size = Size(self._row_width(), len(order) + 1)
+            self.refresh()
+        else:
+            for name in changed:
+                self._refresh_row(self._order.index(name))
+        if order:
+            self.cursor_row = min(self.cursor_row, len(order) - 1)
+            if self._selected is not None and self._selected in incoming and self._order.index(self._selected) != self.cursor_row:
+                self.cursor_row = self._order.index(self._selected)   # the selected agent moved: follow it
+        self._post_selection()
 
     def tick(self) -> None:
-        """Advance the time columns without waiting for an update (only cells whose text changed)."""
+        """Advance the time columns without waiting for an update (only rows whose text changed)."""
         self.set_agents(list(self._agents.values()))
 
-    def _redraw_all_styles(self) -> None:
+    # -- rendering --------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if y == 0:   # the header stays put while the rows scroll under it
+            if self._header is None:
+                header_style = self.get_component_rich_style("agent-table--header")
+                self._header = self._render_cells(tuple(Text(label) for _, label in COLUMNS), header_style)
+            return self._header.crop_extend(0, width, self.get_component_rich_style("agent-table--header"))
+        row = y - 1 + self.scroll_offset.y
+        if row >= len(self._order):
+            return Strip.blank(width, base)
+        name = self._order[row]
+        strip = self._strips.get(name)
+        if strip is None:
+            strip = self._strips[name] = self._render_cells(self._cells_shown[name], base)
+        strip = strip.crop_extend(0, width, base)
+        if row == self.cursor_row:
+            cursor = self.get_component_rich_style(
+                "agent-table--cursor" if self.has_focus else "agent-table--cursor-blurred")
+            # The cursor's colours win over each cell's own, so the selected row is legible in every theme.
+            strip = Strip(Segment.apply_style(list(strip), post_style=cursor), strip.cell_length)
+        return strip
+
+    def _render_cells(self, cells: tuple[Text, ...], style: Style) -> Strip:
+        line = Text(" ", no_wrap=True, end="")
+        for text, width in zip(cells, self._widths):
+            cell = text.copy()
+            cell.truncate(width, overflow="ellipsis", pad=True)
+            line.append_text(cell)
+            line.append(" " * GAP)
+        # Text.render leaves the base style out: lay it under every cell's own colours.
+        return Strip(line.render(self.app.console)).apply_style(style).simplify()
+
+    def _measure(self) -> tuple[int, ...]:
+        widths = []
+        for i, (key, label) in enumerate(COLUMNS):
+            if key in FIXED_WIDTHS:
+                widths.append(FIXED_WIDTHS[key])
+                continue
+            w = max([len(label)] + [cells[i].cell_len for cells in self._cells_shown.values()])
+            widths.append(min(w, MAX_WIDTHS.get(key, w)))
+        return tuple(widths)
+
+    def _row_width(self) -> int:
+        return 1 + sum(self._widths) + GAP * len(self._widths)
+
+    def _refresh_row(self, row: int) -> None:
+        y = row + 1 - self.scroll_offset.y
+        if 1 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
+
+    def _restyle(self) -> None:
+        """The theme changed: every colour in every row changes with it."""
         self._cells_shown.clear()
-        self.clear()
+        self._strips.clear()
+        self._header = None
         self.set_agents(list(self._agents.values()))
+        self.refresh()
 
     def _colour(self, variable: str) -> str:
         return self.app.theme_variables.get(variable, "")
 
-    def _cells(self, a: Agent, now: float) -> tuple:
+    def _cells(self, a: Agent, now: float) -> tuple[Text, ...]:
         kind = "merged" if a.merged else a.status.kind.value
         status = Text(f"{STATUS_ICONS.get(kind, '·')} {kind.replace('_', ' ')}",
                       style=self._colour(f"status-{kind.replace('_', '-')}"))
@@ -133,23 +274,64 @@ class AgentTable(DataTable):
             files = self._conflicts[a.name]
             merge = Text(f"≠ {len(files)} file{'s' if len(files) != 1 else ''}", style=self._colour("conflict")) \
                 if files else Text("clean", style=self._colour("success"))
-        name = a.name if len(a.name) <= 28 else a.name[:27] + "…"
-        return (status, name, triggers, merge, str(a.files_changed), lines, check,
-                f"{ago(now - a.last_activity_at)} ago" if a.last_activity_at else "-",
-                ago(now - a.started_at) if a.started_at else "-",
-                a.agent if len(a.agent) <= 18 else a.agent[:17] + "…")
+        return (status, Text(a.name), triggers, merge, Text(str(a.files_changed)), lines, check,
+                Text(f"{ago(now - a.last_activity_at)} ago" if a.last_activity_at else "-"),
+                Text(ago(now - a.started_at) if a.started_at else "-"), Text(a.agent))
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        event.stop()
+    # -- cursor -------------------------------------------------------------------
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        self._refresh_row(old)
+        self._refresh_row(new)
+        self._scroll_to_cursor()
         self._post_selection()
 
+    def _scroll_to_cursor(self) -> None:
+        rows_visible = max(1, self.scrollable_content_region.height - 1)
+        top = self.scroll_offset.y
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= top + rows_visible:
+            self.scroll_to(y=self.cursor_row - rows_visible + 1, animate=False)
+
     def _post_selection(self) -> None:
-        name = None
-        if self.row_count:
-            try:
-                name = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-            except Exception:  # noqa: BLE001 - cursor outside rows while the table is rebuilt
-                name = None
+        name = self._order[self.cursor_row] if 0 <= self.cursor_row < len(self._order) else None
         if name != self._selected:
             self._selected = name
             self.post_message(self.AgentSelected(name))
+
+    def on_focus(self) -> None:
+        self._refresh_row(self.cursor_row)
+
+    def on_blur(self) -> None:
+        self._refresh_row(self.cursor_row)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor_row + 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor_row - 1)
+
+    def action_first(self) -> None:
+        self.move_cursor(0)
+
+    def action_last(self) -> None:
+        self.move_cursor(len(self._order) - 1)
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self.cursor_row + max(1, self.scrollable_content_region.height - 2))
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self.cursor_row - max(1, self.scrollable_content_region.height - 2))
+
+    def action_choose(self) -> None:
+        if self._selected is not None:
+            self.post_message(self.Chosen(self._selected))
+
+    def on_click(self, event: events.Click) -> None:
+        row = event.y - 1 + self.scroll_offset.y
+        if event.y < 1 or not 0 <= row < len(self._order):
+            return
+        self.move_cursor(row)
+        if event.chain >= 2:   # double click attaches, like enter
+            self.action_choose()
