@@ -1,0 +1,147 @@
+"""The agent table widget on its own: keys, mouse, and that an update repaints only what changed."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from textual.app import App, ComposeResult
+
+from app.model import Agent, Kind, Status
+from widgets.agent_table import AgentTable
+
+
+def agent(i: int, kind: Kind = Kind.IDLE, **kw) -> Agent:
+    now = time.time()
+    return Agent(name=f"agent-{i:02d}", task=f"agent-{i:02d}", agent="demo", branch=f"paneboard/agent-{i:02d}",
+                 worktree=f"/nowhere/{i}", base="main", session="s", pane=f"%{i}", started_at=now,
+                 last_activity_at=now, status=Status(kind, "test"), pane_alive=True, **kw)
+
+
+class TableApp(App):
+    def __init__(self) -> None:
+        super().__init__()
+        self.selected: list[str | None] = []
+        self.chosen: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield AgentTable()
+
+    def on_agent_table_agent_selected(self, message: AgentTable.AgentSelected) -> None:
+        self.selected.append(message.name)
+
+    def on_agent_table_chosen(self, message: AgentTable.Chosen) -> None:
+        self.chosen.append(message.name)
+
+
+def row_text(table: AgentTable, row: int) -> str:
+    return table.render_line(row + 1 - table.scroll_offset.y).text
+
+
+async def test_keys_move_the_cursor_and_enter_chooses():
+    app = TableApp()
+    async with app.run_test(size=(120, 12)) as pilot:
+        table = app.query_one(AgentTable)
+        table.focus()
+        table.set_agents([agent(i) for i in range(30)])
+        await pilot.pause()
+        assert table.selected == "agent-00" and app.selected[-1] == "agent-00"
+        await pilot.press("j", "j", "down")
+        assert table.cursor_row == 3 and table.selected == "agent-03"
+        await pilot.press("k")
+        assert table.selected == "agent-02"
+        await pilot.press("G")
+        await pilot.pause()
+        assert table.selected == "agent-29"
+        # The cursor row is scrolled into view: the last row is on screen, under the fixed header.
+        assert "agent-29" in row_text(table, 29)
+        assert "Status" in table.render_line(0).text and "Agent" in table.render_line(0).text
+        await pilot.press("g")
+        await pilot.pause()
+        assert table.selected == "agent-00" and table.scroll_offset.y == 0
+        await pilot.press("pagedown")
+        assert table.cursor_row > 3
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.chosen == [table.selected]
+
+
+async def test_click_selects_and_double_click_chooses():
+    app = TableApp()
+    async with app.run_test(size=(120, 12)) as pilot:
+        table = app.query_one(AgentTable)
+        table.set_agents([agent(i) for i in range(5)])
+        await pilot.pause()
+        await pilot.click(AgentTable, offset=(5, 3))     # line 3 = row 2 under the header
+        await pilot.pause()
+        assert table.selected == "agent-02" and app.chosen == []
+        await pilot.click(AgentTable, offset=(5, 3), times=2)
+        await pilot.pause()
+        assert app.chosen == ["agent-02"]
+        await pilot.click(AgentTable, offset=(5, 0))     # the header selects nothing
+        await pilot.pause()
+        assert table.selected == "agent-02"
+
+
+async def test_update_rerenders_only_the_changed_row():
+    app = TableApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.query_one(AgentTable)
+        agents = [agent(i) for i in range(20)]
+        table.set_agents(agents)
+        await pilot.pause()
+        rendered: list[str] = []
+        original = table._render_cells
+
+        def counting(cells, style):
+            rendered.append(cells[1].plain)
+            return original(cells, style)
+
+        table._render_cells = counting
+        agents[7] = replace(agents[7], status=Status(Kind.WORKING, "spinner"))
+        table.set_agents(agents)
+        await pilot.pause()
+        assert rendered == ["agent-07"]
+        assert "working" in row_text(table, 7) and "idle" in row_text(table, 8)
+        # Same data again: nothing re-rendered at all.
+        rendered.clear()
+        table.set_agents(list(agents))
+        await pilot.pause()
+        assert rendered == []
+
+
+async def test_selection_follows_the_agent_when_rows_reorder_and_vanish():
+    app = TableApp()
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = app.query_one(AgentTable)
+        agents = [agent(i) for i in range(5)]
+        table.set_agents(agents)
+        await pilot.pause()
+        table.move_cursor(3)
+        await pilot.pause()
+        assert table.selected == "agent-03"
+        table.set_agents(list(reversed(agents)))
+        await pilot.pause()
+        assert table.selected == "agent-03" and table.cursor_row == 1
+        table.set_agents([a for a in agents if a.name != "agent-03"])
+        await pilot.pause()
+        assert table.selected is not None and table.selected != "agent-03"
+        table.set_agents([])
+        await pilot.pause()
+        assert table.selected is None and table.row_count == 0
+        assert app.selected[-1] is None
+
+
+async def test_long_names_are_cut_and_columns_line_up():
+    app = TableApp()
+    async with app.run_test(size=(160, 10)) as pilot:
+        table = app.query_one(AgentTable)
+        long = replace(agent(1), name="x" * 60)
+        table.set_agents([agent(0), long])
+        await pilot.pause()
+        header = table.render_line(0).text
+        first, second = row_text(table, 0), row_text(table, 1)
+        assert "x" * 60 not in second and "…" in second
+        col = header.index("Triggers")
+        # Every row's third column starts where its header does.
+        assert first[col - 2:col] == "  " and second[col - 2:col] == "  "
