@@ -206,6 +206,9 @@ def _dispatch(args) -> int | None:
             print("nothing to prune (only clean, merged worktrees are removed)")
         return 0
     if cmd == "kill":
+        if fleet.unqueue(args.name):
+            print(f"dropped queued task {args.name} (it had not started)")
+            return 0
         agent = fleet.kill(args.name)
         if args.forget:
             fleet.forget(args.name)
@@ -241,7 +244,7 @@ def _spawn(fleet, args) -> int:
 def _ls(fleet, as_json: bool) -> int:
     from .model import ago
     from .monitor import assess_once
-    agents = assess_once(fleet)
+    agents = assess_once(fleet) + fleet.queued()
     if as_json:
         print(json.dumps([a.to_json() for a in agents], indent=1, ensure_ascii=False))
         return 0
@@ -251,7 +254,7 @@ def _ls(fleet, as_json: bool) -> int:
     now = time.time()
     rows = [("NAME", "AGENT", "STATUS", "ELAPSED", "FILES", "+/-", "WHY")]
     for a in agents:
-        rows.append((a.name, a.agent[:16], a.status.kind.value, ago(now - a.started_at),
+        rows.append((a.name, a.agent[:16], a.status.kind.value, ago(now - a.started_at) if a.started_at else "-",
                      str(a.files_changed), f"+{a.added}/-{a.removed}", a.status.why[:60]))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:

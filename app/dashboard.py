@@ -11,7 +11,9 @@ from textual import work
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
+from rich.markup import escape
 from rich.text import Text
 from textual.widgets import Footer, Header, RichLog
 
@@ -28,7 +30,7 @@ from . import presets, worktrees
 from .config import Task
 from .errors import PaneboardError
 from .fleet import Fleet
-from .model import Agent, Trigger
+from .model import Agent, Kind, Trigger
 from .monitor import Monitor
 from .screens.commands import AgentCommands
 from .screens.confirm import ConfirmScreen
@@ -151,6 +153,9 @@ class Dashboard(App):
         self.monitor = monitor or Monitor(fleet, rediscover_every=max(refresh_seconds * 5, 2.0))
         self.refresh_seconds = refresh_seconds
         self._keys_enabled: tuple[bool, ...] | None = None
+        self._queued_key: tuple | None = None
+        self._queued_agents: list[Agent] = []
+        self._live_agents: list[Agent] = []
         self.agents: dict[str, Agent] = {}
         self.selected: str | None = None
         self.conflicts: ConflictsPredicted | None = None
@@ -207,7 +212,20 @@ class Dashboard(App):
     async def refresh_agents(self) -> None:
         """Post every coalesced update from the monitor."""
         async for update in self.monitor.updates():
-            self.post_message(AgentsRefreshed(update.agents, update.raised, update.cleared))
+            self._live_agents = update.agents
+            self.post_message(AgentsRefreshed(update.agents + self._queued(), update.raised, update.cleared))
+
+    def _queued(self) -> list[Agent]:
+        """Queued tasks, re-read only when the state file changed (a stat per update, no git or tmux)."""
+        try:
+            st = self.fleet.state.path.stat()
+            key: tuple | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            key = None
+        if key != self._queued_key:
+            self._queued_key = key
+            self._queued_agents = self.fleet.queued()
+        return self._queued_agents
 
     @work(thread=True, exclusive=True, group="preview")
     def watch_preview(self) -> None:
@@ -279,7 +297,8 @@ class Dashboard(App):
             log.write(Text.assemble((f"{stamp} ", "dim"), (f"{t.agent}: {label}", style), f" — {t.what}"))
             self.post_message(TriggerRaised(t))
             if not self._first_update:  # what was already true before this dashboard started is not news
-                self.notify(t.what, title=f"{t.agent}: {label}", severity="error" if t.loud else "warning", timeout=6)
+                self.notify(t.what, title=f"{t.agent}: {label}", severity="error" if t.loud else "warning", timeout=6,
+                            markup=False)
         for t in message.cleared:
             log.write(Text.assemble((f"{stamp} ", "dim"), f"{t.agent}: {t.kind.value.replace('_', ' ')} cleared"))
         if message.raised and self.fleet.settings.bell and not self._first_update:
@@ -342,8 +361,11 @@ class Dashboard(App):
             self.preview.screen_text = message.text
 
     def on_action_finished(self, message: ActionFinished) -> None:
+        queued = self._queued_agents
+        if self._queued() is not queued:   # the action queued, started or dropped a task: show it now
+            self.post_message(AgentsRefreshed(self._live_agents + self._queued_agents, [], []))
         if message.error:
-            self.notify(message.error, title=message.what, severity="error", timeout=8)
+            self.notify(message.error, title=message.what, severity="error", timeout=8, markup=False)
         else:
             self.trigger_log.write(Text(f"{time.strftime('%H:%M:%S')} {message.what}", style="dim"))
 
@@ -351,7 +373,8 @@ class Dashboard(App):
         agent = self.agents.get(self.selected or "")
         self.detail.show(agent)
         preview = self.preview
-        preview.border_title = f"Pane {agent.pane} · {agent.name}" if agent and agent.pane else "Pane"
+        # Content, not a str: a str title is read as markup, and agent names may hold brackets.
+        preview.border_title = Content(f"Pane {agent.pane} · {agent.name}") if agent and agent.pane else "Pane"
         if agent is None or agent.pane is None:
             preview.screen_text = ""
 
@@ -377,7 +400,7 @@ class Dashboard(App):
         if action in ("reply", "approve", "reject"):
             return agent is not None and agent.pane_alive
         if action == "kill":
-            return agent is not None and agent.pane is not None
+            return agent is not None and (agent.pane is not None or agent.status.kind == Kind.QUEUED)
         if action in ("merge", "discard", "check", "compare"):
             return agent is not None and agent.worktree_exists and not agent.merged
         if action == "check_log":
@@ -405,12 +428,12 @@ class Dashboard(App):
                 result = subprocess.run(argv, env=env, stderr=subprocess.PIPE, text=True)
         except SuspendNotSupported:
             self.notify(f"This terminal cannot be handed over; run: {by_hand}",
-                        title="attach", severity="warning", timeout=10)
+                        title="attach", severity="warning", timeout=10, markup=False)
             return
         if result.returncode != 0:
             reason = (result.stderr or "").strip().splitlines()
             self.notify(f"attach failed ({reason[-1] if reason else result.returncode}); run: {by_hand}",
-                        title="attach", severity="warning", timeout=10)
+                        title="attach", severity="warning", timeout=10, markup=False)
 
     def action_reply(self) -> None:
         agent = self._current()
@@ -458,13 +481,22 @@ class Dashboard(App):
         if agent is None:
             return
 
+        if agent.status.kind == Kind.QUEUED:
+            def dropped(yes: bool | None) -> None:
+                if yes:
+                    self.fleet_action(f"dropped queued task {agent.name}", self.fleet.unqueue, agent.name)
+            self.push_screen(ConfirmScreen(
+                f"Drop queued task [b]{escape(agent.name)}[/b]?\n\nIt has not started ({escape(agent.status.why)}); "
+                f"no branch, worktree or window exists for it yet. `paneboard up` queues it again.", "Drop"), dropped)
+            return
+
         def done(yes: bool | None) -> None:
             if yes:
                 self.fleet_action(f"stopped {agent.name}", self.fleet.kill, agent.name)
 
         self.push_screen(ConfirmScreen(
-            f"Stop agent [b]{agent.name}[/b]?\n\nIts process is ended and its tmux window closed. "
-            f"Its branch [b]{agent.branch}[/b] and worktree stay as they are "
+            f"Stop agent [b]{escape(agent.name)}[/b]?\n\nIts process is ended and its tmux window closed. "
+            f"Its branch [b]{escape(agent.branch)}[/b] and worktree stay as they are "
             f"({agent.files_changed} files changed, {'uncommitted work kept' if agent.dirty else 'clean'}).",
             "Stop"), done)
 
@@ -552,7 +584,7 @@ class Dashboard(App):
             steps.append("close its tmux window")
         if self.fleet.settings.remove_on_merge:
             steps.append("remove its worktree (the branch stays)")
-        question = f"Approve and merge [b]{name}[/b]?\n\n" + "\n".join(f" • {s}" for s in steps)
+        question = f"Approve and merge [b]{escape(name)}[/b]?\n\n" + "\n".join(f" • {escape(s)}" for s in steps)
         self.post_message(ConfirmNeeded(question, "Merge", lambda: self.do_merge(name, False)))
 
     @work(thread=True, group="action")
@@ -563,7 +595,7 @@ class Dashboard(App):
         except UnsafeOperation as exc:
             if "check" in str(exc) and not force:
                 self.post_message(ConfirmNeeded(
-                    f"[b]{name}[/b]: {exc}\n\nMerge anyway, with the check failing?", "Merge anyway",
+                    f"[b]{escape(name)}[/b]: {escape(str(exc))}\n\nMerge anyway, with the check failing?", "Merge anyway",
                     lambda: self.do_merge(name, True)))
             else:
                 self.post_message(ActionFinished(f"merge {name}", str(exc)))
@@ -589,7 +621,7 @@ class Dashboard(App):
             except PaneboardError as exc:
                 self.post_message(ActionFinished(f"discard {name}", str(exc)))
                 return
-            lines.append(f" • [b]{name}[/b]: {files} changed file(s), {commits} commit(s)")
+            lines.append(f" • [b]{escape(name)}[/b]: {files} changed file(s), {commits} commit(s)")
         question = (f"Discard {len(names)} agent(s)?\n\n" + "\n".join(lines) +
                     "\n\nEach is archived first (refs/paneboard/archive/… and a .patch), then its window, "
                     "worktree and branch are removed. `paneboard restore NAME` brings it back.")

@@ -9,11 +9,12 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+import dataclasses
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import logs, presets, worktrees
+from . import hooks, logs, presets, worktrees
 from .config import Settings, Task, TaskFile
 from .errors import AgentNotFound, PaneboardError, SpawnError, TmuxError
 from .model import Agent, Kind, Status
@@ -194,8 +195,11 @@ class Fleet:
                 try:
                     log = logs.log_path(self.repo.common_dir, task.name)
                     log.parent.mkdir(parents=True, exist_ok=True)
+                    # Hook settings live beside the log, never in the worktree (no diff, no out_of_scope).
+                    hooks_file = hooks.install(self.repo.common_dir, task.name) \
+                        if preset.hooks and self.settings.hooks else None
                     pane = self.tmux.new_agent_window(self.session, slug, str(path),
-                                                      preset.command(task.prompt), env, options,
+                                                      preset.command(task.prompt, hooks_file), env, options,
                                                       pipe=logs.pipe_command(log))
                 except TmuxError as exc:
                     raise SpawnError("tmux window", str(exc)) from None
@@ -282,8 +286,8 @@ class Fleet:
         if queued:
             with self.state.edit() as data:
                 for t in queued:
-                    data["queued"][t.name] = {k: (list(v) if isinstance(v, tuple) else v)
-                                              for k, v in asdict(t).items()}
+                    data["queued"][t.name] = {**{k: (list(v) if isinstance(v, tuple) else v)
+                                                 for k, v in asdict(t).items()}, "queued_at": time.time()}
         started: list[Agent] = []
         if to_start:
             # The first spawn creates the session; the rest run in parallel.
@@ -440,9 +444,34 @@ class Fleet:
         started = []
         for name, task in list(data["queued"].items()):
             if all(dep in merged for dep in task.get("after", [])):
-                fields = {k: tuple(v) if isinstance(v, list) else v for k, v in task.items()}
+                known = {f.name for f in dataclasses.fields(Task)}
+                fields = {k: tuple(v) if isinstance(v, list) else v for k, v in task.items() if k in known}
                 started.append(self.spawn(Task(**fields)))
         return started
+
+    def queued(self) -> list[Agent]:
+        """Tasks waiting for their `after` tasks to be merged, as agents with status `queued` and what they wait for."""
+        data = self.state.read()
+        merged = {n for n, r in data["agents"].items() if r.get("merged")}
+        out = []
+        for name, task in data["queued"].items():
+            waiting = [dep for dep in task.get("after", []) if dep not in merged]
+            agent_spec = task.get("agent") or self.settings.agent
+            out.append(Agent(
+                name=name, task=task.get("group") or name, agent=agent_spec,
+                branch=worktrees.BRANCH_PREFIX + slugify(name),
+                worktree="", base=task.get("base") or self.settings.base or "", session=self.session,
+                prompt=task.get("prompt") or "", scope=tuple(task.get("scope") or ()),
+                after=tuple(task.get("after") or ()), worktree_exists=False,
+                status=Status(Kind.QUEUED, ("waits for " + ", ".join(waiting) + " to be merged") if waiting
+                              else "ready: starts at the next merge or `paneboard up`",
+                              evidence=", ".join(waiting), since=task.get("queued_at", 0.0) or 0.0)))
+        return out
+
+    def unqueue(self, name: str) -> bool:
+        """Drop a queued task (it never started, so nothing else exists for it). False if it was not queued."""
+        with self.state.edit() as data:
+            return data["queued"].pop(name, None) is not None
 
     def discard_preview(self, name: str) -> tuple[int, int]:
         """(files, commits) that discarding would take out of the branch and worktree (all archived first)."""

@@ -29,6 +29,7 @@ class Kind(StrEnum):
     SILENT = "silent"
     ERROR = "error"
     EXITED = "exited"
+    QUEUED = "queued"      # a task waiting for its `after` tasks to be merged: no pane, no worktree yet
 
 
 @dataclass(frozen=True)

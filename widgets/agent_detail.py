@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from app.model import Agent, ago
+from app.model import Agent, Kind, ago
 
 from .agent_table import TRIGGER_ICONS
 
@@ -33,20 +33,24 @@ class AgentDetail(Static):
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column(overflow="fold")
         grid.add_row("status", Text(kind.replace("_", " "), style=v.get(f"status-{kind.replace('_', '-')}", "")))
-        grid.add_row("why", agent.status.why or "-")
+        grid.add_row("why", Text(agent.status.why or "-"))
         if agent.status.evidence:
             grid.add_row("saw", Text(agent.status.evidence[-300:], style="italic"))
         now = time.time()
         for t in agent.triggers:
             style = v.get("trigger-loud" if t.loud else "trigger-quiet", "")
             grid.add_row(Text(f"{TRIGGER_ICONS.get(t.kind, '•')} {t.kind.value}", style=style),
-                         f"{t.what} ({ago(now - t.since)} ago)" +
-                         (f"\n{t.evidence[-200:]}" if t.evidence and t.evidence not in agent.status.evidence else ""))
-        grid.add_row("branch", agent.branch)
-        grid.add_row("worktree", agent.worktree + ("" if agent.worktree_exists else "  (missing)"))
-        grid.add_row("pane", f"{agent.pane or '-'}  PORT={agent.port}")
+                         Text(f"{t.what} ({ago(now - t.since)} ago)" +
+                              (f"\n{t.evidence[-200:]}" if t.evidence and t.evidence not in agent.status.evidence else "")))
+        if agent.status.kind == Kind.QUEUED:
+            grid.add_row("after", Text(", ".join(agent.after)))
+            grid.add_row("branch", Text(f"{agent.branch} (created when it starts)"))
+        else:
+            grid.add_row("branch", Text(agent.branch))
+            grid.add_row("worktree", Text(agent.worktree + ("" if agent.worktree_exists else "  (missing)")))
+            grid.add_row("pane", Text(f"{agent.pane or '-'}  PORT={agent.port}"))
         if agent.scope:
-            grid.add_row("scope", ", ".join(agent.scope))
+            grid.add_row("scope", Text(", ".join(agent.scope)))
         if agent.prompt:
-            grid.add_row("prompt", agent.prompt[:300])
+            grid.add_row("prompt", Text(agent.prompt[:300]))
         self.update(grid)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
+
 import time
 
 from rich.text import Text
@@ -51,9 +53,9 @@ class CandidatesScreen(ModalScreen[tuple[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         same_task = all(a.task == self.current.task for a in self.candidates)
-        what = (f"Task [b]{self.current.task}[/b]: {len(self.candidates)} candidates" if same_task else
-                f"[b]{self.current.task}[/b] has no other candidates: compare with any agent, or b for the base")
-        yield Static(f"{what} (comparing from [b]{self.current.name}[/b])", markup=True)
+        what = (f"Task [b]{escape(self.current.task)}[/b]: {len(self.candidates)} candidates" if same_task else
+                f"[b]{escape(self.current.task)}[/b] has no other candidates: compare with any agent, or b for the base")
+        yield Static(f"{what} (comparing from [b]{escape(self.current.name)}[/b])", markup=True)
         yield DataTable(cursor_type="row")
         yield Footer()
 

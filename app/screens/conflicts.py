@@ -44,11 +44,11 @@ class ConflictsScreen(ModalScreen[None]):
         names = sorted(self.vs_base)
         if not names:
             return Text("No agents with work to predict yet.")
-        grid = Table(title=f"Predicted merges (base: {self.base})", show_lines=False, expand=False)
+        grid = Table(title=Text(f"Predicted merges (base: {self.base})"), show_lines=False, expand=False)
         grid.add_column("")
-        grid.add_column(self.base)
+        grid.add_column(Text(self.base))
         for n in names:
-            grid.add_column(n, overflow="fold")
+            grid.add_column(Text(n), overflow="fold")
         for a in names:
             row = [Text(a, style="bold")]
             files = self.vs_base[a]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
+
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -49,7 +51,7 @@ class ReplyScreen(ModalScreen[Reply | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"Reply to [b]{self.agent_name}[/b]" + (f"\n[dim]{self.context}[/dim]" if self.context else ""),
+            yield Static(f"Reply to [b]{escape(self.agent_name)}[/b]" + (f"\n[dim]{escape(self.context)}[/dim]" if self.context else ""),
                          markup=True)
             yield Input(placeholder="text to type, then Enter (empty = just Enter)", id="reply-input")
 

@@ -184,7 +184,7 @@ class FilesDiffScreen(Screen):
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:
         self.query_one(DiffView).show_message(f"could not read the diff: {message.error}")
-        self.notify(message.error, title="Review", severity="error")
+        self.notify(message.error, title="Review", severity="error", markup=False)
 
     @property
     def current_change(self) -> FileChange | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.content import Content
 from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import RichLog, Static
@@ -31,7 +32,7 @@ class TextScreen(ModalScreen[None]):
         self.body = text
 
     def compose(self) -> ComposeResult:
-        yield Static(self.title_text)
+        yield Static(Content(self.title_text))   # names and paths are not markup
         yield RichLog(wrap=False, markup=False, highlight=False)
 
     def on_mount(self) -> None:

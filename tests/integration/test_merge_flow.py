@@ -105,13 +105,34 @@ def test_dependent_task_starts_after_merge(repo: Path, tmux_socket: str):
     git(repo, "add", "paneboard.yaml")
     git(repo, "commit", "-q", "-m", "tasks")
     assert paneboard("up", cwd=repo, socket_name=tmux_socket).returncode == 0
-    assert set(ls(repo, tmux_socket)) == {"api"}
-    (Path(ls(repo, tmux_socket)["api"]["worktree"]) / "api.py").write_text("API = 1\n")
+    listed = ls(repo, tmux_socket)
+    assert set(listed) == {"api", "ui"}
+    # The queued task is listed, says what it waits for, and has nothing created yet.
+    ui = listed["ui"]
+    assert ui["status"] == "queued" and ui["status_why"] == "waits for api to be merged"
+    assert ui["pane"] is None and ui["after"] == ["api"] and not ui["worktree_exists"]
+    assert "paneboard/ui" not in git(repo, "branch", "--list")
+    text = paneboard("ls", cwd=repo, socket_name=tmux_socket).stdout
+    assert any(line.startswith("ui ") and "queued" in line and "waits for api" in line for line in text.splitlines())
+    (Path(listed["api"]["worktree"]) / "api.py").write_text("API = 1\n")
     assert paneboard("merge", "api", cwd=repo, socket_name=tmux_socket).returncode == 0
     ui = ls(repo, tmux_socket)["ui"]
     assert ui["pane_alive"]
     # ui branched from the merged base, so it sees api's work.
     assert (Path(ui["worktree"]) / "api.py").read_text() == "API = 1\n"
+
+
+def test_queued_task_can_be_dropped(repo: Path, tmux_socket: str):
+    (repo / "paneboard.yaml").write_text(
+        "defaults: {agent: 'sleep 300'}\n"
+        "tasks:\n  - {name: api, prompt: build}\n  - {name: ui, prompt: use, after: [api]}\n")
+    assert paneboard("up", cwd=repo, socket_name=tmux_socket).returncode == 0
+    dropped = paneboard("kill", "ui", cwd=repo, socket_name=tmux_socket)
+    assert dropped.returncode == 0 and "dropped queued task ui" in dropped.stdout
+    assert set(ls(repo, tmux_socket)) == {"api"}
+    assert ls(repo, tmux_socket)["api"]["pane_alive"]       # only the queued task went
+    again = paneboard("kill", "ui", cwd=repo, socket_name=tmux_socket)
+    assert again.returncode == 2 and "ui" in again.stderr
 
 
 def test_discard_then_restore_brings_everything_back(repo: Path, tmux_socket: str):

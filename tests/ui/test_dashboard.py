@@ -218,3 +218,54 @@ async def test_acknowledge_hides_a_trigger_until_it_fires_again(fleet: Fleet, tm
         await pilot.press("space")
         await wait_for(pilot, lambda: not app.agents["dies"].triggers)
         assert app.agents["dies"].status.kind.value == "exited"  # the status stays; only the alert is hidden
+
+
+async def test_queued_task_shows_what_it_waits_for_and_can_be_dropped(fleet: Fleet, tmp_path: Path):
+    from app.config import TaskFile
+    from widgets.agent_detail import AgentDetail
+    script = demo_script(tmp_path, [{"do": "say", "text": "api ready"}, {"do": "idle"}])
+    tasks = TaskFile(path=tmp_path / "paneboard.yaml", settings=fleet.settings,
+                     tasks=(Task(name="api", agent=demo_command(script)),
+                            Task(name="ui", agent=demo_command(script), after=("api",))))
+    started, queued, _ = fleet.up(tasks)
+    assert [a.name for a in started] == ["api"] and queued == ["ui"]
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        table = app.query_one(AgentTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        app.select_agent("ui")
+        await pilot.pause()
+        assert "queued" in table.render_line(table.get_row_index("ui") + 1).text
+        detail = app.query_one(AgentDetail)
+        assert any("waits for api to be merged" in line.text for line in detail.render_lines(detail.region.reset_offset))
+        assert app.agents["ui"].status.why == "waits for api to be merged"
+        assert not app.check_action("attach", ()) and not app.check_action("review", ())
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "ui" not in fleet.state.read()["queued"])
+        await wait_for(pilot, lambda: table.row_count == 1)
+        assert fleet.get("api", stats=False).pane_alive
+
+
+async def test_markup_in_names_prompts_and_output_is_shown_as_typed(fleet: Fleet, tmp_path: Path):
+    from widgets.agent_detail import AgentDetail
+    name = "fix [/b] [red]x"
+    script = demo_script(tmp_path, [{"do": "say", "text": "[/oops] [bold]ready"}, {"do": "idle"}])
+    fleet.spawn(Task(name=name, agent=demo_command(script), prompt="close [/x] the [link=y]tag"))
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_for(pilot, lambda: app.selected == name)
+        await wait_for(pilot, lambda: "[/oops]" in app.query_one(PanePreview).screen_text)
+        await pilot.pause(0.3)
+        shown = app.query_one(AgentDetail).render_lines(app.query_one(AgentDetail).region.reset_offset)
+        assert any("[/x]" in line.text for line in shown)
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.pause(0.2)
+        assert "fix [/b] [red]x" in " ".join(s.text for s in app.screen.query_one("Static").render_lines(
+            app.screen.query_one("Static").region.reset_offset))
+        await pilot.press("n")
+        await pilot.press("i")
+        assert isinstance(app.screen, ReplyScreen)
+        await pilot.press("escape")
