@@ -39,6 +39,7 @@ class Settings:
     check_timeout: float = 900.0
     close_on_merge: bool = True          # close the agent's tmux window after its merge
     remove_on_merge: bool = True         # remove its (clean, merged) worktree after its merge
+    hooks: bool = True                   # Claude Code: status from its hooks (--settings), the screen as fallback
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ _SETTING_FIELDS: dict[str, Callable] = {
     "on_trigger": _str_list, "status_file": _str,
     "error_count": lambda c, n, w: _int(c, n, w, 1), "error_window": _duration,
     "bell": _bool, "theme": _str, "check_timeout": _duration,
-    "close_on_merge": _bool, "remove_on_merge": _bool,
+    "close_on_merge": _bool, "remove_on_merge": _bool, "hooks": _bool,
 }
 _TASK_FIELDS: dict[str, Callable] = {
     "name": _str, "agent": _agent, "prompt": _str, "scope": _str_list, "after": _str_list,

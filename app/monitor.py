@@ -4,6 +4,11 @@ Event-driven and cheap at 50 agents: one tmux control-mode client for the sessio
 polling of panes), one watchfiles watcher for every worktree, and a trailing-edge
 scheduler that captures a pane's screen only after it printed something. `assess_once`
 is the one-shot, history-free version for `paneboard ls --json`.
+
+Agents with hooks (Claude Code, app/hooks.py) also report exact events into
+`<git-common-dir>/paneboard/hooks/`; the same watcher covers that directory, and each capture
+and tick re-reads an events file only when its stat changed. `_hook_hint` says when an event
+decides the status and when the screen does.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator, Callable
 
-from . import logs, worktrees
+from . import hooks, logs, worktrees
 from .model import Agent, Kind, Status, Trigger, TriggerKind
 from .triggers import AgentSnapshot, ErrorCounter, TriggerBook, duration, evaluate, is_silent, \
     out_of_scope, overlaps, silence_threshold
@@ -35,6 +40,8 @@ log = logging.getLogger(__name__)
 
 _LOG_TAIL = 64 * 1024
 _MAX_PARTIAL = 4096
+# Output this long after a hook event is the screen's news, not the redraw that came with the event.
+HOOK_GRACE = 1.0
 
 
 @dataclass
@@ -116,6 +123,8 @@ class _Facts:
     reading: object | None = None
     screen: str = ""
     captured: bool = False
+    screen_output_at: float | None = None   # the newest output the current screen shows
+    hook_events: hooks.EventsFile | None = None
     kind_since: float = 0.0
     exited_at: float | None = None
     limit: str | None = None
@@ -155,7 +164,7 @@ def _status_of(f: _Facts, now: float, settings) -> Status:
         code = a.exit_code
         why = f"process exited with code {code}" if code is not None else "process exited"
         return Status(Kind.EXITED, why, evidence=_last_lines(f.screen), since=f.exited_at or since)
-    r = f.reading
+    r = _hook_hint(f) or f.reading
     kind = getattr(r, "kind", None)
     if kind is None:
         if f.last_output_at is None and not f.screen.strip():
@@ -177,6 +186,32 @@ def _status_of(f: _Facts, now: float, settings) -> Status:
                    f"(threshold {duration(silence_threshold(snap, settings))}); the screen said: {why}")
             return Status(Kind.SILENT, why, evidence=evidence, since=last)
     return Status(kind, why, evidence=evidence, since=since)
+
+
+def _hook_hint(f: _Facts) -> hooks.Hint | None:
+    """The hook event that decides a live agent's status, or None when its screen decides.
+
+    Precedence, highest first:
+    1. the process exited or its pane went: exited (decided before this is asked);
+    2. no event that implies a status since this run started: the screen;
+    3. the screen reads exited (a resume hint, a shell prompt): the screen;
+    4. the screen shows output newer than the event by more than HOOK_GRACE, and one of its rules
+       reads another status: the screen, it has news (a question answered in the pane, a turn
+       the user interrupted, a spinner after a Stop);
+    5. otherwise the event, with "hook <Event>: <message>" as why and the event line as evidence.
+
+    A screen no rule reads never overrules an event: "no rule matched" is a guess, an event is not.
+    """
+    ev = f.hook_events
+    h = ev.hint if ev is not None else None
+    if h is None or h.at < f.agent.started_at - 1.0:
+        return None
+    kind = getattr(f.reading, "kind", None)
+    if kind == Kind.EXITED:
+        return None
+    if kind is not None and kind != h.kind and (f.screen_output_at or 0.0) > h.at + HOOK_GRACE:
+        return None
+    return h
 
 
 def _last_lines(screen: str, n: int = 3) -> str:
@@ -263,6 +298,16 @@ def _apply_overlaps(facts: dict[str, _Facts], now: float) -> list[str]:
     return changed
 
 
+def _events_file(fleet, name: str) -> hooks.EventsFile:
+    """The agent's hook events, read once now (one failing stat for an agent without hooks)."""
+    ev = hooks.EventsFile(hooks.events_path(fleet.repo.common_dir, name))
+    try:
+        ev.poll()
+    except Exception:
+        log.exception("reading hook events of %s failed", name)
+    return ev
+
+
 # -- one-shot assessment ----------------------------------------------------------------
 
 
@@ -319,6 +364,8 @@ def assess_once(fleet, now: float | None = None) -> list[Agent]:
             facts[a.name] = f
         log_f = {a.name: pool.submit(_restore_from_log, facts[a.name], logs.log_path(fleet.repo.common_dir, a.name))
                  for a in agents}
+        for a in agents:
+            facts[a.name].hook_events = _events_file(fleet, a.name)
         records = records_f.result()
         screens = screens_f.result()
         for name, fut in stats_f.items():
@@ -337,6 +384,7 @@ def assess_once(fleet, now: float | None = None) -> list[Agent]:
             f.last_output_at = max(f.last_output_at or 0.0, a.last_activity_at or 0.0) or None
             f.screen = screens.get(a.pane, "")
             f.captured = True
+            f.screen_output_at = f.last_output_at
             _seed_errors_from_screen(f, f.last_output_at or now)
             _apply_reading(f, _classify(f.screen, a.rules), now)
         _apply_scope(f, now)
@@ -453,6 +501,7 @@ class Monitor:
         self._pending_acks: dict[tuple[str, str], float] = {}  # loaded, not yet matched to a live trigger
         self._snoozes: dict[tuple[str, str], float] = {}       # until (clock time)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._hooks_root = hooks.hooks_dir(fleet.repo.common_dir)
         self._started = 0.0
         self._status_text = ""
         self.counters = {"captures": 0, "outputs": 0, "stats": 0, "file_batches": 0, "rediscoveries": 0,
@@ -635,8 +684,11 @@ class Monitor:
             self._reassess(f.agent.name)
         for n in changed:
             self._reassess(n)
-        self.watcher.set_worktrees(Path(f.agent.worktree) for f in self._facts.values()
-                                   if f.agent.worktree_exists and not f.agent.merged)
+        roots = [Path(f.agent.worktree) for f in self._facts.values()
+                 if f.agent.worktree_exists and not f.agent.merged]
+        if self._hooks_root.is_dir():     # exists once an agent with hooks was spawned
+            roots.append(self._hooks_root)
+        self.watcher.set_worktrees(roots)
         if gone or new:
             self._publish()
 
@@ -680,6 +732,7 @@ class Monitor:
                 except Exception:
                     log.exception("pipe-pane failed for %s", a.name)
             _restore_from_log(f, path)
+            f.hook_events = _events_file(self.fleet, a.name)
             if a.pane and a.pane_alive and a.last_activity_at and f.last_output_at is None \
                     and a.last_activity_at > a.started_at + 1:
                 f.last_output_at = a.last_activity_at
@@ -692,6 +745,8 @@ class Monitor:
     def _apply_screen(self, f: _Facts, screen: str, now: float) -> None:
         f.screen = screen
         f.captured = True
+        f.screen_output_at = f.last_output_at
+        self._poll_hooks(f)
         _seed_errors_from_screen(f, f.last_output_at or now)
         _apply_reading(f, _classify(screen, f.agent.rules), now)
 
@@ -887,6 +942,9 @@ class Monitor:
 
     def _on_files(self, act: FileActivity) -> None:
         self.counters["file_batches"] += 1
+        if Path(act.worktree) == self._hooks_root:
+            self._on_hook_files(act.paths)
+            return
         name = self._by_worktree.get(str(act.worktree))
         if name is None:
             return
@@ -895,6 +953,25 @@ class Monitor:
         self._schedule_stats(f)
         if f.agent.status.kind in (Kind.SILENT, Kind.STARTING):
             self._reassess(name)
+
+    def _on_hook_files(self, paths) -> None:
+        """A hook wrote an events file: read what it appended and reassess its agent."""
+        names = {p.removesuffix(".1") for p in paths}
+        for f in list(self._facts.values()):
+            ev = f.hook_events
+            if ev is not None and ev.path.name in names and self._poll_hooks(f):
+                self._reassess(f.agent.name)
+
+    def _poll_hooks(self, f: _Facts) -> bool:
+        """Read the agent's new hook events (one stat when there are none); True if its hint changed."""
+        ev = f.hook_events
+        if ev is None:
+            return False
+        try:
+            return ev.poll()
+        except Exception:
+            log.exception("reading hook events of %s failed", f.agent.name)
+            return False
 
     def _schedule_stats(self, f: _Facts, delay: float | None = None) -> None:
         if f.stats_task is not None and not f.stats_task.done():
@@ -947,6 +1024,9 @@ class Monitor:
                 self._queue(raised=woken, cleared=[])
                 self._run_hooks(woken)
             for name in list(self._order):
+                f = self._facts.get(name)
+                if f is not None:
+                    self._poll_hooks(f)     # in case a file event was missed: a stat per agent
                 self._reassess(name, now)
             await self._resolve_exit_codes()
 

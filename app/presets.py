@@ -16,7 +16,9 @@ class Preset:
     `prompt` is how the task's prompt is delivered: "arg" appends it to argv (after
     `prompt_flag` if set), "paste" pastes it into the running agent with bracketed
     paste and Enter once the screen matches `ready` (or has settled), "none" drops it.
-    `rules` names the family of status rules used to read its screen.
+    `rules` names the family of status rules used to read its screen. `hooks` names the hook
+    mechanism the agent offers ("claude": Claude Code hooks, given as `--settings FILE`; see
+    app/hooks.py), None when it offers none: custom commands never get any.
     """
 
     name: str
@@ -30,15 +32,18 @@ class Preset:
     # What "approve" / "reject" press at a question: named keys (Enter, Escape) or literal text.
     approve: tuple[str, ...] = ("y", "Enter")
     deny: tuple[str, ...] = ("n", "Enter")
+    hooks: str | None = None
 
     @property
     def binary(self) -> str:
         """The executable that must be on PATH."""
         return self.argv[0]
 
-    def command(self, prompt: str | None) -> list[str]:
-        """The argv that starts this agent with its prompt (if delivered as an argument)."""
+    def command(self, prompt: str | None, hooks_file: Path | None = None) -> list[str]:
+        """The argv that starts this agent with its prompt (if delivered as an argument) and its hook settings."""
         argv = list(self.argv)
+        if hooks_file is not None and self.hooks == "claude":
+            argv += ["--settings", str(hooks_file)]
         if prompt and self.prompt == "arg":
             if self.prompt_flag:
                 argv.append(self.prompt_flag)
@@ -54,7 +59,7 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
         Preset("claude", ("claude",), prompt="arg", rules="claude", approve=("1",), deny=("Escape",),
-               description="Claude Code (Anthropic)"),
+               hooks="claude", description="Claude Code (Anthropic)"),
         Preset("codex", ("codex",), prompt="arg", rules="codex", approve=("y",), deny=("Escape",), description="Codex CLI (OpenAI)"),
         Preset("gemini", ("gemini",), prompt="arg", prompt_flag="--prompt-interactive",
                rules="gemini", approve=("Enter",), deny=("Escape",), description="Gemini CLI (Google)"),
