@@ -260,6 +260,13 @@ tasks:
     prompt: Write docs/inventory.md describing the public API.
     scope: ["docs/**"]
     env: {PANEBOARD_DEMO_SCENARIO: limiter}
+
+  - name: stock-report
+    agent: demo
+    prompt: Put the low-stock alerts into the inventory report.
+    scope: [inventory/report.py]
+    after: [low-stock]     # queued until low-stock is merged (select low-stock, press M)
+    env: {PANEBOARD_DEMO_SCENARIO: follower}
 """
 
 _IDENTITY = {

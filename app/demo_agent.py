@@ -150,6 +150,19 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
         {"do": "limit"},
         {"do": "idle", "reply_edit": "docs/inventory.md"},
     ],
+    # Builds on another task's merged work (the demo queues it `after: [low-stock]`), ends idle.
+    "follower": [
+        {"do": "say", "text": "low-stock is merged, so low_stock_alerts() exists: adding it to the report."},
+        {"do": "work", "seconds": 3, "label": "Reading"},
+        {"do": "edit", "path": "inventory/report.py",
+         "text": "\n\ndef low_stock_line(quantities, threshold=5):\n"
+                 "    \"\"\"One report line naming the items at or below the threshold.\"\"\"\n"
+                 "    from inventory.stock import low_stock_alerts\n"
+                 "    return \"Low stock: \" + (\", \".join(low_stock_alerts(quantities, threshold)) or \"none\")\n"},
+        {"do": "work", "seconds": 2, "label": "Testing"},
+        {"do": "say", "text": "The report names low-stock items; tests pass."},
+        {"do": "idle", "reply_edit": "inventory/report.py"},
+    ],
 }
 DEFAULT_SCENARIO = "worker"
 

@@ -422,7 +422,10 @@ class Fleet:
         on_step("commit")
         merging.commit_work(Path(agent.worktree), message + f"\n\nPaneboard-Agent: {name}\n")
         on_step("merge")
-        result = merging.merge(self.repo.root, agent.branch, agent.base, strategy, message)
+        # A merge commit says what it merged; a squash commit stands for the work itself.
+        result_message = (f"Merge {agent.branch} into {agent.base}: {message}" if strategy == "merge" else message) \
+            + f"\n\nPaneboard-Agent: {name}\n"
+        result = merging.merge(self.repo.root, agent.branch, agent.base, strategy, result_message)
         with self.state.edit() as data:
             rec = data["agents"].get(name)
             if rec is not None:

@@ -415,7 +415,7 @@ def test_scenarios_are_valid_and_short(name):
 
 
 @pytest.mark.parametrize("name, code", [("worker", 0), ("asker", 0), ("rogue", 0), ("flaky", 0),
-                                        ("limiter", 0), ("crasher", 3)])
+                                        ("limiter", 0), ("follower", 0), ("crasher", 3)])
 def test_scenarios_run_to_idle_or_exit(tmp_path, name, code):
     # Piped stdin: the idle prompt sees end of input at once and the agent exits 0.
     done = subprocess.run([sys.executable, "-m", "app.demo_agent", "--scenario", name, "--speed", FAST],

@@ -40,7 +40,10 @@ def test_merge_commits_work_merges_and_cleans_up(repo: Path, tmux_socket: str):
     assert (repo / "src" / "app.py").read_text() == "print('feature')\n" and (repo / "docs.md").exists()
     row = ls(repo, tmux_socket)["feature"]
     assert row["merged"] and not row["pane_alive"] and not wt.exists()
-    assert "feature: do feature" in git(repo, "log", "-3", "--format=%s")
+    # The merge commit says what it merged; the agent's work is the commit under it.
+    assert git(repo, "log", "-2", "--format=%s", "main").splitlines() == [
+        "Merge paneboard/feature into main: feature: do feature", "feature: do feature"]
+    assert "Paneboard-Agent: feature" in git(repo, "log", "-1", "--format=%b", "main")
 
 
 def test_conflict_is_refused_and_changes_nothing(repo: Path, tmux_socket: str):
