@@ -323,3 +323,16 @@ def test_a_working_event_still_goes_silent(tmp_path):
     f.agent.silence = 60.0
     s = _status_of(f, 200.0 + 100, Settings(silence=60.0))
     assert s.kind == Kind.SILENT and "hook PreToolUse: running Bash" in s.why
+
+
+def test_the_recorder_module_imports_only_the_standard_library_at_module_level():
+    import ast
+    tree = ast.parse((ROOT / "app" / "hooks.py").read_text(encoding="utf-8"))
+    top = set()
+    for node in tree.body:                       # module level only: functions may import lazily
+        if isinstance(node, ast.Import):
+            top |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "a relative import would fail when Claude runs the file directly"
+            top.add(node.module.split(".")[0])
+    assert top <= set(sys.stdlib_module_names) | {"__future__"}, top
