@@ -243,10 +243,18 @@ def _spawn(fleet, args) -> int:
 
 def _ls(fleet, as_json: bool) -> int:
     from .model import ago
-    from .monitor import assess_once
+    from .monitor import assess_once, hidden_marks
     agents = assess_once(fleet) + fleet.queued()
     if as_json:
-        print(json.dumps([a.to_json() for a in agents], indent=1, ensure_ascii=False))
+        marks = hidden_marks(fleet, agents)
+        out = []
+        for a in agents:
+            doc = a.to_json()
+            for t in doc["triggers"]:
+                # A status bar counts what still needs someone: acknowledged and snoozed ones say so.
+                t.update(marks.get((a.name, t["kind"]), {"acknowledged": False, "snoozed_until": None}))
+            out.append(doc)
+        print(json.dumps(out, indent=1, ensure_ascii=False))
         return 0
     if not agents:
         print("no agents (start some with `paneboard up` or `paneboard spawn`)")

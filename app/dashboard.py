@@ -47,11 +47,12 @@ class AgentsRefreshed(Message):
     """A new picture of every agent arrived from the monitor, with the triggers raised and cleared."""
 
     def __init__(self, agents: list[Agent], raised: list[Trigger] | None = None,
-                 cleared: list[Trigger] | None = None) -> None:
+                 cleared: list[Trigger] | None = None, found: list[Trigger] | None = None) -> None:
         super().__init__()
         self.agents = agents
         self.raised = raised or []
         self.cleared = cleared or []
+        self.found = found or []      # already true when the dashboard started: logged, not announced
 
 
 class ScreenCaptured(Message):
@@ -213,7 +214,8 @@ class Dashboard(App):
         """Post every coalesced update from the monitor."""
         async for update in self.monitor.updates():
             self._live_agents = update.agents
-            self.post_message(AgentsRefreshed(update.agents + self._queued(), update.raised, update.cleared))
+            self.post_message(AgentsRefreshed(update.agents + self._queued(), update.raised, update.cleared,
+                                              update.found))
 
     def _queued(self) -> list[Agent]:
         """Queued tasks, re-read only when the state file changed (a stat per update, no git or tmux)."""
@@ -291,17 +293,20 @@ class Dashboard(App):
         self.agents = {a.name: a for a in message.agents}
         log = self.trigger_log
         stamp = time.strftime("%H:%M:%S")
-        for t in message.raised:
+        # What was already true before this dashboard started (the first update, and whatever the
+        # first diffs of the worktrees reveal) is logged but not news: no toast, no bell.
+        news = [] if self._first_update else message.raised
+        for t in message.found + message.raised:
             style = self.theme_variables.get("trigger-loud" if t.loud else "trigger-quiet", "")
             label = t.kind.value.replace("_", " ")
             log.write(Text.assemble((f"{stamp} ", "dim"), (f"{t.agent}: {label}", style), f" — {t.what}"))
             self.post_message(TriggerRaised(t))
-            if not self._first_update:  # what was already true before this dashboard started is not news
-                self.notify(t.what, title=f"{t.agent}: {label}", severity="error" if t.loud else "warning", timeout=6,
-                            markup=False)
+        for t in news:
+            self.notify(t.what, title=f"{t.agent}: {t.kind.value.replace('_', ' ')}",
+                        severity="error" if t.loud else "warning", timeout=6, markup=False)
         for t in message.cleared:
             log.write(Text.assemble((f"{stamp} ", "dim"), f"{t.agent}: {t.kind.value.replace('_', ' ')} cleared"))
-        if message.raised and self.fleet.settings.bell and not self._first_update:
+        if news and self.fleet.settings.bell:
             self.bell()
         self._first_update = False
         self.predict_conflicts(message.agents)

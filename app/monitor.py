@@ -42,6 +42,8 @@ _LOG_TAIL = 64 * 1024
 _MAX_PARTIAL = 4096
 # Output this long after a hook event is the screen's news, not the redraw that came with the event.
 HOOK_GRACE = 1.0
+# At most this long after a start, triggers found while the first diffs come in are "found", not news.
+SETTLE_SECONDS = 5.0
 
 
 @dataclass
@@ -51,6 +53,9 @@ class Update:
     agents: list[Agent]
     raised: list[Trigger]
     cleared: list[Trigger]
+    # Raised while the monitor was still learning what was already true when it started (the first
+    # screens, the first diff of every worktree): real, but not news, so no toast or bell.
+    found: list[Trigger] = field(default_factory=list)
 
 
 # -- pieces shared by the live monitor and assess_once ---------------------------------
@@ -437,6 +442,22 @@ def _read_hidden(path: Path, now: float) -> tuple[dict[tuple[str, str], float], 
     return acks, snoozes
 
 
+def hidden_marks(fleet, agents: list[Agent], now: float | None = None) -> dict[tuple[str, str], dict]:
+    """What the dashboard hid of these agents' triggers: key -> {"acknowledged": bool, "snoozed_until": float|None}.
+
+    Without the dashboard's history an acknowledgement is matched like a restarted dashboard
+    matches it: same agent and kind, and for silence and exits (whose start tmux tells) the same start.
+    """
+    now = time.time() if now is None else now
+    acks, snoozes = _read_hidden(fleet.repo.state_dir / "triggers.json", now)
+    marks: dict[tuple[str, str], dict] = {}
+    for a in agents:
+        for t in a.triggers:
+            acked = t.key in acks and (t.kind not in _RECOMPUTED or abs(acks[t.key] - t.since) <= _SAME_SINCE)
+            marks[t.key] = {"acknowledged": acked, "snoozed_until": snoozes.get(t.key)}
+    return marks
+
+
 def _write_hidden(path: Path, acks: dict[tuple[str, str], float], snoozes: dict[tuple[str, str], float]) -> None:
     doc = {"version": 1,
            "acknowledged": [{"agent": a, "kind": k, "since": round(s, 3)} for (a, k), s in sorted(acks.items())],
@@ -452,6 +473,7 @@ class _Subscriber:
         self.event = asyncio.Event()
         self.raised: list[Trigger] = []
         self.cleared: list[Trigger] = []
+        self.found: list[Trigger] = []
         self.last = 0.0
 
 
@@ -503,6 +525,10 @@ class Monitor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._hooks_root = hooks.hooks_dir(fleet.repo.common_dir)
         self._started = 0.0
+        # Agents whose first diff is still being computed after the start (None: still discovering),
+        # and until when that may count as settling at most.
+        self._unsettled: set[str] | None = set()
+        self._settle_deadline = 0.0
         self._status_text = ""
         self.counters = {"captures": 0, "outputs": 0, "stats": 0, "file_batches": 0, "rediscoveries": 0,
                          "updates": 0, "hooks": 0}
@@ -528,9 +554,10 @@ class Monitor:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 sub.event.clear()
-                raised, cleared, sub.raised, sub.cleared = sub.raised, sub.cleared, [], []
+                raised, cleared, found = sub.raised, sub.cleared, sub.found
+                sub.raised, sub.cleared, sub.found = [], [], []
                 sub.last = loop.time()
-                yield Update(self.agents(), raised, cleared)
+                yield Update(self.agents(), raised, cleared, found)
         finally:
             self._subs.remove(sub)
 
@@ -593,10 +620,13 @@ class Monitor:
         """Run until cancelled: discover, attach, watch, and keep statuses current."""
         self._loop = asyncio.get_running_loop()
         self._started = self.clock()
+        self._unsettled, self._settle_deadline = None, self._started + SETTLE_SECONDS
         self._load_previous_status()
         self._load_hidden()
         try:
             await self._rediscover(initial=True)
+            self._unsettled = {f.agent.name for f in self._facts.values()
+                               if f.agent.worktree_exists and not f.agent.merged and not f.stats_done}
             self._ready.set()
             self._publish()
             self._tasks = [asyncio.create_task(c) for c in (
@@ -986,6 +1016,8 @@ class Monitor:
             delay = self.stats_debounce
             f.stats_again = False
             if not a.worktree_exists or a.merged:
+                if self._unsettled:
+                    self._unsettled.discard(a.name)
                 return
             first = not f.stats_done
             async with self._stats_slots:
@@ -993,6 +1025,8 @@ class Monitor:
                     s, newest = await asyncio.to_thread(self._stats, a.worktree, a.base, first)
                 except Exception:
                     log.exception("stats failed for %s", a.name)
+                    if self._unsettled:
+                        self._unsettled.discard(a.name)
                     return
             self.counters["stats"] += 1
             f.stats_done = True
@@ -1001,8 +1035,11 @@ class Monitor:
             if newest is not None:
                 f.last_file_change_at = max(f.last_file_change_at or 0.0, newest)
             _apply_scope(f, now)
-            for other in set(_apply_overlaps(self._facts, now)) | {a.name}:
+            # Sorted: the order triggers are raised in is the order the log shows them.
+            for other in sorted(set(_apply_overlaps(self._facts, now)) | {a.name}):
                 self._reassess(other)
+            if self._unsettled:
+                self._unsettled.discard(a.name)
             if not f.stats_again:
                 return
 
@@ -1091,9 +1128,16 @@ class Monitor:
             if raised:
                 self._run_hooks(raised)
 
+    def _settling(self) -> bool:
+        return (self._unsettled is None or bool(self._unsettled)) and self.clock() < self._settle_deadline
+
     def _queue(self, raised: list[Trigger], cleared: list[Trigger]) -> None:
+        settling = self._settling()
         for sub in self._subs:
-            sub.raised += raised
+            if settling:
+                sub.found += raised
+            else:
+                sub.raised += raised
             sub.cleared += cleared
         self._publish()
 

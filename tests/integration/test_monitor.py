@@ -86,7 +86,8 @@ class Running:
         return next((t for t in self.agent(name).triggers if t.kind == kind), None)
 
     def raised(self, kind: TriggerKind, name: str) -> list:
-        return [t for u in self.updates for t in u.raised if t.kind == kind and t.agent == name]
+        """Raised as news or found while settling: either way the monitor said it (a false one is wrong in both)."""
+        return [t for u in self.updates for t in u.raised + u.found if t.kind == kind and t.agent == name]
 
     def cleared(self, kind: TriggerKind, name: str) -> list:
         return [t for u in self.updates for t in u.cleared if t.kind == kind and t.agent == name]

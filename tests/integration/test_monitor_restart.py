@@ -14,6 +14,7 @@ import pytest
 
 from app import logs
 from app.model import Kind, TriggerKind
+from tests.helpers import paneboard
 from tests.integration.test_monitor import ASK, make_fleet, running, socket_name, spawn, until  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -102,6 +103,14 @@ async def test_acknowledgements_and_snoozes_survive_a_restart(tmp_path, socket_n
     assert [(e["agent"], e["kind"]) for e in saved["acknowledged"]] == [("asker", "needs_input")]
     assert saved["acknowledged"][0]["since"] == pytest.approx(asked.since, abs=0.001)
     assert [(e["agent"], e["kind"]) for e in saved["snoozed"]] == [("limited", "limit")]
+
+    # `ls --json` (no dashboard history) lists the triggers and says which ones the human hid.
+    done = await asyncio.to_thread(paneboard, "ls", "--json", cwd=fleet.repo.root, socket_name=socket_name)
+    listed = {a["name"]: {t["kind"]: t for t in a["triggers"]} for a in json.loads(done.stdout)}
+    assert listed["asker"]["needs_input"]["acknowledged"] is True
+    assert listed["asker"]["needs_input"]["snoozed_until"] is None
+    assert listed["limited"]["limit"]["acknowledged"] is False
+    assert listed["limited"]["limit"]["snoozed_until"] > time.time() + 500
 
     # The acknowledgement hid that question only: the next one shows.
     await asyncio.to_thread(fleet.send, "asker", "1")

@@ -269,3 +269,33 @@ async def test_markup_in_names_prompts_and_output_is_shown_as_typed(fleet: Fleet
         await pilot.press("i")
         assert isinstance(app.screen, ReplyScreen)
         await pilot.press("escape")
+
+
+async def test_overlap_already_true_at_start_is_logged_not_announced(fleet: Fleet, tmp_path: Path):
+    """Two agents that edited the same file before the dashboard started: a fact to log, not news to toast."""
+    from app.dashboard import TriggerRaised
+    from app.model import TriggerKind
+    a = idle_agent(fleet, tmp_path, "left")
+    b = idle_agent(fleet, tmp_path, "right")
+    for agent in (a, b):
+        (Path(agent.worktree) / "src" / "app.py").write_text(f"print({agent.name!r})\n")
+    raised: list = []
+
+    def hook(message):
+        if isinstance(message, TriggerRaised):
+            raised.append(message.trigger)
+
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44), message_hook=hook) as pilot:
+        await wait_for(pilot, lambda: {t.agent for t in raised if t.kind is TriggerKind.OVERLAP} == {"left", "right"})
+        log_text = "\n".join(str(line.text) for line in app.query_one("#trigger-log").lines)
+        assert "left: overlap" in log_text and "right: overlap" in log_text
+        assert not [n for n in app._notifications if "overlap" in (n.title or "")]
+        # A third agent touching the same file later is news.
+        c = idle_agent(fleet, tmp_path, "late")
+        app.monitor.refresh()
+        await wait_for(pilot, lambda: "late" in app.agents and app.agents["late"].status.kind.value == "idle")
+        await pilot.pause(0.5)
+        (Path(c.worktree) / "src" / "app.py").write_text("print('late')\n")
+        await wait_for(pilot, lambda: any(t.agent == "late" and t.kind is TriggerKind.OVERLAP for t in raised))
+        await wait_for(pilot, lambda: any("late: overlap" in (n.title or "") for n in app._notifications))
