@@ -28,7 +28,9 @@ IDLE_SCRIPT = [{"do": "say", "text": "ready"}, {"do": "idle"}]
 
 
 def cli(*args: str, cwd: Path, socket_name: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+    # PYTHONDONTWRITEBYTECODE (set on some machines) would make every run compile paneboard's
+    # sources again (~40 ms); an installed paneboard has its bytecode compiled by pip.
+    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE", "PYTHONDONTWRITEBYTECODE")}
     env.update(PANEBOARD_TMUX_SOCKET=socket_name, PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True)
