@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shlex
@@ -30,6 +31,25 @@ def retry_until(fn, timeout: float = 15.0, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout}s (last: {last!r})")
         time.sleep(interval)
+
+
+async def until(fn, timeout: float = 15.0, interval: float = 0.05):
+    """Await until fn() (sync or async) is truthy and return it; fail with the last value after timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            last = fn()
+            if asyncio.iscoroutine(last):
+                last = await last
+        except (AssertionError, KeyError, StopIteration) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s (last: {last!r})")
+        await asyncio.sleep(interval)
 
 
 def git(cwd: Path, *args: str) -> str:

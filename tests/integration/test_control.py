@@ -14,6 +14,7 @@ import pytest
 from app.control import (ControlClient, Exit, Output, PaneDied, Paused, Resumed, WindowAdded,
                          WindowClosed, decode_output, no_formats, quote)
 from app.errors import TmuxError
+from tests.helpers import until
 
 pytestmark = pytest.mark.skipif(subprocess.run(["sh", "-c", "command -v tmux"],
                                                capture_output=True).returncode != 0,
@@ -22,16 +23,7 @@ pytestmark = pytest.mark.skipif(subprocess.run(["sh", "-c", "command -v tmux"],
 
 async def retry_until(fn, timeout: float = 5.0, interval: float = 0.01):
     """Poll fn (sync or async) with tiny sleeps until it returns something truthy; fail after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {fn}")
-        await asyncio.sleep(interval)
+    return await until(fn, timeout, interval)
 
 
 class Server:

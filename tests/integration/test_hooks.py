@@ -29,7 +29,7 @@ from app.model import Kind, TriggerKind
 from app.monitor import HOOK_GRACE, Monitor, assess_once
 from app.presets import PRESETS, Preset
 from app.worktrees import find_repo
-from tests.helpers import ROOT, demo_script, git
+from tests.helpers import ROOT, demo_script, git, until
 
 pytestmark = pytest.mark.slow
 
@@ -50,21 +50,6 @@ STOP = {"hook_event_name": "Stop", "stop_hook_active": False}
 PROMPT = {"hook_event_name": "UserPromptSubmit", "prompt": "go on"}
 
 
-async def until(fn, timeout: float = 15.0, interval: float = 0.05):
-    """Await until fn() is truthy and return it; fail with the last value after timeout."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            last = fn()
-        except (AssertionError, KeyError, StopIteration) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s (last: {last!r})")
-        await asyncio.sleep(interval)
 
 
 class Running:

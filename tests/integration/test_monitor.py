@@ -22,26 +22,11 @@ from app.fleet import Fleet
 from app.model import Kind, TriggerKind
 from app.monitor import Monitor, assess_once, status_file_paths
 from app.worktrees import find_repo
-from tests.helpers import demo_script, git, make_repo, retry_until
+from tests.helpers import demo_script, git, make_repo, retry_until, until
 
 pytestmark = pytest.mark.slow
 
 
-async def until(fn, timeout: float = 15.0, interval: float = 0.05):
-    """Await until fn() is truthy and return it; fail with the last value after timeout."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            last = fn()
-        except (AssertionError, KeyError, StopIteration) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s (last: {last!r})")
-        await asyncio.sleep(interval)
 
 
 @pytest.fixture

@@ -28,6 +28,17 @@ async def wait_for(pilot, predicate, timeout: float = 15.0):
     raise AssertionError("condition not met in time")
 
 
+def collect_triggers():
+    """A list that fills with every trigger the app announces, and the message hook that fills it."""
+    from app.dashboard import TriggerRaised
+    raised: list = []
+
+    def hook(message):
+        if isinstance(message, TriggerRaised):
+            raised.append(message.trigger)
+    return raised, hook
+
+
 def idle_agent(fleet: Fleet, tmp_path: Path, name: str, edit: str = "notes.md"):
     script = demo_script(tmp_path, [{"do": "say", "text": f"{name} ready"},
                                     {"do": "idle", "reply_work": 0.1, "reply_edit": edit}])
@@ -177,7 +188,6 @@ async def test_review_opens_on_the_agents_changes(fleet: Fleet, tmp_path: Path):
 
 
 async def test_question_raises_a_trigger_and_one_key_answers_it(fleet: Fleet, tmp_path: Path):
-    from app.dashboard import TriggerRaised
     from app.model import Kind, TriggerKind
     script = demo_script(tmp_path, [{"do": "say", "text": "about to ask"},
                                     {"do": "work", "seconds": 30},  # 1.5 s at the test speed: after the first paint
@@ -185,12 +195,7 @@ async def test_question_raises_a_trigger_and_one_key_answers_it(fleet: Fleet, tm
                                     {"do": "edit", "path": "approved.txt", "text": "yes"},
                                     {"do": "idle"}])
     agent = fleet.spawn(Task(name="asker", agent=demo_command(script)))
-    raised: list = []
-
-    def hook(message):
-        if isinstance(message, TriggerRaised):
-            raised.append(message.trigger)
-
+    raised, hook = collect_triggers()
     app = Dashboard(fleet, refresh_seconds=0.2)
     async with app.run_test(size=(140, 44), message_hook=hook) as pilot:
         await wait_for(pilot, lambda: any(t.kind is TriggerKind.NEEDS_INPUT for t in raised))
@@ -273,18 +278,12 @@ async def test_markup_in_names_prompts_and_output_is_shown_as_typed(fleet: Fleet
 
 async def test_overlap_already_true_at_start_is_logged_not_announced(fleet: Fleet, tmp_path: Path):
     """Two agents that edited the same file before the dashboard started: a fact to log, not news to toast."""
-    from app.dashboard import TriggerRaised
     from app.model import TriggerKind
     a = idle_agent(fleet, tmp_path, "left")
     b = idle_agent(fleet, tmp_path, "right")
     for agent in (a, b):
         (Path(agent.worktree) / "src" / "app.py").write_text(f"print({agent.name!r})\n")
-    raised: list = []
-
-    def hook(message):
-        if isinstance(message, TriggerRaised):
-            raised.append(message.trigger)
-
+    raised, hook = collect_triggers()
     app = Dashboard(fleet, refresh_seconds=0.2)
     async with app.run_test(size=(140, 44), message_hook=hook) as pilot:
         await wait_for(pilot, lambda: {t.agent for t in raised if t.kind is TriggerKind.OVERLAP} == {"left", "right"})
