@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -249,6 +250,8 @@ class Row:
     left_text: str | None = None
     right_no: int | None = None
     right_text: str | None = None
+    partner: str | None = None
+    """In unified rows: the other version of a replaced line (for marking what changed within it)."""
 
 
 def split_lines(text: str) -> list[str]:
@@ -441,8 +444,48 @@ def unified_rows(rows: list[Row]) -> list[Row]:
             out.extend(block)
             continue
         block = list(block)
-        out.extend(Row("delete", r.left_no, r.left_text, None, None) for r in block if r.left_no is not None)
-        out.extend(Row("insert", None, None, r.right_no, r.right_text) for r in block if r.right_no is not None)
+        out.extend(Row("delete", r.left_no, r.left_text, None, None, r.right_text)
+                   for r in block if r.left_no is not None)
+        out.extend(Row("insert", None, None, r.right_no, r.right_text, r.left_text)
+                   for r in block if r.right_no is not None)
+    return out
+
+
+_WORD = re.compile(r"\w+|\s+|[^\w\s]")
+INLINE_LIMIT = 2000
+"""Lines longer than this get no within-line marks (matching them costs more than it tells)."""
+INLINE_MIN_RATIO = 0.4
+"""Below this share of equal words a line was rewritten, not edited: the whole line is the change."""
+
+
+def changed_spans(old: str, new: str) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+    """What changed within a replaced line, by word: (start, end) character ranges in old and in new.
+
+    Empty on both sides when the lines are equal, too long, or have too little in common.
+    """
+    if old == new or len(old) > INLINE_LIMIT or len(new) > INLINE_LIMIT:
+        return (), ()
+    a, b = _WORD.findall(old), _WORD.findall(new)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.ratio() < INLINE_MIN_RATIO:
+        return (), ()
+    a_at, b_at = _offsets(a), _offsets(b)
+    left: list[tuple[int, int]] = []
+    right: list[tuple[int, int]] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if i2 > i1:
+            left.append((a_at[i1], a_at[i2]))
+        if j2 > j1:
+            right.append((b_at[j1], b_at[j2]))
+    return tuple(left), tuple(right)
+
+
+def _offsets(words: list[str]) -> list[int]:
+    out = [0]
+    for w in words:
+        out.append(out[-1] + len(w))
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import lru_cache
 from typing import ClassVar, Iterator
 
 from pygments.lexer import Lexer
@@ -20,7 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from app.diff import Row, hunk_starts, side_by_side, split_lines, unified_rows
+from app.diff import Row, changed_spans, hunk_starts, side_by_side, split_lines, unified_rows
 
 # Control characters would move the terminal's cursor; tabs become spaces.
 _DISPLAY = {code: "\ufffd" for code in (*range(0x00, 0x20), 0x7F)}
@@ -32,6 +33,39 @@ _HIGHLIGHT_LIMIT = 4_000_000
 
 def _display(text: str) -> str:
     return text.translate(_DISPLAY)
+
+
+@lru_cache(maxsize=4096)
+def _spans(old: str, new: str) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+    """Within-line changes of a replaced line, on the displayed text (tabs expanded), cached."""
+    return changed_spans(_display(old), _display(new))
+
+
+def _emphasize(segments: list[Segment], spans: tuple[tuple[int, int], ...], style: Style) -> list[Segment]:
+    """Lay `style` over the characters in `spans` (offsets into the segments' joined text)."""
+    out: list[Segment] = []
+    at = 0
+    spans_left = list(spans)
+    for seg in segments:
+        text, seg_style = seg.text, seg.style
+        end = at + len(text)
+        cut = at
+        while spans_left and spans_left[0][0] < end:
+            start, stop = spans_left[0]
+            start = max(start, cut)
+            if start > cut:
+                out.append(Segment(text[cut - at:start - at], seg_style))
+            inner_end = min(stop, end)
+            out.append(Segment(text[start - at:inner_end - at], (seg_style or Style()) + style))
+            cut = inner_end
+            if stop <= end:
+                spans_left.pop(0)
+            else:
+                break
+        if cut < end:
+            out.append(Segment(text[cut - at:], seg_style))
+        at = end
+    return out
 
 
 def lexer_for(path: str) -> Lexer | None:
@@ -164,6 +198,8 @@ class DiffView(ScrollView, can_focus=True):
         "diff-view--line-number",
         "diff-view--filler",
         "diff-view--message",
+        "diff-view--added-word",
+        "diff-view--removed-word",
     }
     """
     | Class | Description |
@@ -174,6 +210,8 @@ class DiffView(ScrollView, can_focus=True):
     | `diff-view--line-number` | The line-number gutters. |
     | `diff-view--filler` | The empty side of an added or removed line. |
     | `diff-view--message` | "binary file", "no changes" and similar notes. |
+    | `diff-view--added-word` | What changed within a replaced line, new side. |
+    | `diff-view--removed-word` | What changed within a replaced line, old side. |
     """
 
     DEFAULT_CSS = """
@@ -182,6 +220,8 @@ class DiffView(ScrollView, can_focus=True):
         color: $foreground;
         & > .diff-view--added { background: $success-muted; }
         & > .diff-view--removed { background: $error-muted; }
+        & > .diff-view--added-word { background: $success 45%; text-style: bold; }
+        & > .diff-view--removed-word { background: $error 45%; text-style: bold; }
         & > .diff-view--hunk { background: $primary-muted; color: $text-primary; text-style: italic; }
         & > .diff-view--line-number { color: $text-muted; }
         & > .diff-view--filler { background: $panel; }
@@ -430,12 +470,15 @@ class DiffView(ScrollView, can_focus=True):
         return row_style, row_style + Style(color=number.color)
 
     def _text_segments(self, highlighter: _Highlighter, line_no: int, text_style: Style,
-                       scroll_x: int, text_width: int) -> list[Segment]:
+                       scroll_x: int, text_width: int, changed: tuple[tuple[int, int], ...] = (),
+                       side: str = "added") -> list[Segment]:
         pieces = highlighter.line(line_no - 1)
         if pieces is None:
             self._pending = True
             pieces = highlighter.plain(line_no - 1)
         segments = [Segment(text, text_style + style if style else text_style) for text, style in pieces]
+        if changed:
+            segments = _emphasize(segments, changed, self.get_component_rich_style(f"diff-view--{side}-word"))
         return list(Strip(segments).crop_extend(scroll_x, scroll_x + text_width, text_style))
 
     def _render_split(self, row: Row, scroll_x: int, width: int,
@@ -459,7 +502,11 @@ class DiffView(ScrollView, can_focus=True):
             text_style, number_style = self._side_styles(kind)
             mark = " " if kind == "equal" else sign
             segments.append(Segment(f"{line_no:>{number_width}} {mark} ", number_style))
-            segments.extend(self._text_segments(highlighter, line_no, text_style, scroll_x, text_width))
+            spans: tuple[tuple[int, int], ...] = ()
+            if row.kind == "replace" and row.left_text is not None and row.right_text is not None:
+                spans = _spans(row.left_text, row.right_text)[column]
+            segments.extend(self._text_segments(highlighter, line_no, text_style, scroll_x, text_width,
+                                                spans, changed))
         return Strip(segments).crop_extend(0, width, self.rich_style)
 
     def _render_unified(self, row: Row, scroll_x: int, width: int,
@@ -477,5 +524,11 @@ class DiffView(ScrollView, can_focus=True):
         right = "" if row.right_no is None else str(row.right_no)
         segments = [Segment(f"{left:>{number_width}} {right:>{number_width}} {mark} ", number_style)]
         assert line_no is not None
-        segments.extend(self._text_segments(highlighter, line_no, text_style, scroll_x, text_width))
+        spans: tuple[tuple[int, int], ...] = ()
+        if row.partner is not None and row.kind == "delete" and row.left_text is not None:
+            spans = _spans(row.left_text, row.partner)[0]
+        elif row.partner is not None and row.kind == "insert" and row.right_text is not None:
+            spans = _spans(row.partner, row.right_text)[1]
+        segments.extend(self._text_segments(highlighter, line_no, text_style, scroll_x, text_width,
+                                            spans, kind))
         return Strip(segments).crop_extend(0, width, self.rich_style)

@@ -325,3 +325,25 @@ def test_same_size_edit_in_the_same_second_as_the_index_is_seen(repo: Path, tmp_
 
     tree = diff.snapshot_tree(worktree)
     assert git(worktree, "show", f"{tree}:modified.txt") == "ONE\nTWO\nTHREE\n"
+
+
+def test_changed_spans_mark_the_words_that_changed() -> None:
+    old, new = '    return f"hello, {name}"', '    return f"Hello, {name}!"'
+    left, right = diff.changed_spans(old, new)
+    assert [old[a:b] for a, b in left] == ["hello"]
+    assert [new[a:b] for a, b in right] == ["Hello", "!"]
+    # Equal lines, rewritten lines and very long lines get no marks: the row colour says it all.
+    assert diff.changed_spans("same", "same") == ((), ())
+    assert diff.changed_spans('print(greet("world"))', "import sys") == ((), ())
+    assert diff.changed_spans("x = 1" * 1000, "x = 2" * 1000) == ((), ())
+    # A pure insertion marks only the new side.
+    left, right = diff.changed_spans("call(a, b)", "call(a, b, c)")
+    assert left == () and [("call(a, b, c)")[a:b] for a, b in right] == [", c"]
+
+
+def test_unified_rows_keep_each_replaced_line_paired_with_its_other_version() -> None:
+    rows = diff.unified_rows(diff.side_by_side("a\nold line one\nz\n", "a\nnew line one\nz\n"))
+    delete = next(r for r in rows if r.kind == "delete")
+    insert = next(r for r in rows if r.kind == "insert")
+    assert (delete.left_text, delete.partner) == ("old line one", "new line one")
+    assert (insert.right_text, insert.partner) == ("new line one", "old line one")

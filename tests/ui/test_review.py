@@ -228,3 +228,29 @@ async def test_diff_view_crops_long_wide_and_control_characters():
         diff.show("same\n", "same\n", "same.txt")
         await pilot.pause()
         assert shown(diff)[0].strip() == "no changes"
+
+
+async def test_what_changed_within_a_line_is_marked_on_both_sides_and_in_unified():
+    old = 'def greet(name):\n\treturn f"hello, {name}"\n'
+    new = 'def greet(name):\n\treturn f"Hello, {name}!"\n'
+    app = DiffApp()
+    async with app.run_test(size=(100, 8)) as pilot:
+        view = app.query_one(DiffView)
+        view.show(old, new, "greet.py")
+        await pilot.pause()
+        added = view.get_component_rich_style("diff-view--added")
+        added_word = view.get_component_rich_style("diff-view--added-word")
+        removed_word = view.get_component_rich_style("diff-view--removed-word")
+        assert added_word.bgcolor != added.bgcolor
+
+        def marked(y: int, style) -> list[str]:
+            return [seg.text for seg in view.render_line(y) if seg.style and seg.style.bgcolor == style.bgcolor]
+
+        row = next(y for y in range(view.size.height) if "return" in view.render_line(y).text)
+        assert marked(row, removed_word) == ["hello"]
+        assert marked(row, added_word) == ["Hello", "!"]       # after a tab shown as four spaces
+        await pilot.press("vertical_line")
+        await pilot.pause()
+        rows = [y for y in range(view.size.height) if "return" in view.render_line(y).text]
+        assert [marked(y, removed_word) for y in rows] == [["hello"], []]
+        assert [marked(y, added_word) for y in rows] == [[], ["Hello", "!"]]
