@@ -261,9 +261,9 @@ class Dashboard(App):
                                           if a.name in live)))
             if key == self._predicted_for and not force:
                 return
-            vs_base = {n: merging.predict_agent(self.fleet.repo.root, base, wt).conflicts for n, wt in live.items()}
-            pairs = {k: p.conflicts for k, p in merging.conflict_matrix(self.fleet.repo.root, base, live).items()} \
-                if len(live) > 1 else {}
+            predicted, paired = merging.predict_fleet(self.fleet.repo.root, base, live)
+            vs_base = {n: p.conflicts for n, p in predicted.items()}
+            pairs = {k: p.conflicts for k, p in paired.items()}
         except (_Err, OSError) as exc:
             self.post_message(ActionFinished("conflict prediction", str(exc)))
             return

@@ -162,23 +162,58 @@ def predict_agent(repo_root: Path, base_branch: str, worktree: Path) -> Predicti
     return predict(repo_root, f"refs/heads/{base_branch}", candidate_commit(worktree))
 
 
-def conflict_matrix(repo_root: Path, base: str, worktrees: dict[str, Path],
-                    workers: int | None = None) -> dict[tuple[str, str], Prediction]:
-    """Predict every pair of agents merging with each other: {(a, b): Prediction} for a < b by name.
+def predict_fleet(repo_root: Path, base: str, worktrees: dict[str, Path], workers: int | None = None
+                  ) -> tuple[dict[str, Prediction], dict[tuple[str, str], Prediction]]:
+    """Predict every agent merging into base, and every pair meeting there: (vs_base, pairs).
 
-    Each agent's candidate (HEAD or a snapshot of its uncommitted work) is merged with the
-    other's over their common fork point; base must exist and is where they forked from.
+    pairs holds {(a, b): Prediction} for a < b by name. Each agent's work (HEAD, or a snapshot of
+    its uncommitted work) is first laid on the current base as it would land there; two agents
+    are then merged over that base, so a pair conflicts only where their own changes collide —
+    not because one of them forked before the base moved (that shows in vs_base). An agent that
+    conflicts with the base is paired as it is, over its fork point, and a pair's conflicts keep
+    only the files both agents changed themselves (so such a pair can still show a file both
+    touched, at other lines, that the base changed under the first one: resolve vs_base first).
     """
     repo_root = Path(repo_root)
-    if _rev(repo_root, f"refs/heads/{base}") is None:
+    base_commit = _rev(repo_root, f"refs/heads/{base}")
+    if base_commit is None:
         raise GitError(f"base branch {base!r} does not exist")
     names = sorted(worktrees)
     workers = workers or min(8, max(2, (os.cpu_count() or 2) * 2))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         candidates = dict(zip(names, pool.map(lambda n: candidate_commit(Path(worktrees[n])), names)))
+        vs_base = dict(zip(names, pool.map(lambda n: predict(repo_root, base_commit, candidates[n]), names)))
+
+        def landed(name: str) -> str:
+            p = vs_base[name]
+            if not p.clean or p.tree is None:
+                return candidates[name]
+            return _out(repo_root, "commit-tree", p.tree, "-p", base_commit, "-p", candidates[name],
+                        "-m", "paneboard: as it would land", env=_TOOL_IDENTITY)
+
+        def own_files(name: str) -> frozenset[str]:
+            out = _git(repo_root, "diff", "--name-only", "--no-renames", "-z", "--merge-base", base_commit,
+                       candidates[name], env=_NO_LOCKS).stdout
+            return frozenset(_split_z(out))
+
+        on_base = dict(zip(names, pool.map(landed, names)))
+        own = dict(zip(names, pool.map(own_files, names)))
+
+        def pair(p: tuple[str, str]) -> Prediction:
+            result = predict(repo_root, on_base[p[0]], on_base[p[1]])
+            # A file is the pair's conflict only if both agents changed it themselves; the rest is
+            # one agent against the base (an agent that could not be laid on it was merged as it is).
+            mine = tuple(f for f in result.conflicts if f in own[p[0]] and f in own[p[1]])
+            return result if mine == result.conflicts else Prediction(clean=not mine, conflicts=mine, tree=result.tree)
+
         pairs = list(itertools.combinations(names, 2))
-        results = pool.map(lambda p: predict(repo_root, candidates[p[0]], candidates[p[1]]), pairs)
-        return dict(zip(pairs, results))
+        return vs_base, dict(zip(pairs, pool.map(pair, pairs)))
+
+
+def conflict_matrix(repo_root: Path, base: str, worktrees: dict[str, Path],
+                    workers: int | None = None) -> dict[tuple[str, str], Prediction]:
+    """Predict every pair of agents merging with each other on base (see predict_fleet)."""
+    return predict_fleet(repo_root, base, worktrees, workers)[1]
 
 
 # ---------------------------------------------------------------- committing an agent's work

@@ -162,6 +162,42 @@ def test_conflict_matrix_all_pairs(repo: Path):
     assert all(p.clean for k, p in matrix.items() if k != ("w", "x"))
 
 
+def test_pairs_meet_on_the_current_base_not_on_an_old_fork_point(repo: Path):
+    """An agent that forked after the base moved does not inherit another agent's conflict with the base."""
+    old = agent(repo, "old")                                 # forks at the first commit
+    edit_line(old / "shared.txt", 5, "old agent's line 5")
+    landed = agent(repo, "landed")                           # its work is merged into main meanwhile
+    edit_line(landed / "shared.txt", 5, "merged line 5")
+    git(landed, "commit", "-qam", "landed")
+    git(repo, "merge", "-q", "--no-ff", "-m", "merge landed", "paneboard/landed")
+    fresh = agent(repo, "fresh")                             # forks from the moved main
+    write(fresh / "fresh.txt", "new file\n")
+    other = agent(repo, "other")                             # also from the moved main, touches line 20
+    edit_line(other / "shared.txt", 20, "other's line 20")
+    vs_base, pairs = m.predict_fleet(repo, "main", {"old": old, "fresh": fresh, "other": other})
+    assert vs_base["old"].conflicts == ("shared.txt",)       # the real problem, shown once
+    assert vs_base["fresh"].clean and vs_base["other"].clean
+    assert pairs[("fresh", "other")].clean
+    # fresh carries main's line 5 only because it forked later: that is not fresh's conflict with old.
+    assert pairs[("fresh", "old")].clean and pairs[("fresh", "old")].conflicts == ()
+    assert m.conflict_matrix(repo, "main", {"fresh": fresh, "other": other})[("fresh", "other")].clean
+
+
+def test_pairs_of_agents_that_land_cleanly_conflict_only_on_their_own_changes(repo: Path):
+    a, b = agent(repo, "a"), agent(repo, "b")
+    # main moves under both: a line neither agent touches.
+    write(repo / "shared.txt", (repo / "shared.txt").read_text().replace("line 29\n", "main's line 29\n"))
+    git(repo, "commit", "-qam", "main moves")
+    late = agent(repo, "late")                               # forks from the moved main
+    edit_line(a / "shared.txt", 10, "a's line 10")
+    edit_line(late / "shared.txt", 12, "late's line 12")
+    edit_line(b / "shared.txt", 10, "b's line 10")
+    vs_base, pairs = m.predict_fleet(repo, "main", {"a": a, "b": b, "late": late})
+    assert all(p.clean for p in vs_base.values())
+    assert pairs[("a", "b")].conflicts == ("shared.txt",)    # the same line, really
+    assert pairs[("a", "late")].clean and pairs[("b", "late")].clean
+
+
 # ---------------------------------------------------------------- committing and merging
 
 def test_commit_work_includes_everything_and_falls_back_on_identity(repo: Path, monkeypatch):
