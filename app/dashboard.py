@@ -15,7 +15,7 @@ from textual.content import Content
 from textual.message import Message
 from rich.markup import escape
 from rich.text import Text
-from textual.widgets import Footer, Header, RichLog
+from textual.widgets import Footer, Header, Input, RichLog
 
 import themes
 
@@ -141,6 +141,12 @@ class Dashboard(App):
                 tooltip="Show the agent's recorded output (also after its pane is gone)"),
         Binding("X", "conflicts", "Conflicts", show=False, id="fleet.conflicts",
                 tooltip="Matrix of predicted merge conflicts between agents and the base"),
+        Binding("slash", "filter", "Filter", show=False, id="fleet.filter",
+                tooltip="Show only agents matching words (name, status, trigger, command); esc clears"),
+        Binding("s", "sort", "Sort", show=False, id="fleet.sort",
+                tooltip="Order the table: as started, what needs you first, by name"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="fleet.clear_filter",
+                tooltip="Clear the filter and show every agent"),
         Binding("n", "spawn", "New", id="fleet.spawn", tooltip="Start a new agent"),
         Binding("x", "kill", "Stop", id="agent.kill", tooltip="Stop the agent (asks first; its work is kept)"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
@@ -171,6 +177,8 @@ class Dashboard(App):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Input(placeholder="filter: words in name, status, trigger or command (enter keeps it, esc clears)",
+                    id="filter")
         table = AgentTable(id="agents")
         table.border_title = "Agents"
         yield table
@@ -312,6 +320,8 @@ class Dashboard(App):
         self.predict_conflicts(message.agents)
         self._refresh_keys()
         self.table.set_agents(message.agents)
+        if self.table.filter_text:
+            self._show_view()     # "3 of 12 match"
         self._show_selected()
         counts: dict[str, int] = {}
         for a in message.agents:
@@ -412,6 +422,8 @@ class Dashboard(App):
             return agent is not None and bool(agent.last_check)
         if action == "output_log":
             return agent is not None
+        if action == "clear_filter":
+            return self.query_one("#filter", Input).has_class("-shown") or bool(self.table.filter_text)
         if action in ("acknowledge", "snooze"):
             return agent is not None and bool(agent.triggers)
         if action == "review":
@@ -705,6 +717,48 @@ class Dashboard(App):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(key_table_markdown()))
+
+    # -- filter and order -----------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-shown")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.remove_class("-shown")
+        self.table.set_view(filter_text="")
+        self.table.focus()
+        self._show_view()
+
+    def action_sort(self) -> None:
+        from widgets.agent_table import ORDERS
+        self.table.set_view(order_by=ORDERS[(ORDERS.index(self.table.order_by) + 1) % len(ORDERS)])
+        self._show_view()
+
+    def on_input_changed(self, message: Input.Changed) -> None:
+        if message.input.id == "filter":
+            self.table.set_view(filter_text=message.value)
+            self._show_view()
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        if message.input.id == "filter":
+            if not message.value.strip():
+                self.action_clear_filter()
+            else:
+                self.table.focus()
+
+    def _show_view(self) -> None:
+        """The table's title says when it shows less than everything, or in another order."""
+        table = self.table
+        parts = []
+        if table.filter_text.strip():
+            parts.append(f"{table.row_count} of {table.total} match “{table.filter_text.strip()}”")
+        if table.order_by != "fleet":
+            parts.append("what needs you first" if table.order_by == "attention" else "by name")
+        table.border_title = Content("Agents" + (" · " + " · ".join(parts) if parts else ""))
 
 
 _KEY_NAMES = {"question_mark": "?", "vertical_line": "\\|", "left_square_bracket": "[",

@@ -31,6 +31,26 @@ COLUMNS = (("status", "Status"), ("name", "Agent"), ("triggers", "Triggers"), ("
            ("files", "Files"), ("lines", "+/-"), ("check", "Check"), ("activity", "Last activity"),
            ("elapsed", "Elapsed"), ("agent", "Runs"))
 FIXED_WIDTHS = {"status": 13}
+ORDERS = ("fleet", "attention", "name")
+"""Row orders: as the fleet lists them (spawn order), what needs a human first, by name."""
+# Attention order: who needs a human most comes first (loud triggers before quiet ones within a kind).
+_URGENCY = {"needs_input": 0, "error": 1, "exited": 2, "silent": 3, "starting": 4, "working": 5,
+            "idle": 6, "queued": 7, "merged": 8}
+
+
+def attention_key(a: Agent) -> tuple:
+    """Sort key putting the agents that need a human first: loud triggers, questions, errors, exits..."""
+    kind = "merged" if a.merged else a.status.kind.value
+    loud = any(t.loud for t in a.triggers)
+    return (not loud, not a.triggers, _URGENCY.get(kind, 9), a.name)
+
+
+def matches(a: Agent, words: list[str]) -> bool:
+    """True if every word occurs in the agent's name, task, status, command or trigger kinds."""
+    kind = "merged" if a.merged else a.status.kind.value
+    hay = " ".join((a.name, a.task, kind, kind.replace("_", " "), a.agent,
+                    *(t.kind.value + " " + t.kind.value.replace("_", " ") for t in a.triggers))).lower()
+    return all(w in hay for w in words)
 MAX_WIDTHS = {"name": 28, "agent": 18, "triggers": 12}
 GAP = 2  # cells between columns
 
@@ -107,7 +127,10 @@ class AgentTable(ScrollView, can_focus=True):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._agents: dict[str, Agent] = {}
+        self._agents: dict[str, Agent] = {}      # the agents shown (after the filter)
+        self._all: list[Agent] = []               # every agent, as the fleet lists them
+        self._filter = ""
+        self._order_by = "fleet"
         self._conflicts: dict[str, tuple[str, ...]] = {}
         self._order: list[str] = []
         self._cells_shown: dict[str, tuple[Text, ...]] = {}
@@ -143,13 +166,44 @@ class AgentTable(ScrollView, can_focus=True):
         if self._order:
             self.cursor_row = max(0, min(row, len(self._order) - 1))
 
+    @property
+    def filter_text(self) -> str:
+        return self._filter
+
+    @property
+    def order_by(self) -> str:
+        return self._order_by
+
+    @property
+    def total(self) -> int:
+        """How many agents there are, shown or filtered out."""
+        return len(self._all)
+
+    def set_view(self, filter_text: str | None = None, order_by: str | None = None) -> None:
+        """Show only agents matching every word of filter_text, in one of ORDERS."""
+        if filter_text is not None:
+            self._filter = filter_text
+        if order_by is not None:
+            if order_by not in ORDERS:
+                raise ValueError(f"unknown order {order_by!r}; one of {', '.join(ORDERS)}")
+            self._order_by = order_by
+        self.set_agents(self._all)
+
     def set_conflicts(self, conflicts: dict[str, tuple[str, ...]]) -> None:
         """Predicted merge result per agent: () merges cleanly, (files...) conflicts; missing = not known yet."""
         self._conflicts = dict(conflicts)
-        self.set_agents(list(self._agents.values()))
+        self.set_agents(self._all)
 
     def set_agents(self, agents: list[Agent]) -> None:
-        """Show these agents: re-render only rows whose cells changed, repaint only their lines."""
+        """Show these agents (filtered and ordered): re-render only rows whose cells changed, repaint only their lines."""
+        self._all = list(agents)
+        words = self._filter.lower().split()
+        if words:
+            agents = [a for a in agents if matches(a, words)]
+        if self._order_by == "attention":
+            agents = sorted(agents, key=attention_key)
+        elif self._order_by == "name":
+            agents = sorted(agents, key=lambda a: a.name.lower())
         incoming = {a.name: a for a in agents}
         now = time.time()
         order = [a.name for a in agents]
@@ -177,14 +231,14 @@ class AgentTable(ScrollView, can_focus=True):
             for name in changed:
                 self._refresh_row(self._order.index(name))
         if order:
-            self.cursor_row = min(self.cursor_row, len(order) - 1)
+            self.cursor_row = max(0, min(self.cursor_row, len(order) - 1))
             if self._selected is not None and self._selected in incoming and self._order.index(self._selected) != self.cursor_row:
                 self.cursor_row = self._order.index(self._selected)   # the selected agent moved: follow it
         self._post_selection()
 
     def tick(self) -> None:
         """Advance the time columns without waiting for an update (only rows whose text changed)."""
-        self.set_agents(list(self._agents.values()))
+        self.set_agents(self._all)
 
     # -- rendering --------------------------------------------------------------
 
@@ -244,7 +298,7 @@ class AgentTable(ScrollView, can_focus=True):
         self._cells_shown.clear()
         self._strips.clear()
         self._header = None
-        self.set_agents(list(self._agents.values()))
+        self.set_agents(self._all)
         self.refresh()
 
     def _colour(self, variable: str) -> str:

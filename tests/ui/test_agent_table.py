@@ -145,3 +145,35 @@ async def test_long_names_are_cut_and_columns_line_up():
         col = header.index("Triggers")
         # Every row's third column starts where its header does.
         assert first[col - 2:col] == "  " and second[col - 2:col] == "  "
+
+
+async def test_filter_and_attention_order():
+    from app.model import Trigger, TriggerKind
+    app = TableApp()
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = app.query_one(AgentTable)
+        asks = agent(3, Kind.NEEDS_INPUT, triggers=[Trigger(TriggerKind.NEEDS_INPUT, "agent-03", "asks", 0.0)])
+        crashed = agent(1, Kind.EXITED, triggers=[Trigger(TriggerKind.EXITED, "agent-01", "exit 3", 0.0, loud=True)])
+        agents = [agent(0, Kind.WORKING), crashed, agent(2), asks]
+        table.set_agents(agents)
+        await pilot.pause()
+        table.set_view(order_by="attention")
+        await pilot.pause()
+        assert table.row_names == ("agent-01", "agent-03", "agent-00", "agent-02")   # loud first, then the question
+        table.set_view(filter_text="needs input")
+        await pilot.pause()
+        assert table.row_names == ("agent-03",) and table.selected == "agent-03" and table.total == 4
+        table.set_view(filter_text="exited agent-01")        # every word must match
+        await pilot.pause()
+        assert table.row_names == ("agent-01",)
+        table.set_view(filter_text="nothing-like-this")
+        await pilot.pause()
+        assert table.row_names == () and table.selected is None
+        # New data while filtered keeps the filter; clearing it brings every agent back.
+        table.set_agents(agents + [agent(4)])
+        await pilot.pause()
+        assert table.row_names == ()
+        table.set_view(filter_text="", order_by="fleet")
+        await pilot.pause()
+        assert table.row_names == ("agent-00", "agent-01", "agent-02", "agent-03", "agent-04")
+        assert table.selected is not None

@@ -298,3 +298,30 @@ async def test_overlap_already_true_at_start_is_logged_not_announced(fleet: Flee
         (Path(c.worktree) / "src" / "app.py").write_text("print('late')\n")
         await wait_for(pilot, lambda: any(t.agent == "late" and t.kind is TriggerKind.OVERLAP for t in raised))
         await wait_for(pilot, lambda: any("late: overlap" in (n.title or "") for n in app._notifications))
+
+
+async def test_filter_and_sort_keys(fleet: Fleet, tmp_path: Path):
+    from textual.widgets import Input
+    idle_agent(fleet, tmp_path, "api-server")
+    idle_agent(fleet, tmp_path, "web-ui")
+    idle_agent(fleet, tmp_path, "api-client")
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        table = app.query_one(AgentTable)
+        await wait_for(pilot, lambda: table.row_count == 3)
+        await pilot.press("slash")
+        box = app.query_one("#filter", Input)
+        assert box.has_focus and box.display
+        await pilot.press(*"api")
+        await wait_for(pilot, lambda: set(table.row_names) == {"api-server", "api-client"})
+        assert "2 of 3" in str(table.border_title)
+        await pilot.press("enter")                  # keep the filter, back to the table
+        assert table.has_focus and table.filter_text == "api"
+        await pilot.press("s", "s")                 # fleet -> attention -> name
+        assert table.order_by == "name" and table.row_names == ("api-client", "api-server")
+        assert "by name" in str(table.border_title)
+        await pilot.press("escape")                 # clears the filter, keeps the order
+        await wait_for(pilot, lambda: table.row_count == 3)
+        assert not box.display and table.row_names == ("api-client", "api-server", "web-ui")
+        await pilot.press("s")
+        assert table.order_by == "fleet" and str(table.border_title) == "Agents"
