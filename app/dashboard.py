@@ -761,7 +761,7 @@ class Dashboard(App):
         table.border_title = Content("Agents" + (" · " + " · ".join(parts) if parts else ""))
 
 
-_KEY_NAMES = {"question_mark": "?", "vertical_line": "\\|", "left_square_bracket": "[",
+_KEY_NAMES = {"question_mark": "?", "vertical_line": "\\|", "slash": "/", "left_square_bracket": "[",
               "right_square_bracket": "]"}
 
 
