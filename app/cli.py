@@ -245,8 +245,8 @@ def _ls(fleet, as_json: bool) -> int:
     from .model import ago
     from .monitor import assess_once, hidden_marks
     agents = assess_once(fleet) + fleet.queued()
+    marks = hidden_marks(fleet, agents)
     if as_json:
-        marks = hidden_marks(fleet, agents)
         out = []
         for a in agents:
             doc = a.to_json()
@@ -260,9 +260,13 @@ def _ls(fleet, as_json: bool) -> int:
         print("no agents (start some with `paneboard up` or `paneboard spawn`)")
         return 0
     now = time.time()
-    rows = [("NAME", "AGENT", "STATUS", "ELAPSED", "FILES", "+/-", "WHY")]
+    rows = [("NAME", "AGENT", "STATUS", "TRIGGERS", "ELAPSED", "FILES", "+/-", "WHY")]
     for a in agents:
-        rows.append((a.name, a.agent[:16], a.status.kind.value, ago(now - a.started_at) if a.started_at else "-",
+        # Triggers the human acknowledged or snoozed in the dashboard are left out here too.
+        shown = [t.kind.value + ("!" if t.loud else "") for t in a.triggers
+                 if not (marks.get(t.key, {}).get("acknowledged") or marks.get(t.key, {}).get("snoozed_until"))]
+        rows.append((a.name, a.agent[:16], a.status.kind.value, ",".join(shown) or "-",
+                     ago(now - a.started_at) if a.started_at else "-",
                      str(a.files_changed), f"+{a.added}/-{a.removed}", a.status.why[:60]))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:

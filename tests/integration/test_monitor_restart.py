@@ -111,6 +111,9 @@ async def test_acknowledgements_and_snoozes_survive_a_restart(tmp_path, socket_n
     assert listed["asker"]["needs_input"]["snoozed_until"] is None
     assert listed["limited"]["limit"]["acknowledged"] is False
     assert listed["limited"]["limit"]["snoozed_until"] > time.time() + 500
+    text = (await asyncio.to_thread(paneboard, "ls", cwd=fleet.repo.root, socket_name=socket_name)).stdout
+    rows = {line.split()[0]: line.split()[3] for line in text.splitlines()[1:]}
+    assert rows == {"asker": "-", "limited": "-"}           # hidden in the dashboard, hidden here
 
     # The acknowledgement hid that question only: the next one shows.
     await asyncio.to_thread(fleet.send, "asker", "1")
@@ -118,3 +121,5 @@ async def test_acknowledgements_and_snoozes_survive_a_restart(tmp_path, socket_n
     assert second.since > asked.since
     saved = json.loads(hidden.read_text())
     assert saved["acknowledged"] == [] and [e["agent"] for e in saved["snoozed"]] == ["limited"]
+    text = (await asyncio.to_thread(paneboard, "ls", cwd=fleet.repo.root, socket_name=socket_name)).stdout
+    assert {line.split()[0]: line.split()[3] for line in text.splitlines()[1:]}["asker"] == "needs_input"
