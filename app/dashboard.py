@@ -40,6 +40,8 @@ from .screens.spawn import SpawnRequest, SpawnScreen
 
 REFRESH_SECONDS = 1.0
 PREVIEW_SECONDS = 0.25
+TOAST_BURST = 3       # more triggers than this within TOAST_WINDOW seconds become one summary toast
+TOAST_WINDOW = 10.0
 SNOOZE_SECONDS = 600
 
 
@@ -163,6 +165,7 @@ class Dashboard(App):
         self._queued_key: tuple | None = None
         self._queued_agents: list[Agent] = []
         self._live_agents: list[Agent] = []
+        self._recent_news: list[tuple[float, Trigger]] = []
         self.agents: dict[str, Agent] = {}
         self.selected: str | None = None
         self.conflicts: ConflictsPredicted | None = None
@@ -309,9 +312,7 @@ class Dashboard(App):
             label = t.kind.value.replace("_", " ")
             log.write(Text.assemble((f"{stamp} ", "dim"), (f"{t.agent}: {label}", style), f" — {t.what}"))
             self.post_message(TriggerRaised(t))
-        for t in news:
-            self.notify(t.what, title=f"{t.agent}: {t.kind.value.replace('_', ' ')}",
-                        severity="error" if t.loud else "warning", timeout=6, markup=False)
+        self._announce(news)
         for t in message.cleared:
             log.write(Text.assemble((f"{stamp} ", "dim"), f"{t.agent}: {t.kind.value.replace('_', ' ')} cleared"))
         if news and self.fleet.settings.bell:
@@ -329,6 +330,26 @@ class Dashboard(App):
             counts[kind] = counts.get(kind, 0) + 1
         summary = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))
         self.title = f"{self.fleet.repo.name}: {len(message.agents)} agents" + (f" ({summary})" if summary else "")
+
+    def _announce(self, news: list[Trigger]) -> None:
+        """One toast per trigger; a burst (more than TOAST_BURST within TOAST_WINDOW s) becomes one summary."""
+        if not news:
+            return
+        now = time.monotonic()
+        self._recent_news = [(at, t) for at, t in self._recent_news if now - at < TOAST_WINDOW]
+        self._recent_news += [(now, t) for t in news]
+        if len(self._recent_news) <= TOAST_BURST:
+            for t in news:
+                self.notify(t.what, title=f"{t.agent}: {t.kind.value.replace('_', ' ')}",
+                            severity="error" if t.loud else "warning", timeout=6, markup=False)
+            return
+        burst = [t for _, t in self._recent_news]
+        self.clear_notifications()
+        lines = [f"{t.agent}: {t.kind.value.replace('_', ' ')}" for t in burst[-8:]]
+        if len(burst) > 8:
+            lines.insert(0, f"… and {len(burst) - 8} more")
+        self.notify("\n".join(lines), title=f"{len(burst)} triggers in {TOAST_WINDOW:.0f} s (see the trigger log)",
+                    severity="error" if any(t.loud for t in burst) else "warning", timeout=8, markup=False)
 
     def on_conflicts_predicted(self, message: ConflictsPredicted) -> None:
         before = self.conflicts.vs_base if self.conflicts else {}

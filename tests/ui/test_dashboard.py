@@ -325,3 +325,23 @@ async def test_filter_and_sort_keys(fleet: Fleet, tmp_path: Path):
         assert not box.display and table.row_names == ("api-client", "api-server", "web-ui")
         await pilot.press("s")
         assert table.order_by == "fleet" and str(table.border_title) == "Agents"
+
+
+async def test_a_burst_of_triggers_becomes_one_summary_toast(fleet: Fleet, tmp_path: Path):
+    from app.model import TriggerKind
+    script = demo_script(tmp_path, [{"do": "say", "text": "working"},
+                                    {"do": "work", "seconds": 30},      # 1.5 s at the test speed: after the first paint
+                                    {"do": "exit", "code": 3}])
+    for i in range(5):
+        fleet.spawn(Task(name=f"crash-{i}", agent=demo_command(script)))
+    raised, hook = collect_triggers()
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44), message_hook=hook) as pilot:
+        await wait_for(pilot, lambda: len({t.agent for t in raised if t.kind is TriggerKind.EXITED}) == 5)
+        await pilot.pause(0.2)
+        toasts = list(app._notifications)
+        assert len(toasts) == 1, [n.title for n in toasts]
+        assert toasts[0].title.startswith("5 triggers in 10 s") and toasts[0].severity == "error"
+        assert all(f"crash-{i}: exited" in toasts[0].message for i in range(5))
+        log_text = "\n".join(str(line.text) for line in app.query_one("#trigger-log").lines)
+        assert all(f"crash-{i}: exited" in log_text for i in range(5))     # every one is still logged
