@@ -443,6 +443,8 @@ class Dashboard(App):
             return agent is not None and bool(agent.last_check)
         if action == "output_log":
             return agent is not None
+        if action in ("filter", "sort", "clear_filter") and len(self.screen_stack) > 1:
+            return False     # the table they act on is not on screen
         if action == "clear_filter":
             return self.query_one("#filter", Input).has_class("-shown") or bool(self.table.filter_text)
         if action in ("acknowledge", "snooze"):
