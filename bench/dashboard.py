@@ -578,15 +578,7 @@ async def main() -> None:
         if "16" in parts:
             s = await idle_and_status(lab, 16, window, samples, notes)
             c = s["cpu"]
-            rows += [
-                ("idle CPU, 16 agents: this process (app + monitor)", f"{c['self']:.2f} %", ""),
-                ("  tmux server", f"{c['server']:.2f} %", ""),
-                ("  tmux control-mode client", f"{c['control']:.2f} %", ""),
-                ("  total", f"{c['total']:.2f} %", "≤ 2 %"),
-                ("RSS of this process, 16 agents", f"{c['rss']:.0f} MB", "≤ 150 MB"),
-                ("screen change -> 'working' painted in the table, 16: p50", ms(s["status"], 0.5), "≤ 100 ms"),
-                (f"  p99 ({len(s['status'])} samples)", ms(s["status"], 0.99), "≤ 300 ms"),
-            ]
+            rows += idle_rows(16, s, cpu_target="≤ 2 %", rss_target="≤ 150 MB", p50="≤ 100 ms", p99="≤ 300 ms")
             notes.append(f"idle 16: spawned in {spawn16:.1f} s; load during the CPU window {c['load']}")
 
         # 4. first paint with 20
@@ -603,19 +595,24 @@ async def main() -> None:
             spawn48 = lab.spawn("agent", 20, 28, idle)
             s = await idle_and_status(lab, 48, window, samples, notes)
             c = s["cpu"]
-            rows += [
-                ("idle CPU, 48 agents: this process (app + monitor)", f"{c['self']:.2f} %", ""),
-                ("  tmux server", f"{c['server']:.2f} %", ""),
-                ("  tmux control-mode client", f"{c['control']:.2f} %", ""),
-                ("  total", f"{c['total']:.2f} %", "≤ 5 %"),
-                ("RSS of this process, 48 agents", f"{c['rss']:.0f} MB", ""),
-                ("screen change -> 'working' painted in the table, 48: p50", ms(s["status"], 0.5), "(none)"),
-                (f"  p99 ({len(s['status'])} samples)", ms(s["status"], 0.99), "(none)"),
-            ]
+            rows += idle_rows(48, s, cpu_target="≤ 5 %", rss_target="", p50="(none)", p99="(none)")
             notes.append(f"idle 48: 28 more spawned in {spawn48:.1f} s; load during the CPU window {c['load']}")
     finally:
         lab.close()
     print_table(rows, notes)
+
+
+def idle_rows(n: int, s: dict, cpu_target: str, rss_target: str, p50: str, p99: str) -> list[tuple[str, str, str]]:
+    c = s["cpu"]
+    return [
+        (f"idle CPU, {n} agents: this process (app + monitor)", f"{c['self']:.2f} %", ""),
+        ("  tmux server", f"{c['server']:.2f} %", ""),
+        ("  tmux control-mode client", f"{c['control']:.2f} %", ""),
+        ("  total", f"{c['total']:.2f} %", cpu_target),
+        (f"RSS of this process, {n} agents", f"{c['rss']:.0f} MB", rss_target),
+        (f"screen change -> 'working' painted in the table, {n}: p50", ms(s["status"], 0.5), p50),
+        (f"  p99 ({len(s['status'])} samples)", ms(s["status"], 0.99), p99),
+    ]
 
 
 async def keys_part(presses: int, notes: list[str]) -> list[tuple[str, str, str]]:

@@ -26,10 +26,11 @@ from app import hooks
 from app.config import Settings, Task
 from app.fleet import Fleet
 from app.model import Kind, TriggerKind
-from app.monitor import HOOK_GRACE, Monitor, assess_once
+from app.monitor import HOOK_GRACE, assess_once
 from app.presets import PRESETS, Preset
 from app.worktrees import find_repo
 from tests.helpers import ROOT, demo_script, git, until
+from tests.integration.test_monitor import running  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -48,46 +49,6 @@ ASK = {"hook_event_name": "Notification", "message": "Claude needs your permissi
        "notification_type": "permission_prompt"}
 STOP = {"hook_event_name": "Stop", "stop_hook_active": False}
 PROMPT = {"hook_event_name": "UserPromptSubmit", "prompt": "go on"}
-
-
-
-
-class Running:
-    """A Monitor running in the test's event loop, with the triggers it raised."""
-
-    def __init__(self, fleet: Fleet, **kw):
-        self.monitor = Monitor(fleet, **kw)
-        self.raised = []
-        self._run = asyncio.create_task(self.monitor.run())
-        self._listen = asyncio.create_task(self._collect())
-
-    async def _collect(self):
-        async for u in self.monitor.updates():
-            self.raised += u.raised
-
-    def status(self, name: str):
-        return next(a for a in self.monitor.agents() if a.name == name).status
-
-    async def stop(self):
-        for t in (self._listen, self._run):
-            t.cancel()
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
-
-
-@pytest.fixture
-async def running():
-    started: list[Running] = []
-
-    def start(fleet, **kw):
-        started.append(Running(fleet, **kw))
-        return started[-1]
-
-    yield start
-    for r in started:
-        await r.stop()
 
 
 @pytest.fixture
@@ -141,39 +102,39 @@ async def test_hook_events_decide_the_status_and_the_screen_takes_over_when_newe
 
     # A long tick: only the file watcher can bring the hook events in time.
     r = running(fleet, tick=60.0)
-    s = await until(lambda: r.status("api").kind == Kind.IDLE and r.status("api"))
+    s = await until(lambda: r.agent("api").status.kind == Kind.IDLE and r.agent("api").status)
     assert s.why == "idle prompt with '? for shortcuts'"           # no events yet: the screen
 
     fire(fleet, "api", ASK)                                          # the screen still shows the prompt box
-    s = await until(lambda: r.status("api").kind == Kind.NEEDS_INPUT and r.status("api"), timeout=5)
+    s = await until(lambda: r.agent("api").status.kind == Kind.NEEDS_INPUT and r.agent("api").status, timeout=5)
     assert s.why == "hook Notification: Claude needs your permission to use Bash"
     assert json.loads(s.evidence)["notification_type"] == "permission_prompt"
-    t = await until(lambda: [t for t in r.raised if t.kind == TriggerKind.NEEDS_INPUT], timeout=5)
+    t = await until(lambda: r.raised(TriggerKind.NEEDS_INPUT, "api"), timeout=5)
     assert "Claude needs your permission to use Bash" in t[0].what
 
     fire(fleet, "api", STOP)
-    s = await until(lambda: r.status("api").why.startswith("hook Stop") and r.status("api"), timeout=5)
+    s = await until(lambda: r.agent("api").status.why.startswith("hook Stop") and r.agent("api").status, timeout=5)
     assert s.kind == Kind.IDLE
 
     fire(fleet, "api", PROMPT)
-    s = await until(lambda: r.status("api").kind == Kind.WORKING and r.status("api"), timeout=5)
+    s = await until(lambda: r.agent("api").status.kind == Kind.WORKING and r.agent("api").status, timeout=5)
     assert s.why == "hook UserPromptSubmit: a prompt was submitted"
 
     # Stop, then the user types into the pane: the spinner that follows is newer than the event.
     fire(fleet, "api", STOP)
-    await until(lambda: r.status("api").why.startswith("hook Stop"), timeout=5)
+    await until(lambda: r.agent("api").status.why.startswith("hook Stop"), timeout=5)
     await asyncio.sleep(HOOK_GRACE + 0.2)
     fleet.send(agent.name, "one more thing")
-    s = await until(lambda: r.status("api").kind == Kind.WORKING and r.status("api"), timeout=10)
+    s = await until(lambda: r.agent("api").status.kind == Kind.WORKING and r.agent("api").status, timeout=10)
     assert s.why == "busy spinner line '(… esc to interrupt)'"
     # The work ends at the prompt box again: the screen and the last event agree it is idle.
-    s = await until(lambda: r.status("api").kind == Kind.IDLE and r.status("api"), timeout=15)
+    s = await until(lambda: r.agent("api").status.kind == Kind.IDLE and r.agent("api").status, timeout=15)
 
     # A question by hook, then the process exits: exited always wins.
     fire(fleet, "api", ASK)
-    await until(lambda: r.status("api").kind == Kind.NEEDS_INPUT, timeout=5)
+    await until(lambda: r.agent("api").status.kind == Kind.NEEDS_INPUT, timeout=5)
     fleet.tmux.run("send-keys", "-t", agent.pane, "C-c")
-    s = await until(lambda: r.status("api").kind == Kind.EXITED and r.status("api"), timeout=10)
+    s = await until(lambda: r.agent("api").status.kind == Kind.EXITED and r.agent("api").status, timeout=10)
     assert "exited" in s.why
 
 
@@ -210,7 +171,7 @@ async def test_events_of_an_earlier_run_or_none_at_all_leave_the_screen_in_charg
 
     r = running(fleet)
     for name in ("api", "web"):
-        s = await until(lambda: r.status(name).kind == Kind.IDLE and r.status(name))
+        s = await until(lambda: r.agent(name).status.kind == Kind.IDLE and r.agent(name).status)
         assert s.why == "idle prompt with '? for shortcuts'"
 
 
@@ -233,12 +194,12 @@ async def test_real_claude_code_reports_its_events_offline(repo, tmux_socket, tm
     events = hooks.events_path(fleet.repo.common_dir, "cc")
     r = running(fleet)
     try:
-        s = await until(lambda: r.status("cc").kind == Kind.NEEDS_INPUT and r.status("cc"), timeout=30)
+        s = await until(lambda: r.agent("cc").status.kind == Kind.NEEDS_INPUT and r.agent("cc").status, timeout=30)
         assert s.why == "folder trust question on screen"          # before trust no hook runs: the screen
         assert not events.exists()
         fleet.send_key("cc", "Enter")                              # "1. Yes, I trust this folder"
         # Trusted: SessionStart, the argv prompt's UserPromptSubmit, then StopFailure (not logged in).
-        s = await until(lambda: r.status("cc").why.startswith("hook StopFailure") and r.status("cc"), timeout=30)
+        s = await until(lambda: r.agent("cc").status.why.startswith("hook StopFailure") and r.agent("cc").status, timeout=30)
         assert s.kind == Kind.ERROR
         names = [json.loads(ln)["event"] for ln in events.read_text().splitlines()]
         assert names[:3] == ["SessionStart", "UserPromptSubmit", "StopFailure"], names
