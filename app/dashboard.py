@@ -210,8 +210,9 @@ class Dashboard(App):
         self.refresh_agents()
         self.watch_preview()
         self.set_interval(5.0, self.table.tick)
-        # The base can move under us (a commit in the main checkout): re-check predictions now and then.
-        self.set_interval(15.0, lambda: self.predict_conflicts(list(self.agents.values()), force=False))
+        # The base can move under us (a commit in the main checkout): re-check predictions every few
+        # seconds (one `git rev-parse` when nothing moved).
+        self.set_interval(5.0, lambda: self.predict_conflicts(list(self.agents.values()), force=False))
 
     # -- workers: fleet calls run in threads and only post messages -----------
 

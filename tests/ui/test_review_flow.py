@@ -120,3 +120,17 @@ async def test_check_runs_in_background_and_result_shows(repo: Path, tmux_socket
         await pilot.press("l")
         from app.screens.text import TextScreen
         assert isinstance(app.screen, TextScreen) and "checking" in app.screen.body
+
+
+async def test_prediction_follows_a_base_that_moves_outside_paneboard(fleet: Fleet, repo: Path):
+    sleeper(fleet, "one", {"src/app.py": "print('one')\n"})
+    predicted: list[ConflictsPredicted] = []
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(150, 44), message_hook=lambda m: isinstance(m, ConflictsPredicted) and predicted.append(m)) as pilot:
+        await wait_for(pilot, lambda: predicted and predicted[-1].vs_base == {"one": ()})
+        # Someone commits to main in the main checkout: nothing about the agent changed.
+        (repo / "src" / "app.py").write_text("print('base changed')\n")
+        git(repo, "commit", "-q", "-am", "base edits the same line")
+        await wait_for(pilot, lambda: predicted[-1].vs_base == {"one": ("src/app.py",)}, timeout=15)
+        row = app.table.render_line(app.table.get_row_index("one") + 1).text
+        assert "≠ 1 file" in row
