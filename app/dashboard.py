@@ -356,6 +356,7 @@ class Dashboard(App):
         before = self.conflicts.vs_base if self.conflicts else {}
         self.conflicts = message
         self.table.set_conflicts(message.vs_base)
+        self._show_selected()
         for name, files in message.vs_base.items():
             if files and not before.get(name):
                 self.trigger_log.write(Text.assemble(
@@ -408,12 +409,23 @@ class Dashboard(App):
 
     def _show_selected(self) -> None:
         agent = self.agents.get(self.selected or "")
-        self.detail.show(agent)
+        self.detail.show(agent, self._conflicts_of(agent.name) if agent else [])
         preview = self.preview
         # Content, not a str: a str title is read as markup, and agent names may hold brackets.
         preview.border_title = Content(f"Pane {agent.pane} · {agent.name}") if agent and agent.pane else "Pane"
         if agent is None or agent.pane is None:
             preview.screen_text = ""
+
+    def _conflicts_of(self, name: str) -> list[tuple[str, tuple[str, ...]]]:
+        """Whom this agent's work is predicted to conflict with (the base, other agents) and in which files."""
+        c = self.conflicts
+        if c is None:
+            return []
+        out = [(c.base, c.vs_base[name])] if c.vs_base.get(name) else []
+        for (a, b), files in sorted(c.pairs.items()):
+            if files and name in (a, b):
+                out.append((b if a == name else a, files))
+        return out
 
     # -- actions ------------------------------------------------------------
 

@@ -22,8 +22,8 @@ class AgentDetail(Static):
     }
     """
 
-    def show(self, agent: Agent | None) -> None:
-        """Render one agent (or a hint when there is none)."""
+    def show(self, agent: Agent | None, conflicts: list[tuple[str, tuple[str, ...]]] = ()) -> None:
+        """Render one agent (or a hint when there is none), with whom its work would conflict and where."""
         if agent is None:
             self.update(Text("No agent selected. Press n to start one.", style="dim"))
             return
@@ -42,6 +42,9 @@ class AgentDetail(Static):
             grid.add_row(Text(f"{TRIGGER_ICONS.get(t.kind, '•')} {t.kind.value}", style=style),
                          Text(f"{t.what} ({ago(now - t.since)} ago)" +
                               (f"\n{t.evidence[-200:]}" if t.evidence and t.evidence not in agent.status.evidence else "")))
+        for other, files in conflicts:
+            shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+            grid.add_row(Text("≠ conflict", style=v.get("conflict", "")), Text(f"with {other} in {shown}"))
         if agent.status.kind == Kind.QUEUED:
             grid.add_row("after", Text(", ".join(agent.after)))
             grid.add_row("branch", Text(f"{agent.branch} (created when it starts)"))

@@ -64,6 +64,8 @@ async def test_predicted_conflict_is_shown_and_merge_refused(fleet: Fleet, repo:
         await pilot.press("escape")
         before = git(repo, "rev-parse", "main")
         await wait_for(pilot, lambda: app.selected == "one")
+        text = " ".join(line.text for line in app.detail.render_lines(app.detail.region.reset_offset))
+        assert "with main in src/app.py" in text and "with two in src/app.py" in text
         await pilot.press("M")
         await wait_for(pilot, lambda: any("would conflict" in n.message for n in app._notifications))
         assert not isinstance(app.screen, ConfirmScreen)
@@ -134,3 +136,8 @@ async def test_prediction_follows_a_base_that_moves_outside_paneboard(fleet: Fle
         await wait_for(pilot, lambda: predicted[-1].vs_base == {"one": ("src/app.py",)}, timeout=15)
         row = app.table.render_line(app.table.get_row_index("one") + 1).text
         assert "≠ 1 file" in row
+        # The selected agent's panel says with whom and where.
+        await pilot.pause(0.1)
+        detail = app.detail
+        text = " ".join(line.text for line in detail.render_lines(detail.region.reset_offset))
+        assert "≠ conflict" in text and "with main in src/app.py" in text
