@@ -55,6 +55,7 @@ class Task:
     silence: float | None = None
     check: str | None = None
     count: int = 1
+    hooks: bool | None = None            # this task's own `hooks` setting (None: the global one)
     line: int = 0
     group: str = ""                      # the task a best-of-N candidate belongs to
 
@@ -198,7 +199,7 @@ _SETTING_FIELDS: dict[str, Callable] = {
 _TASK_FIELDS: dict[str, Callable] = {
     "name": _str, "agent": _agent, "prompt": _str, "scope": _str_list, "after": _str_list,
     "env": _str_map, "silence": _duration, "check": _str,
-    "count": lambda c, n, w: _int(c, n, w, 1),
+    "count": lambda c, n, w: _int(c, n, w, 1), "hooks": _bool,
 }
 
 

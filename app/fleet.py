@@ -197,7 +197,7 @@ class Fleet:
                     log.parent.mkdir(parents=True, exist_ok=True)
                     # Hook settings live beside the log, never in the worktree (no diff, no out_of_scope).
                     hooks_file = hooks.install(self.repo.common_dir, task.name) \
-                        if preset.hooks and self.settings.hooks else None
+                        if preset.hooks and (self.settings.hooks if task.hooks is None else task.hooks) else None
                     pane = self.tmux.new_agent_window(self.session, slug, str(path),
                                                       preset.command(task.prompt, hooks_file), env, options,
                                                       pipe=logs.pipe_command(log))

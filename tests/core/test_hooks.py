@@ -101,6 +101,10 @@ def test_hooks_setting_turns_them_off_and_is_validated():
     assert parse("defaults:\n  hooks: false\n").settings.hooks is False
     with pytest.raises(ConfigError, match=r"paneboard.yaml:3: defaults.hooks: expected true or false"):
         parse("defaults:\n  agent: claude\n  hooks: maybe\n")
+    tasks = parse("tasks:\n  - {name: a, agent: claude, hooks: false}\n  - {name: b, agent: claude}\n").tasks
+    assert [t.hooks for t in tasks] == [False, None]
+    with pytest.raises(ConfigError, match=r"paneboard.yaml:2: tasks\[0\].hooks: expected true or false"):
+        parse("tasks:\n  - {name: a, agent: claude, hooks: 1}\n")
 
 
 # -- the recorder ----------------------------------------------------------------------------

@@ -168,6 +168,13 @@ async def test_events_of_an_earlier_run_or_none_at_all_leave_the_screen_in_charg
     argv = await until(lambda: off_argv.exists() and json.loads(off_argv.read_text()))
     assert "--settings" not in argv
     assert not hooks.settings_path(fleet.repo.common_dir, "web").exists()
+    # A task's own `hooks: false` wins over the global setting; `hooks: true` over a global false.
+    quiet_argv = argv_file.with_name("argv-quiet.json")
+    fleet.spawn(Task(name="quiet", agent="fakeclaude", hooks=False, env={"FAKE_ARGV_FILE": str(quiet_argv)}))
+    loud_argv = argv_file.with_name("argv-loud.json")
+    off.spawn(Task(name="loud", agent="fakeclaude", hooks=True, env={"FAKE_ARGV_FILE": str(loud_argv)}))
+    assert "--settings" not in await until(lambda: quiet_argv.exists() and json.loads(quiet_argv.read_text()))
+    assert "--settings" in await until(lambda: loud_argv.exists() and json.loads(loud_argv.read_text()))
 
     r = running(fleet)
     for name in ("api", "web"):
