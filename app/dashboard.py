@@ -404,6 +404,10 @@ class Dashboard(App):
             self.post_message(AgentsRefreshed(self._live_agents + self._queued_agents, [], []))
         if message.error:
             self.notify(message.error, title=message.what, severity="error", timeout=8, markup=False)
+            # Logged too: a toast goes away (a burst of triggers replaces them), the log stays.
+            self.trigger_log.write(Text.assemble((f"{time.strftime('%H:%M:%S')} ", "dim"),
+                                                 (f"{message.what}: ", self.theme_variables.get("error", "")),
+                                                 message.error))
         else:
             self.trigger_log.write(Text(f"{time.strftime('%H:%M:%S')} {message.what}", style="dim"))
 

@@ -68,6 +68,8 @@ async def test_predicted_conflict_is_shown_and_merge_refused(fleet: Fleet, repo:
         assert "with main in src/app.py" in text and "with two in src/app.py" in text
         await pilot.press("M")
         await wait_for(pilot, lambda: any("would conflict" in n.message for n in app._notifications))
+        log_text = "".join(str(line.text) for line in app.query_one("#trigger-log").lines)   # wrapped lines
+        assert "merge one: refused: one would conflict with main in src/app.py" in log_text
         assert not isinstance(app.screen, ConfirmScreen)
         assert git(repo, "rev-parse", "main") == before
 
