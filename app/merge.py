@@ -210,12 +210,6 @@ def predict_fleet(repo_root: Path, base: str, worktrees: dict[str, Path], worker
         return vs_base, dict(zip(pairs, pool.map(pair, pairs)))
 
 
-def conflict_matrix(repo_root: Path, base: str, worktrees: dict[str, Path],
-                    workers: int | None = None) -> dict[tuple[str, str], Prediction]:
-    """Predict every pair of agents merging with each other on base (see predict_fleet)."""
-    return predict_fleet(repo_root, base, worktrees, workers)[1]
-
-
 # ---------------------------------------------------------------- committing an agent's work
 
 def commit_work(worktree: Path, message: str, verify: bool = True) -> str | None:

@@ -82,9 +82,9 @@ def main() -> None:
         timed("candidate_commit (dirty worktree)", lambda: merge.candidate_commit(first), args.repeat * 4)
         timed("predict_agent (snapshot + predict)", lambda: merge.predict_agent(repo, "main", first), args.repeat * 4)
         pairs = len(worktrees) * (len(worktrees) - 1) // 2
-        matrix = timed(f"conflict_matrix {len(worktrees)} agents / {pairs} pairs",
-                       lambda: merge.conflict_matrix(repo, "main", worktrees))
-        timed(f"conflict_matrix, 1 worker", lambda: merge.conflict_matrix(repo, "main", worktrees, workers=1))
+        matrix = timed(f"predict_fleet {len(worktrees)} agents / {pairs} pairs",
+                       lambda: merge.predict_fleet(repo, "main", worktrees)[1])
+        timed("predict_fleet, 1 worker", lambda: merge.predict_fleet(repo, "main", worktrees, workers=1))
 
         # One real merge per strategy (agents 1, 3, 5 do not conflict with each other), main checked out.
         for strategy, name in (("merge", "agent1"), ("squash", "agent3"), ("rebase", "agent5")):

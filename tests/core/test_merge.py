@@ -148,7 +148,7 @@ def test_candidate_commit_is_head_when_clean_else_snapshot(repo: Path):
     assert rev(a, "HEAD") == head and git(a, "for-each-ref", "--contains", snap) == ""
 
 
-def test_conflict_matrix_all_pairs(repo: Path):
+def test_every_pair_is_predicted(repo: Path):
     names = ["w", "x", "y", "z"]
     trees = {n: agent(repo, n) for n in names}
     edit_line(trees["w"] / "shared.txt", 5, "w")
@@ -156,7 +156,7 @@ def test_conflict_matrix_all_pairs(repo: Path):
     write(trees["y"] / "y.txt", "y\n")                      # untracked, touches nothing else
     edit_line(trees["z"] / "shared.txt", 25, "z")
     git(trees["z"], "commit", "-qam", "z")
-    matrix = m.conflict_matrix(repo, "main", trees)
+    matrix = m.predict_fleet(repo, "main", trees)[1]
     assert set(matrix) == {("w", "x"), ("w", "y"), ("w", "z"), ("x", "y"), ("x", "z"), ("y", "z")}
     assert matrix[("w", "x")].conflicts == ("shared.txt",)
     assert all(p.clean for k, p in matrix.items() if k != ("w", "x"))
@@ -180,7 +180,7 @@ def test_pairs_meet_on_the_current_base_not_on_an_old_fork_point(repo: Path):
     assert pairs[("fresh", "other")].clean
     # fresh carries main's line 5 only because it forked later: that is not fresh's conflict with old.
     assert pairs[("fresh", "old")].clean and pairs[("fresh", "old")].conflicts == ()
-    assert m.conflict_matrix(repo, "main", {"fresh": fresh, "other": other})[("fresh", "other")].clean
+    assert m.predict_fleet(repo, "main", {"fresh": fresh, "other": other})[1][("fresh", "other")].clean
 
 
 def test_pairs_of_agents_that_land_cleanly_conflict_only_on_their_own_changes(repo: Path):
