@@ -10,13 +10,15 @@
   quoted for tmux's parser by `quote`, so quotes, ``;``, ``#{...}``, ``$VAR``, ``$(...)``, braces
   and newlines arrive literally. Replies are matched by order; ``%error`` raises `TmuxError`.
   Output lines are decoded as UTF-8 with replacement.
-- ``await capture(pane_id, ansi=False) -> str`` — the pane's visible screen (``capture-pane -p
-  [-e]``) over the channel: no subprocess per capture.
+- ``await capture(pane_id, ansi=False, echo=False) -> str`` — the pane's visible screen
+  (``capture-pane -p [-e]``) over the channel: no subprocess per capture. With ``echo=True`` the
+  screen is also queued as a `Captured` event, behind every `Output` tmux sent before it: a
+  consumer of `events()` then knows exactly which output the screen already shows.
 - ``events()`` — an async iterator of notifications, ending after one `Exit`:
   `Output` (a pane's bytes, octal escapes decoded; consecutive chunks of one pane read together
   are merged into one event), `PaneDied` (alias `PaneDead`), `WindowAdded`, `WindowClosed`,
   `Paused` / `Resumed` (output for that pane was dropped in between: capture the screen again
-  after `Resumed`), `Exit` (alias `SessionClosed`; the session or server went away, or `close()`).
+  after `Resumed`), `Captured` (see ``capture``), `Exit` (alias `SessionClosed`; the session or server went away, or `close()`).
   One consumer only.
 - ``await close()`` — end the client (EOF on its stdin, then SIGTERM/SIGKILL to its own pid).
 
@@ -139,6 +141,15 @@ class Resumed:
 
 
 @dataclass(frozen=True, slots=True)
+class Captured:
+    """The screen an echoing `capture` returned, in stream order: every earlier `Output` is on it."""
+
+    pane: str
+    screen: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Exit:
     """The control client ended: the last event. reason is tmux's %exit text, or what we saw."""
 
@@ -148,7 +159,7 @@ class Exit:
 
 SessionClosed = Exit
 
-Event = Output | PaneDied | WindowAdded | WindowClosed | Paused | Resumed | Exit
+Event = Output | PaneDied | WindowAdded | WindowClosed | Paused | Resumed | Captured | Exit
 
 # -- quoting and decoding ---------------------------------------------------------
 
@@ -225,12 +236,13 @@ _BATCH = 0.005   # seconds: while output streams, read tmux's pipe at most this 
 
 
 class _Reply:
-    __slots__ = ("future", "lines", "name")
+    __slots__ = ("future", "lines", "name", "echo")
 
-    def __init__(self, future: asyncio.Future, name: str):
+    def __init__(self, future: asyncio.Future, name: str, echo: str | None = None):
         self.future = future
         self.lines: list[bytes] = []
         self.name = name
+        self.echo = echo        # a pane id: queue the reply as a Captured event for that pane
 
 
 class _Pipes(asyncio.SubprocessProtocol):
@@ -362,6 +374,9 @@ class ControlClient:
 
     async def command(self, *args: str) -> list[str]:
         """Run one tmux command over the channel and return its output lines; raises TmuxError on %error."""
+        return await self._command(args)
+
+    async def _command(self, args: tuple[str, ...], echo: str | None = None) -> list[str]:
         if not args:
             raise ValueError("command() needs a tmux command name")
         if self.exit_reason is not None or self._stdin is None or self._stdin.is_closing():
@@ -370,17 +385,18 @@ class ControlClient:
         line = " ".join(quote(a) for a in args) + "\n"
         future = asyncio.get_running_loop().create_future()
         # Appending and writing without an await in between keeps replies in send order.
-        self._pending.append(_Reply(future, args[0]))
+        self._pending.append(_Reply(future, args[0], echo))
         try:
             self._stdin.write(line.encode("utf-8", "surrogateescape"))
         except (ConnectionError, OSError, RuntimeError) as exc:
             raise TmuxError(f"tmux control client for {self.session!r} went away: {exc}") from None
         return await future
 
-    async def capture(self, pane_id: str, ansi: bool = False) -> str:
-        """The visible screen of a pane (with colour escapes when ansi=True), one line per row."""
-        args = ["capture-pane", "-p", "-t", pane_id] + (["-e"] if ansi else [])
-        return "\n".join(await self.command(*args))
+    async def capture(self, pane_id: str, ansi: bool = False, echo: bool = False) -> str:
+        """The visible screen of a pane (with colour escapes when ansi=True), one line per row;
+        echo=True also queues it as a `Captured` event, ordered after the output it shows."""
+        args = ("capture-pane", "-p", "-t", pane_id) + (("-e",) if ansi else ())
+        return "\n".join(await self._command(args, echo=pane_id if echo else None))
 
     # -- events --
 
@@ -552,6 +568,9 @@ class ControlClient:
             block.future.set_exception(TmuxError(f"tmux {block.name} failed: {message}"))
         else:
             block.future.set_result(text)
+            if block.echo is not None:
+                # Queued while parsing: every Output tmux wrote before this reply is ahead of it.
+                self._events.append(Captured(block.echo, "\n".join(text), time.time()))
 
     def _notification(self, line: bytes, at: float) -> str | None:
         name, _, rest = line.partition(b" ")

@@ -153,7 +153,8 @@ class _Facts:
     stats_done: bool = False
     shown: tuple = ()
     seed_errors: bool = True           # the first screen may hold errors printed before the log pipe opened
-    log_errors: dict = field(default_factory=dict)
+    log_errors: dict = field(default_factory=dict)     # error signature -> lines counted from the log
+    live_errors: dict = field(default_factory=dict)    # ... and from live output, until the screen seeded
 
 
 def _status_of(f: _Facts, now: float, settings) -> Status:
@@ -251,18 +252,27 @@ def _restore_from_log(f: _Facts, path: Path) -> None:
                 f.log_errors[sig] = f.log_errors.get(sig, 0) + 1
 
 
-def _seed_errors_from_screen(f: _Facts, at: float) -> None:
-    """Errors printed before the log pipe opened are only on the screen: count those the log lacks, once."""
+def _seed_errors_from_screen(f: _Facts, at: float, screen: str | None = None) -> None:
+    """Errors printed before the log pipe opened are only on the screen: count those the log lacks, once.
+
+    The screen must show every line already counted from live output (the monitor seeds from a
+    `Captured` event, which the control client queues behind the output the screen shows), so
+    those are not counted twice; nor is what was printed between an earlier capture and the start
+    of the output stream lost."""
     if not f.seed_errors:
         return
     f.seed_errors = False
+    known = dict(f.log_errors)
+    for sig, n in f.live_errors.items():
+        known[sig] = known.get(sig, 0) + n
+    f.live_errors = {}
     on_screen: dict[str, list[str]] = {}
-    for line in f.screen.splitlines():
+    for line in (f.screen if screen is None else screen).splitlines():
         sig = f.errors.signature(line) if line.strip() else None
         if sig is not None:
             on_screen.setdefault(sig, []).append(line)
     for sig, lines in on_screen.items():
-        for line in lines[f.log_errors.get(sig, 0):]:
+        for line in lines[known.get(sig, 0):]:
             f.errors.feed(line, at)
 
 
@@ -703,7 +713,10 @@ class Monitor:
             screens = await asyncio.to_thread(self._prepare_new, new)
             for f in new:
                 if f.agent.pane in screens:
-                    self._apply_screen(f, screens[f.agent.pane], self.clock())
+                    # A live pane's errors are seeded by its next capture through the control
+                    # client, which is ordered with its output; this one is not.
+                    self._apply_screen(f, screens[f.agent.pane], self.clock(),
+                                       seed=not f.agent.pane_alive)
         live = [f for f in self._facts.values() if f.agent.pane and f.agent.pane_alive]
         if live and (self._control is None) and self.clock() >= self._control_retry_at:
             await self._start_control()
@@ -772,12 +785,13 @@ class Monitor:
             log.exception("first capture failed")
             return {}
 
-    def _apply_screen(self, f: _Facts, screen: str, now: float) -> None:
+    def _apply_screen(self, f: _Facts, screen: str, now: float, seed: bool = True) -> None:
         f.screen = screen
         f.captured = True
         f.screen_output_at = f.last_output_at
         self._poll_hooks(f)
-        _seed_errors_from_screen(f, f.last_output_at or now)
+        if seed:
+            _seed_errors_from_screen(f, f.last_output_at or now)
         _apply_reading(f, _classify(screen, f.agent.rules), now)
 
     def _set_stopped(self, f: _Facts, rec: dict | None) -> None:
@@ -843,6 +857,10 @@ class Monitor:
                     self._on_pane_died(ev.pane, getattr(ev, "status", None))
                 elif name in ("WindowAdded", "WindowClosed"):
                     self._rediscover_now.set()
+                elif name == "Captured":
+                    f = self._facts.get(self._by_pane.get(ev.pane, ""))
+                    if f is not None and f.seed_errors:
+                        _seed_errors_from_screen(f, f.last_output_at or self.clock(), ev.screen)
                 elif name == "Resumed":
                     # Output was dropped meanwhile: the screen is the truth now.
                     f = self._facts.get(self._by_pane.get(ev.pane, ""))
@@ -878,7 +896,9 @@ class Monitor:
             f.partial = lines.pop()
             for line in logs.terminal_lines("\n".join(lines)):
                 if line:
-                    f.errors.feed(line, now)
+                    sig = f.errors.feed(line, now)
+                    if sig is not None and f.seed_errors:
+                        f.live_errors[sig] = f.live_errors.get(sig, 0) + 1
         else:
             f.partial = text
         if len(f.partial) > _MAX_PARTIAL:
@@ -936,7 +956,7 @@ class Monitor:
         dead = None
         try:
             if client is not None:
-                screen = await client.capture(a.pane)
+                screen = await client.capture(a.pane, echo=f.seed_errors)
                 reply = await client.command("display-message", "-p", "-t", a.pane,
                                              "#{pane_dead} #{pane_dead_status}")
                 dead = reply[0].split() if reply else None
@@ -952,7 +972,7 @@ class Monitor:
             f.capturing = False
         self.counters["captures"] += 1
         now = self.clock()
-        self._apply_screen(f, screen, now)
+        self._apply_screen(f, screen, now, seed=client is None)
         if dead and dead[0] == "1" and a.pane_alive:
             self._recheck_stopped(f)
             a.pane_alive = False

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from app.control import (ControlClient, Exit, Output, PaneDied, Paused, Resumed, WindowAdded,
+from app.control import (Captured, ControlClient, Exit, Output, PaneDied, Paused, Resumed, WindowAdded,
                          WindowClosed, decode_output, no_formats, quote)
 from app.errors import TmuxError
 from tests.helpers import until
@@ -199,6 +199,26 @@ async def test_capture_returns_the_visible_screen(server, client):
 async def _screen_with(client, pane, text):
     screen = await client.capture(pane)
     return screen if text in screen else None
+
+
+async def test_echoed_capture_is_queued_behind_the_output_it_shows(server, client):
+    events = Collector(client)
+    pane = server.new_window("w", py("import time\nfor i in range(100000):\n"
+                                     "    print(f'line {i:06d}', flush=True); time.sleep(0.001)"))
+    await retry_until(lambda: b"line 000100" in events.output(pane))
+    screens = [await client.capture(pane, echo=True) for _ in range(20)]
+    await retry_until(lambda: len(events.of(Captured, pane)) == 20)
+    assert [e.screen for e in events.of(Captured, pane)] == screens
+    streamed = b""
+    for e in events.events:
+        if isinstance(e, Output) and e.pane == pane:
+            streamed += e.data
+        elif isinstance(e, Captured):
+            shown = [ln for ln in e.screen.split("\n") if ln.startswith("line ")]
+            assert shown, e.screen
+            assert all(ln.encode() + b"\r\n" in streamed for ln in shown), (shown[-1], streamed[-40:])
+    assert not events.of(Paused)
+    assert await client.capture(pane) and len(events.of(Captured)) == 20      # no echo unless asked
 
 
 async def test_capture_text_that_looks_like_a_reply_terminator(server, client):

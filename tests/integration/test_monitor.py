@@ -290,17 +290,50 @@ async def test_restart_recomputes_the_same_triggers(tmp_path, socket_name, runni
     def keys(agents):
         return {(t.agent, t.kind.value) for a in agents for t in a.triggers}
 
+    def all_raised(r):
+        got = keys(r.monitor.agents())
+        assert got == want, f"missing {sorted(want - got)}, extra {sorted(got - want)}"
+        return r.monitor.agents()
+
     first = running(fleet)
-    await until(lambda: keys(first.monitor.agents()) == want or keys(first.monitor.agents()))
-    await until(lambda: keys(first.monitor.agents()) == want, timeout=5)
+    await until(lambda: all_raised(first))
     await first.stop()
 
     again = running(make_fleet(tmp_path, socket_name, silence=60.0, error_window=600.0))
-    got = await until(lambda: keys(again.monitor.agents()) == want and again.monitor.agents())
+    got = await until(lambda: all_raised(again))
     assert {a.name: a.status.kind for a in got}["crasher"] == Kind.EXITED
 
     once = await asyncio.to_thread(assess_once, fleet)
     assert keys(once) == want, keys(once) ^ want
+
+
+async def test_errors_printed_while_the_monitor_starts_are_counted_once_each(tmp_path, socket_name, running):
+    """The first screen is captured before the output stream opens: errors printed in between are
+    on the next screen only, and errors already streamed are on it too. Each counts exactly once."""
+    fleet = make_fleet(tmp_path, socket_name, silence=60.0, error_count=3, error_window=600.0)
+    names = [f"e{i}" for i in range(6)]
+    for i, name in enumerate(names):
+        spawn(fleet, tmp_path, name, [
+            {"do": "silent", "seconds": 0.08 * i},
+            {"do": "error", "text": "Error: disk quota exceeded (try {n})", "times": 10, "every": 0.03},
+            {"do": "idle"}])
+    r = running(fleet)
+
+    def counts():
+        got = {}
+        for name in names:
+            t = r.trigger(name, TriggerKind.REPEATED_ERRORS)
+            got[name] = int(t.what.split()[3]) if t else 0     # "the same error N times since ..."
+        return got
+
+    def all_counted():
+        got = counts()
+        assert all(n >= 10 for n in got.values()), got
+        return got
+
+    await until(all_counted, timeout=10)
+    await asyncio.sleep(0.5)        # a late double count would show now
+    assert counts() == {name: 10 for name in names}
 
 
 def test_assess_once_is_fast_for_20_agents(tmp_path, socket_name):
