@@ -106,23 +106,23 @@ async def test_hook_events_decide_the_status_and_the_screen_takes_over_when_newe
     assert s.why == "idle prompt with '? for shortcuts'"           # no events yet: the screen
 
     fire(fleet, "api", ASK)                                          # the screen still shows the prompt box
-    s = await until(lambda: r.agent("api").status.kind == Kind.NEEDS_INPUT and r.agent("api").status, timeout=5)
+    s = await until(lambda: r.agent("api").status.kind == Kind.NEEDS_INPUT and r.agent("api").status, timeout=10)
     assert s.why == "hook Notification: Claude needs your permission to use Bash"
     assert json.loads(s.evidence)["notification_type"] == "permission_prompt"
-    t = await until(lambda: r.raised(TriggerKind.NEEDS_INPUT, "api"), timeout=5)
+    t = await until(lambda: r.raised(TriggerKind.NEEDS_INPUT, "api"), timeout=10)
     assert "Claude needs your permission to use Bash" in t[0].what
 
     fire(fleet, "api", STOP)
-    s = await until(lambda: r.agent("api").status.why.startswith("hook Stop") and r.agent("api").status, timeout=5)
+    s = await until(lambda: r.agent("api").status.why.startswith("hook Stop") and r.agent("api").status, timeout=10)
     assert s.kind == Kind.IDLE
 
     fire(fleet, "api", PROMPT)
-    s = await until(lambda: r.agent("api").status.kind == Kind.WORKING and r.agent("api").status, timeout=5)
+    s = await until(lambda: r.agent("api").status.kind == Kind.WORKING and r.agent("api").status, timeout=10)
     assert s.why == "hook UserPromptSubmit: a prompt was submitted"
 
     # Stop, then the user types into the pane: the spinner that follows is newer than the event.
     fire(fleet, "api", STOP)
-    await until(lambda: r.agent("api").status.why.startswith("hook Stop"), timeout=5)
+    await until(lambda: r.agent("api").status.why.startswith("hook Stop"), timeout=10)
     await asyncio.sleep(HOOK_GRACE + 0.2)
     fleet.send(agent.name, "one more thing")
     s = await until(lambda: r.agent("api").status.kind == Kind.WORKING and r.agent("api").status, timeout=10)
@@ -132,7 +132,7 @@ async def test_hook_events_decide_the_status_and_the_screen_takes_over_when_newe
 
     # A question by hook, then the process exits: exited always wins.
     fire(fleet, "api", ASK)
-    await until(lambda: r.agent("api").status.kind == Kind.NEEDS_INPUT, timeout=5)
+    await until(lambda: r.agent("api").status.kind == Kind.NEEDS_INPUT, timeout=10)
     fleet.tmux.run("send-keys", "-t", agent.pane, "C-c")
     s = await until(lambda: r.agent("api").status.kind == Kind.EXITED and r.agent("api").status, timeout=10)
     assert "exited" in s.why

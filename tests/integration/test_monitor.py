@@ -239,7 +239,7 @@ async def test_acknowledge_and_snooze(tmp_path, socket_name, running):
     r.monitor.book._acked.clear()                      # as if it fired again
     r.monitor.snooze("asker", "needs_input", 0.5)
     assert r.trigger("asker", TriggerKind.NEEDS_INPUT) is None
-    await until(lambda: r.trigger("asker", TriggerKind.NEEDS_INPUT), timeout=5)
+    await until(lambda: r.trigger("asker", TriggerKind.NEEDS_INPUT), timeout=10)
 
 
 async def test_burst_of_20000_files_does_not_stall_the_loop(tmp_path, socket_name, running):
@@ -422,7 +422,7 @@ def test_refresh_from_a_worker_thread_wakes_the_monitor(tmp_path, socket_name):
         t.start()
         t.join(10)
         assert acked == [True]
-        retry_until(lambda: agent("checked").last_check, timeout=2)
+        retry_until(lambda: agent("checked").last_check, timeout=10)
         assert not any(t.kind == TriggerKind.NEEDS_INPUT for t in agent("asker").triggers)
     finally:
         loop.call_soon_threadsafe(task.cancel)
