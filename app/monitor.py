@@ -993,12 +993,18 @@ class Monitor:
     def _on_files(self, act: FileActivity) -> None:
         self.counters["file_batches"] += 1
         if Path(act.worktree) == self._hooks_root:
-            self._on_hook_files(act.paths)
+            if act.resync:
+                self._poll_all_hooks()
+            else:
+                self._on_hook_files(act.paths)
             return
         name = self._by_worktree.get(str(act.worktree))
         if name is None:
             return
         f = self._facts[name]
+        if act.resync:              # not activity: the watcher (re)started, so re-read git
+            self._schedule_stats(f)
+            return
         f.last_file_change_at = max(f.last_file_change_at or 0.0, act.at)
         self._schedule_stats(f)
         if f.agent.status.kind in (Kind.SILENT, Kind.STARTING):
@@ -1010,6 +1016,11 @@ class Monitor:
         for f in list(self._facts.values()):
             ev = f.hook_events
             if ev is not None and ev.path.name in names and self._poll_hooks(f):
+                self._reassess(f.agent.name)
+
+    def _poll_all_hooks(self) -> None:
+        for f in list(self._facts.values()):
+            if self._poll_hooks(f):
                 self._reassess(f.agent.name)
 
     def _poll_hooks(self, f: _Facts) -> bool:

@@ -35,17 +35,26 @@ _BIG_BURST = 5000
 
 @dataclass(frozen=True)
 class FileActivity:
-    """Files changed in one worktree (paths relative to it); git=True when its HEAD/reflog moved."""
+    """Files changed in one worktree (paths relative to it); git=True when its HEAD/reflog moved.
+
+    resync=True (no paths): the watcher (re)started and now sees this worktree; whatever changed
+    while it was not watching is in no event, so re-read the worktree's state from git."""
 
     worktree: Path
     paths: frozenset[str] | set[str]
     at: float
     git: bool = False
     count: int = 0                         # changes seen, including paths dropped as ignored
+    resync: bool = False
 
     def __post_init__(self):
         if not self.count:
             object.__setattr__(self, "count", len(self.paths))
+
+
+def _retrieve(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def admin_dir(worktree: Path) -> Path | None:
@@ -144,16 +153,29 @@ class Watcher:
             if not paths:
                 await self._changed.wait()
                 continue
-            self._stop = asyncio.Event()
-            restart = asyncio.create_task(self._restart_when_changed(self._stop))
+            self._stop = stop = asyncio.Event()
+            restart = asyncio.create_task(self._restart_when_changed(stop))
             self.restarts += 1
+            batches = awatch(*paths, stop_event=stop, step=self.step, debounce=self.debounce,
+                             watch_filter=None, recursive=True, ignore_permission_denied=True)
+            following = asyncio.ensure_future(anext(batches))
             try:
-                async for changes in awatch(*paths, stop_event=self._stop, step=self.step,
-                                            debounce=self.debounce, watch_filter=None,
-                                            recursive=True, ignore_permission_denied=True):
+                # The first step of `following` sets up the watches (RustNotify's constructor runs
+                # before awatch's first await); from then on every change is an event. What changed
+                # before, since the last watcher stopped, is in none: say so once per root.
+                await asyncio.sleep(0)
+                at = time.time()
+                for r in list(self._roots.values()):
+                    yield FileActivity(r.worktree, frozenset(), at, resync=True)
+                while True:
+                    try:
+                        changes = await following
+                    except StopAsyncIteration:
+                        break
                     at = time.time()
                     self.batches += 1
                     batch = await asyncio.to_thread(self._sort, changes, at)
+                    following = asyncio.ensure_future(anext(batches))
                     for activity in batch:
                         yield activity
             except FileNotFoundError:
@@ -161,6 +183,10 @@ class Watcher:
                 await asyncio.sleep(self.restart_delay)
             finally:
                 restart.cancel()
+                stop.set()                  # the Rust loop ends within one step
+                if not following.done():
+                    following.cancel()
+                following.add_done_callback(_retrieve)      # nobody awaits it any more
 
     async def _restart_when_changed(self, stop: asyncio.Event) -> None:
         await self._changed.wait()

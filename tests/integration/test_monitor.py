@@ -21,6 +21,7 @@ from app.config import Settings, Task
 from app.fleet import Fleet
 from app.model import Kind, TriggerKind
 from app.monitor import Monitor, assess_once, status_file_paths
+from app.watch import Watcher
 from app.worktrees import find_repo
 from tests.helpers import demo_script, git, make_repo, retry_until, until
 
@@ -185,6 +186,29 @@ async def test_out_of_scope_and_overlap_fire_and_clear_with_git(tmp_path, socket
     await until(lambda: r.trigger("rogue", TriggerKind.OVERLAP) is None and
                 r.trigger("twin", TriggerKind.OVERLAP) is None)
     assert await until(lambda: r.cleared(TriggerKind.OUT_OF_SCOPE, "rogue") and r.cleared(TriggerKind.OVERLAP, "twin"))
+
+
+async def test_a_change_made_before_the_file_watcher_is_live_is_seen(tmp_path, socket_name, running,
+                                                                    monkeypatch):
+    """The monitor reads each worktree's git state at start and its file watcher goes live a moment
+    later: a write in between is in no file event, so a watcher (re)start makes it read git again."""
+    fleet = make_fleet(tmp_path, socket_name, silence=60.0)
+    a = spawn(fleet, tmp_path, "quiet", [{"do": "idle"}])
+    build, wrote, r = Watcher._build_roots, [], None
+
+    def late_build(self):           # runs in a thread before the watcher starts
+        if not wrote:
+            retry_until(lambda: r is not None and "quiet" in r.monitor._facts
+                        and r.monitor._facts["quiet"].stats_done, timeout=10)
+            (Path(a.worktree) / "gap.txt").write_text("written while nothing watched\n")
+            wrote.append(time.time())
+        return build(self)
+
+    monkeypatch.setattr(Watcher, "_build_roots", late_build)
+    r = running(fleet)
+    await until(lambda: wrote)
+    assert await until(lambda: r.agent("quiet").files == ("gap.txt",))
+    assert r.agent("quiet").status.kind != Kind.SILENT
 
 
 async def test_commit_in_a_worktree_is_seen(tmp_path, socket_name, running):
