@@ -541,7 +541,7 @@ class Monitor:
         self._settle_deadline = 0.0
         self._status_text = ""
         self.counters = {"captures": 0, "outputs": 0, "stats": 0, "file_batches": 0, "rediscoveries": 0,
-                         "updates": 0, "hooks": 0}
+                         "updates": 0, "hooks": 0, "control_starts": 0}
 
     # -- public API ------------------------------------------------------------
 
@@ -719,7 +719,12 @@ class Monitor:
                                        seed=not f.agent.pane_alive)
         live = [f for f in self._facts.values() if f.agent.pane and f.agent.pane_alive]
         if live and (self._control is None) and self.clock() >= self._control_retry_at:
+            again = self.counters["control_starts"] > 0
             await self._start_control()
+            if again and self._control is not None:
+                # What the panes printed while no client listened is in no event: read every screen.
+                for f in live:
+                    self._schedule_capture(f, immediate=True)
         for f in new:
             if f.agent.pane and f.agent.pane_alive:
                 self._schedule_capture(f, immediate=True)
@@ -834,8 +839,10 @@ class Monitor:
             self._control_retry_at = self.clock() + 2.0
             with contextlib.suppress(Exception):
                 await client.close()
+            asyncio.get_running_loop().call_later(2.05, self._rediscover_now.set)
             return
         self._control = client
+        self.counters["control_starts"] += 1
         self._control_task = asyncio.create_task(self._control_loop(client))
 
     async def _stop_control(self) -> None:
@@ -878,7 +885,8 @@ class Monitor:
             self._control_retry_at = self.clock() + 1.0
             with contextlib.suppress(Exception):
                 await client.close()
-            self._rediscover_now.set()
+            self._rediscover_now.set()          # now: a window may have gone with the client
+            asyncio.get_running_loop().call_later(1.05, self._rediscover_now.set)   # and when it may retry
 
     def _on_output(self, pane: str, data: bytes) -> None:
         self.counters["outputs"] += 1

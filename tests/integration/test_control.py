@@ -216,7 +216,8 @@ async def test_echoed_capture_is_queued_behind_the_output_it_shows(server, clien
         elif isinstance(e, Captured):
             shown = [ln for ln in e.screen.split("\n") if ln.startswith("line ")]
             assert shown, e.screen
-            assert all(ln.encode() + b"\r\n" in streamed for ln in shown), (shown[-1], streamed[-40:])
+            # (the last line may be on screen before its newline was read)
+            assert all(ln.encode() in streamed for ln in shown), (shown[-1], streamed[-40:])
     assert not events.of(Paused)
     assert await client.capture(pane) and len(events.of(Captured)) == 20      # no echo unless asked
 

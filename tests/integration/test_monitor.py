@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shlex
+import signal
 import sys
 import threading
 import time
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings, Task
+from app.control import ControlClient
 from app.fleet import Fleet
 from app.model import Kind, TriggerKind
 from app.monitor import Monitor, assess_once, status_file_paths
@@ -209,6 +212,32 @@ async def test_a_change_made_before_the_file_watcher_is_live_is_seen(tmp_path, s
     await until(lambda: wrote)
     assert await until(lambda: r.agent("quiet").files == ("gap.txt",))
     assert r.agent("quiet").status.kind != Kind.SILENT
+
+
+async def test_screens_are_read_again_when_the_control_client_comes_back(tmp_path, socket_name, running):
+    """A question printed while no control client listened is in no output event: once a new
+    client is attached, every live pane's screen is read again, so the question is seen."""
+    fleet = make_fleet(tmp_path, socket_name, silence=60.0)
+    code = ("import sys, time; sys.stdin.readline(); "
+            "print('Overwrite config.yaml? [y/n] ', end='', flush=True); time.sleep(600)")
+    a = fleet.spawn(Task(name="asker", agent=shlex.join([sys.executable, "-c", code])))
+    clients = []
+
+    class Gated(ControlClient):
+        async def start(self, timeout: float = 10.0) -> None:
+            if clients:     # the second client: only once the question is on screen
+                await until(lambda: "[y/n]" in fleet.tmux.capture(a.pane))
+            clients.append(self)
+            await super().start(timeout)
+
+    r = running(fleet, control_factory=Gated)
+    await until(lambda: r.monitor._control is not None and r.monitor._facts["asker"].captured)
+    assert r.agent("asker").status.kind != Kind.NEEDS_INPUT
+    os.kill(clients[0].pid, signal.SIGKILL)
+    await until(lambda: r.monitor._control is None)
+    await asyncio.to_thread(fleet.tmux.send_text, a.pane, "go")
+    s = await until(lambda: r.agent("asker").status.kind == Kind.NEEDS_INPUT and r.agent("asker").status)
+    assert len(clients) == 2 and "[y/n]" in s.evidence
 
 
 async def test_commit_in_a_worktree_is_seen(tmp_path, socket_name, running):
