@@ -23,7 +23,7 @@ def retry_until(fn, timeout: float = 15.0, interval: float = 0.05):
     while True:
         try:
             last = fn()
-        except AssertionError as exc:
+        except (AssertionError, ValueError) as exc:    # ValueError: a JSON file read mid-write
             last = exc
         else:
             if last:
@@ -42,7 +42,7 @@ async def until(fn, timeout: float = 15.0, interval: float = 0.05):
             last = fn()
             if asyncio.iscoroutine(last):
                 last = await last
-        except (AssertionError, KeyError, StopIteration) as exc:
+        except (AssertionError, KeyError, StopIteration, ValueError) as exc:   # ValueError: JSON read mid-write
             last = exc
         else:
             if last:

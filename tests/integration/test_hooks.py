@@ -37,8 +37,9 @@ pytestmark = pytest.mark.slow
 FAKE_CLAUDE = '''
 import json, os, sys
 argv = sys.argv[1:]
-with open(os.environ["FAKE_ARGV_FILE"], "w") as fh:
+with open(os.environ["FAKE_ARGV_FILE"] + ".tmp", "w") as fh:     # atomic: the test polls for it
     json.dump(argv, fh)
+os.replace(os.environ["FAKE_ARGV_FILE"] + ".tmp", os.environ["FAKE_ARGV_FILE"])
 if "--settings" in argv:
     i = argv.index("--settings")
     del argv[i:i + 2]
