@@ -1001,10 +1001,7 @@ class Monitor:
     def _on_files(self, act: FileActivity) -> None:
         self.counters["file_batches"] += 1
         if Path(act.worktree) == self._hooks_root:
-            if act.resync:
-                self._poll_all_hooks()
-            else:
-                self._on_hook_files(act.paths)
+            self._on_hook_files(None if act.resync else act.paths)
             return
         name = self._by_worktree.get(str(act.worktree))
         if name is None:
@@ -1019,16 +1016,11 @@ class Monitor:
             self._reassess(name)
 
     def _on_hook_files(self, paths) -> None:
-        """A hook wrote an events file: read what it appended and reassess its agent."""
-        names = {p.removesuffix(".1") for p in paths}
+        """A hook wrote an events file (paths=None: any may have): read what it appended and reassess its agent."""
+        names = None if paths is None else {p.removesuffix(".1") for p in paths}
         for f in list(self._facts.values()):
             ev = f.hook_events
-            if ev is not None and ev.path.name in names and self._poll_hooks(f):
-                self._reassess(f.agent.name)
-
-    def _poll_all_hooks(self) -> None:
-        for f in list(self._facts.values()):
-            if self._poll_hooks(f):
+            if ev is not None and (names is None or ev.path.name in names) and self._poll_hooks(f):
                 self._reassess(f.agent.name)
 
     def _poll_hooks(self, f: _Facts) -> bool:
