@@ -18,8 +18,8 @@
   `Output` (a pane's bytes, octal escapes decoded; consecutive chunks of one pane read together
   are merged into one event), `PaneDied` (alias `PaneDead`), `WindowAdded`, `WindowClosed`,
   `Paused` / `Resumed` (output for that pane was dropped in between: capture the screen again
-  after `Resumed`), `Captured` (see ``capture``), `Exit` (alias `SessionClosed`; the session or server went away, or `close()`).
-  One consumer only.
+  after `Resumed`), `Captured` (see ``capture``), `Exit` (alias `SessionClosed`; the session or
+  server went away, or `close()`). One consumer only.
 - ``await close()`` — end the client (EOF on its stdin, then SIGTERM/SIGKILL to its own pid).
 
 Facts measured on tmux 3.3a (see tests/integration/test_control.py and bench/control_flood.py):
