@@ -16,6 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 GIT_ID = ["-c", "user.name=paneboard test", "-c", "user.email=test@paneboard.invalid"]
 
 
+# What a polled condition may raise while it is not true yet (ValueError: a JSON file read mid-write).
+NOT_YET = (AssertionError, KeyError, StopIteration, ValueError)
+
+
 def retry_until(fn, timeout: float = 15.0, interval: float = 0.05):
     """Call fn until it returns something truthy and return that; fail after timeout seconds."""
     deadline = time.monotonic() + timeout
@@ -23,7 +27,7 @@ def retry_until(fn, timeout: float = 15.0, interval: float = 0.05):
     while True:
         try:
             last = fn()
-        except (AssertionError, ValueError) as exc:    # ValueError: a JSON file read mid-write
+        except NOT_YET as exc:
             last = exc
         else:
             if last:
@@ -42,7 +46,7 @@ async def until(fn, timeout: float = 15.0, interval: float = 0.05):
             last = fn()
             if asyncio.iscoroutine(last):
                 last = await last
-        except (AssertionError, KeyError, StopIteration, ValueError) as exc:   # ValueError: JSON read mid-write
+        except NOT_YET as exc:
             last = exc
         else:
             if last:
