@@ -1,0 +1,28 @@
+"""The fleet: the one owner of agent state. One door, `Fleet`; each family of verbs in its own module.
+
+core.py     construction, settings, discovery (agents, get), stopping an agent's window
+start.py    spawn, up, pasted prompts, ports
+answer.py   send, send_key, press
+merge.py    check, merge_preview, merge, recover_interrupted_merge
+discard.py  kill, discard_preview, discard, restore, forget
+prune.py    prune
+queue.py    queued, unqueue, start_ready
+attach.py   attach_argv, tmux_client_inside, switch_client_to
+"""
+
+from __future__ import annotations
+
+from .answer import AnswerVerbs
+from .attach import AttachVerbs
+from .core import session_name
+from .discard import DiscardVerbs
+from .merge import MergeVerbs
+from .prune import PruneVerbs
+from .queue import QueueVerbs
+from .start import StartVerbs
+
+__all__ = ["Fleet", "session_name"]
+
+
+class Fleet(StartVerbs, AnswerVerbs, MergeVerbs, DiscardVerbs, PruneVerbs, QueueVerbs, AttachVerbs):
+    """All agents of one repository on one tmux server."""

@@ -1,0 +1,69 @@
+"""Ending an agent: kill keeps its work, discard archives then removes it; restore and forget."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import AgentNotFound, PaneboardError
+from ..model import Agent
+from .core import FleetCore
+
+if TYPE_CHECKING:
+    from ..archive import Archive
+
+
+class DiscardVerbs(FleetCore):
+    """Kill, discard_preview, discard, restore and forget: stopping an agent, and its work archived or brought back."""
+
+    def kill(self, name: str) -> Agent:
+        """Stop the agent and close its window; its branch and worktree (its work) are kept."""
+        agent = self.get(name, stats=False)
+        self._mark_stopped(name, exit_code=agent.exit_code)
+        self._close_window(agent)
+        return agent
+
+    def discard_preview(self, name: str) -> tuple[int, int]:
+        """(files, commits) that discarding would take out of the branch and worktree (all archived first)."""
+        from .. import archive
+        agent = self.get(name, stats=False)
+        if not agent.worktree_exists:
+            return (0, 0)
+        return archive.discard_preview(self.repo.root, Path(agent.worktree), agent.branch, agent.base)
+
+    def discard(self, name: str) -> "Archive":
+        """Archive the agent's work (ref + patch), then stop it and remove its worktree and branch."""
+        from .. import archive
+        agent = self.get(name, stats=False)
+        self._mark_stopped(name)
+        self._close_window(agent)
+        saved = archive.discard(self.repo.root, name, Path(agent.worktree), agent.branch, agent.base)
+        with self.state.edit() as data:
+            rec = data["agents"].pop(name, None) or {}
+            data.setdefault("discarded", {})[name] = {**rec, "archive": saved.ref, "patch": str(saved.patch or ""),
+                                                      "discarded_at": time.time()}
+        return saved
+
+    def restore(self, name: str) -> Agent:
+        """Bring a discarded agent's worktree and branch back from its archive (the agent itself is not restarted)."""
+        from .. import archive
+        data = self.state.read()
+        if name in data["agents"]:
+            raise PaneboardError(f"an agent named {name!r} exists; restore needs the name free")
+        rec = data.get("discarded", {}).get(name)
+        if rec is None:
+            raise AgentNotFound(f"no discarded agent named {name!r} (archives: "
+                                f"{', '.join(a.name for a in archive.list_archives(self.repo.root)) or 'none'})")
+        archive.restore(self.repo.root, name, Path(rec["worktree"]), rec["branch"])
+        with self.state.edit() as data:
+            rec = data.setdefault("discarded", {}).pop(name, rec)
+            rec.pop("archive", None), rec.pop("patch", None), rec.pop("discarded_at", None)
+            rec["restored_at"] = rec["killed_at"] = time.time()
+            data["agents"][name] = rec
+        return self.get(name)
+
+    def forget(self, name: str) -> None:
+        """Drop the record of an agent whose window is closed (its branch and worktree are untouched)."""
+        with self.state.edit() as data:
+            data["agents"].pop(name, None)
