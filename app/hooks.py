@@ -12,7 +12,7 @@ MAX_BYTES) and always exits 0 without printing: some events add a hook's stdout 
 
 Reading: `hint(event)` maps the latest event to a status (`Hint`); events that say nothing about
 the status (SessionEnd, Notification auth_success…) are skipped. The monitor decides what wins
-(see `app.monitor._hook_decides`).
+(see `app.monitor.facts.hook_hint`).
 
 Stdlib only at module level: `record` runs once per hook event and must start in milliseconds.
 Measured on Claude Code 2.1.197 offline: SessionStart fires once the folder is trusted,

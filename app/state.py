@@ -66,3 +66,17 @@ class StateFile:
     @staticmethod
     def _empty() -> dict[str, Any]:
         return {"version": VERSION, "agents": {}, "queued": {}}
+
+
+def write_atomic(path: Path, content: str) -> None:
+    """Write a text file so that readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import uuid
 from dataclasses import dataclass
 
 from .errors import TmuxError
@@ -26,6 +27,8 @@ _PANE_FORMAT = _FIELD_SEP.join(
     + [f"#{{@paneboard_{o}}}" for o in PANE_OPTIONS]
 )
 
+
+_SCREEN_MARKER = re.compile(r"@@paneboard-screen-([0-9a-f]{8})@@(%\d+)$")
 
 _KEY_NAMES = {"Enter", "Escape", "Tab", "BTab", "BSpace", "Space", "Up", "Down", "Left", "Right", "Home",
               "End", "PPage", "NPage", "PageUp", "PageDown", "IC", "DC", "Insert", "Delete"}
@@ -235,6 +238,32 @@ class Tmux:
         """The visible screen of a pane (with colour escapes when ansi=True)."""
         args = ["capture-pane", "-p", "-t", pane_id] + (["-e"] if ansi else [])
         return "\n".join(self.run(*args, check=False))
+
+    def capture_all(self, panes: list[str]) -> dict[str, str]:
+        """Every pane's visible screen in one tmux call (markers between them); per pane on failure."""
+        if not panes:
+            return {}
+        # The marker names its pane with #{pane_id}, never the literal id: display-message runs strftime
+        # over its text, and "%4" is a field width there ("@@m   %4"). The nonce keeps a screen that
+        # happens to print a marker from passing for one. Plain ASCII: splitlines() would split on \x1e.
+        nonce = uuid.uuid4().hex[:8]
+        args: list[str] = []
+        for p in panes:
+            args += ["display-message", "-p", "-t", p, f"@@paneboard-screen-{nonce}@@#{{pane_id}}", ";",
+                     "capture-pane", "-p", "-t", p, ";"]
+        try:
+            lines = self.run(*args[:-1])
+        except Exception:
+            return {p: self.capture(p) for p in panes}
+        screens: dict[str, list[str]] = {}
+        current: list[str] | None = None
+        for line in lines:
+            m = _SCREEN_MARKER.match(line)
+            if m and m.group(1) == nonce:
+                current = screens.setdefault(m.group(2), [])
+            elif current is not None:
+                current.append(line)
+        return {p: "\n".join(screens[p]) if p in screens else self.capture(p) for p in panes}
 
     def select_window(self, pane_id: str) -> None:
         self.run("select-window", "-t", pane_id, check=False)

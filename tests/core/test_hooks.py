@@ -20,7 +20,7 @@ from app import hooks
 from app.config import Settings, parse
 from app.errors import ConfigError
 from app.model import Agent, Kind
-from app.monitor import HOOK_GRACE, _Facts, _status_of
+from app.monitor.facts import HOOK_GRACE, Facts as _Facts, status_of as _status_of
 from app.presets import PRESETS, resolve
 from app.status import Reading
 from app.triggers import ErrorCounter

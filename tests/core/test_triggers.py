@@ -217,7 +217,7 @@ def test_book_snoozed_new_trigger_is_not_raised_and_forget_clears():
 # -- restart memory (app.monitor's pure helpers) -------------------------------------
 
 def test_carry_since_keeps_the_first_time_of_a_trigger_across_a_restart():
-    from app.monitor import _carry_since
+    from app.monitor.attention import carry_since as _carry_since
     asked = Trigger(TriggerKind.NEEDS_INPUT, "a", "waits", 500.0)           # a restart says "since now"
     assert _carry_since(asked, 100.0).since == 100.0
     assert _carry_since(asked, None).since == 500.0
@@ -228,7 +228,7 @@ def test_carry_since_keeps_the_first_time_of_a_trigger_across_a_restart():
 
 
 def test_hidden_triggers_round_trip_and_expired_snoozes_drop(tmp_path):
-    from app.monitor import _read_hidden, _write_hidden
+    from app.monitor.attention import read_hidden as _read_hidden, write_hidden as _write_hidden
     path = tmp_path / "paneboard" / "triggers.json"
     assert _read_hidden(path, 0.0) == ({}, {})
     _write_hidden(path, {("a", "needs_input"): 100.1234}, {("b", "limit"): 200.0, ("c", "silence"): 50.0})
@@ -241,7 +241,7 @@ def test_hidden_triggers_round_trip_and_expired_snoozes_drop(tmp_path):
 
 
 def test_a_stop_counts_only_for_the_run_it_ended():
-    from app.monitor import _stopped_why
+    from app.monitor.facts import stopped_why as _stopped_why
     assert _stopped_why({"started_at": 100.0, "killed_at": 150.0}) == "stopped with paneboard"
     assert "restored" in _stopped_why({"started_at": 100.0, "restored_at": 200.0})
     assert _stopped_why({"started_at": 100.0, "merged": True}) == "merged"

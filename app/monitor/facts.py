@@ -1,0 +1,282 @@
+"""What the monitor knows of one agent, and the pure functions from those facts to a status and triggers.
+
+Nothing here talks to tmux, git or a clock: callers pass the screen, the files and `now`, so
+every decision is testable with plain values (tests/core/test_hooks.py does).
+"""
+
+from __future__ import annotations
+
+import codecs
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .. import hooks, logs
+from ..model import Agent, Kind, Status
+from ..triggers import AgentSnapshot, ErrorCounter, duration, is_silent, out_of_scope, overlaps, \
+    silence_threshold
+
+_LOG_TAIL = 64 * 1024
+# Output this long after a hook event is the screen's news, not the redraw that came with the event.
+HOOK_GRACE = 1.0
+
+
+@dataclass
+class Facts:
+    """The live facts about one agent that tmux + git + the state file do not hold."""
+
+    agent: Agent
+    errors: ErrorCounter
+    killed: bool = False               # stopped on purpose (kill, discard, merge, restore): no exit trigger
+    stopped_why: str = ""
+    last_output_at: float | None = None
+    last_file_change_at: float | None = None
+    reading: object | None = None
+    screen: str = ""
+    captured: bool = False
+    screen_output_at: float | None = None   # the newest output the current screen shows
+    hook_events: hooks.EventsFile | None = None
+    kind_since: float = 0.0
+    exited_at: float | None = None
+    limit: str | None = None
+    limit_since: float | None = None
+    oos: list[str] = field(default_factory=list)
+    oos_since: float | None = None
+    overlaps: dict[str, list[str]] = field(default_factory=dict)
+    overlap_since: float | None = None
+    # output decoding
+    decoder: object = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
+    partial: str = ""
+    stats_done: bool = False           # the worktree's git state was read at least once
+    shown: tuple = ()
+    seed_errors: bool = True           # the first screen may hold errors printed before the log pipe opened
+    log_errors: dict = field(default_factory=dict)     # error signature -> lines counted from the log
+    live_errors: dict = field(default_factory=dict)    # ... and from live output, until the screen seeded
+
+    @classmethod
+    def new(cls, agent: Agent, settings) -> "Facts":
+        """Facts about an agent just found, with an error counter set up from the settings."""
+        return cls(agent=agent, errors=ErrorCounter(settings.error_count, settings.error_window))
+
+
+def classify(screen: str, rules: str):
+    """The screen's reading under the agent's status rules (status.py loads only when first needed)."""
+    from ..status import classify as _classify
+    return _classify(screen, rules)
+
+
+def clock(t: float) -> str:
+    """A time of day as HH:MM:SS, for a why."""
+    return time.strftime("%H:%M:%S", time.localtime(t))
+
+
+def stopped_why(rec: dict | None) -> str:
+    """Why a state record says the agent was stopped on purpose ("" if it does not)."""
+    if not rec:
+        return ""
+    if rec.get("merged"):
+        return "merged"
+    # A stop recorded before the agent's current start belongs to an earlier run: it excuses nothing now.
+    started = float(rec.get("started_at") or 0)
+    if float(rec.get("restored_at") or 0) > started:
+        return "restored from its archive; not running (start it again to continue)"
+    if float(rec.get("killed_at") or 0) > started:
+        return "stopped with paneboard"
+    return ""
+
+
+def set_stopped(f: Facts, rec: dict | None) -> None:
+    """Take what the agent's state record says about a stop on purpose or a merge."""
+    f.stopped_why = stopped_why(rec)
+    f.killed = bool(f.stopped_why)
+    if rec and rec.get("merged"):
+        f.agent.merged = True
+
+
+def status_of(f: Facts, now: float, settings) -> Status:
+    """The agent's status with its reason, from what tmux, the screen and the clock say."""
+    a = f.agent
+    since = f.kind_since or now
+    if a.merged:
+        return Status(Kind.EXITED, "merged", since=since)
+    if a.pane is None:
+        why = f.stopped_why or "its tmux pane vanished"
+        return Status(Kind.EXITED, why, since=f.exited_at or since)
+    if not a.pane_alive:
+        code = a.exit_code
+        why = f"process exited with code {code}" if code is not None else "process exited"
+        return Status(Kind.EXITED, why, evidence=last_lines(f.screen), since=f.exited_at or since)
+    r = hook_hint(f) or f.reading
+    kind = getattr(r, "kind", None)
+    if kind is None:
+        if f.last_output_at is None and not f.screen.strip():
+            kind, why, evidence = Kind.STARTING, f"started at {clock(a.started_at)}; no output yet", ""
+        else:
+            kind = Kind.WORKING
+            why = getattr(r, "why", "") or "printing output; no status rule matched its screen"
+            evidence = getattr(r, "evidence", "") or last_lines(f.screen)
+    else:
+        why, evidence = getattr(r, "why", "") or kind.value, getattr(r, "evidence", "")
+    # Silence is judged on the screen, never before the first capture: after a restart an idle
+    # agent's last output is old, and without its screen it would pass for a stalled worker.
+    if kind in (Kind.WORKING, Kind.STARTING) and f.captured:
+        snap = AgentSnapshot(a.name, status=kind, started_at=a.started_at, last_output_at=f.last_output_at,
+                             last_file_change_at=f.last_file_change_at, silence=a.silence)
+        if is_silent(snap, now, settings):
+            last = snap.last_activity_at
+            why = (f"no output and no file change since {clock(last)} "
+                   f"(threshold {duration(silence_threshold(snap, settings))}); the screen said: {why}")
+            return Status(Kind.SILENT, why, evidence=evidence, since=last)
+    return Status(kind, why, evidence=evidence, since=since)
+
+
+def status_since(f: Facts, now: float, settings, previous) -> Status:
+    """The status with the right `since`: carried from the previous dashboard, kept, or starting now.
+
+    `previous(name)` gives the status the previous dashboard showed and since when (or None);
+    it is asked only once the screen was read or the pane is dead.
+    """
+    a = f.agent
+    status = status_of(f, now, settings)
+    prev = previous(a.name) if (f.captured or not a.pane_alive) else None
+    if prev is not None and prev[0] == status.kind.value:
+        # The same status the previous dashboard showed: it has lasted since then, not since our start.
+        f.kind_since = prev[1]
+        if status.kind == Kind.EXITED and a.pane is not None:
+            f.exited_at = prev[1]
+        return status_of(f, now, settings)
+    if status.kind != a.status.kind:
+        f.kind_since = now if status.kind != Kind.SILENT else status.since
+        return status_of(f, now, settings)
+    return replace(status, since=a.status.since)
+
+
+def hook_hint(f: Facts) -> hooks.Hint | None:
+    """The hook event that decides a live agent's status, or None when its screen decides.
+
+    Precedence, highest first:
+    1. the process exited or its pane went: exited (decided before this is asked);
+    2. no event that implies a status since this run started: the screen;
+    3. the screen reads exited (a resume hint, a shell prompt): the screen;
+    4. the screen shows output newer than the event by more than HOOK_GRACE, and one of its rules
+       reads another status: the screen, it has news (a question answered in the pane, a turn
+       the user interrupted, a spinner after a Stop);
+    5. otherwise the event, with "hook <Event>: <message>" as why and the event line as evidence.
+
+    A screen no rule reads never overrules an event: "no rule matched" is a guess, an event is not.
+    """
+    ev = f.hook_events
+    h = ev.hint if ev is not None else None
+    if h is None or h.at < f.agent.started_at - 1.0:
+        return None
+    kind = getattr(f.reading, "kind", None)
+    if kind == Kind.EXITED:
+        return None
+    if kind is not None and kind != h.kind and (f.screen_output_at or 0.0) > h.at + HOOK_GRACE:
+        return None
+    return h
+
+
+def last_lines(screen: str, n: int = 3) -> str:
+    """The last n non-blank lines of a screen, as evidence."""
+    lines = [ln for ln in screen.rstrip().splitlines() if ln.strip()]
+    return "\n".join(lines[-n:])
+
+
+def snapshot(f: Facts, status: Status, now: float) -> AgentSnapshot:
+    """The facts as the trigger rules read them."""
+    a = f.agent
+    return AgentSnapshot(
+        name=a.name, status=status.kind, status_why=status.why, status_evidence=status.evidence,
+        status_since=status.since, started_at=a.started_at, last_output_at=f.last_output_at,
+        last_file_change_at=f.last_file_change_at, silence=a.silence, pane_alive=a.pane_alive,
+        pane_gone=a.pane is None, exit_code=a.exit_code, exited_at=f.exited_at, killed=f.killed,
+        merged=a.merged, errors=f.errors.repeated(now), limit=f.limit, limit_since=f.limit_since,
+        scope=a.scope, out_of_scope=f.oos, out_of_scope_since=f.oos_since, overlaps=f.overlaps,
+        overlap_since=f.overlap_since)
+
+
+def restore_from_log(f: Facts, path: Path) -> None:
+    """After a restart: the last output time and recent errors come back from the pane's log."""
+    mtime = logs.last_write(path)
+    if mtime is None:
+        return
+    f.last_output_at = max(f.last_output_at or 0.0, mtime)
+    # The log has no timestamps: its lines count as written when the log was last written.
+    text = logs.tail(path, _LOG_TAIL)
+    for line in text.splitlines():
+        if line.strip():
+            sig = f.errors.feed(line, mtime)
+            if sig is not None:
+                f.log_errors[sig] = f.log_errors.get(sig, 0) + 1
+
+
+def seed_errors_from_screen(f: Facts, at: float, screen: str | None = None) -> None:
+    """Errors printed before the log pipe opened are only on the screen: count those the log lacks, once.
+
+    The screen must show every line already counted from live output (the monitor seeds from a
+    `Captured` event, which the control client queues behind the output the screen shows), so
+    those are not counted twice; nor is what was printed between an earlier capture and the start
+    of the output stream lost."""
+    if not f.seed_errors:
+        return
+    f.seed_errors = False
+    known = dict(f.log_errors)
+    for sig, n in f.live_errors.items():
+        known[sig] = known.get(sig, 0) + n
+    f.live_errors = {}
+    on_screen: dict[str, list[str]] = {}
+    for line in (f.screen if screen is None else screen).splitlines():
+        sig = f.errors.signature(line) if line.strip() else None
+        if sig is not None:
+            on_screen.setdefault(sig, []).append(line)
+    for sig, lines in on_screen.items():
+        for line in lines[known.get(sig, 0):]:
+            f.errors.feed(line, at)
+
+
+def apply_reading(f: Facts, reading, now: float) -> None:
+    """Take a new reading of the screen, and when a limit notice on it began."""
+    f.reading = reading
+    limit = getattr(reading, "limit", None)
+    if limit and not f.limit:
+        f.limit_since = now
+    f.limit = limit or None
+    if not limit:
+        f.limit_since = None
+
+
+def apply_stats(f: Facts, s, newest: float | None) -> None:
+    """Take the worktree's git stats (and the newest changed file's time, standing in for a file event)."""
+    a = f.agent
+    a.files, a.added, a.removed, a.dirty, a.commits = s.files, s.added, s.removed, s.dirty, s.commits
+    if newest is not None:
+        f.last_file_change_at = max(f.last_file_change_at or 0.0, newest)
+
+
+def apply_scope(f: Facts, now: float) -> None:
+    """Which changed files lie outside the agent's scope, and since when some do."""
+    oos = out_of_scope(f.agent.files, f.agent.scope)
+    if oos and not f.oos:
+        f.oos_since = now
+    elif not oos:
+        f.oos_since = None
+    f.oos = oos
+
+
+def apply_overlaps(facts: dict[str, Facts], now: float) -> list[str]:
+    """Recompute who shares files with whom; returns the agents whose overlap changed."""
+    files = {n: set(f.agent.files) for n, f in facts.items()
+             if f.agent.files and not f.agent.merged and f.agent.worktree_exists}
+    result = overlaps(files)
+    changed = []
+    for name, f in facts.items():
+        new = result.get(name, {})
+        if new != f.overlaps:
+            if new and not f.overlaps:
+                f.overlap_since = now
+            elif not new:
+                f.overlap_since = None
+            f.overlaps = new
+            changed.append(name)
+    return changed
