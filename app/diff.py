@@ -20,6 +20,7 @@ from itertools import groupby
 from pathlib import Path
 
 from .errors import GitError
+from .gitobjects import read_blob
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 """The id of git's empty tree (SHA-1 repositories)."""
@@ -203,7 +204,7 @@ def diff_stat(worktree: Path, base: str) -> tuple[int, int, int]:
 def _blob_text(repo: Path, blob: str | None) -> str:
     if blob is None:
         return ""
-    return _git(repo, "cat-file", "blob", blob).decode("utf-8", "replace")
+    return read_blob(repo, blob).decode("utf-8", "replace")
 
 
 def blob_texts(repo: Path, change: FileChange) -> tuple[str, str] | None:

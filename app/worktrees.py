@@ -1,6 +1,8 @@
 """Git plumbing for agents: the repository, branch + worktree lifecycle, and change stats.
 
-All git calls take argv lists through GitPython; nothing is ever run through a shell.
+Every git call here is an argv list run with subprocess, never a shell: worktree, status and
+rev-parse are commands GitPython would only wrap, and `paneboard ls` would pay its ~50 ms import
+for nothing (ARCHITECTURE.md, "Git: GitPython or argv").
 """
 
 from __future__ import annotations
