@@ -30,7 +30,7 @@ async def wait_for(pilot, predicate, timeout: float = 15.0):
 
 def collect_triggers():
     """A list that fills with every trigger the app announces, and the message hook that fills it."""
-    from app.dashboard import TriggerRaised
+    from app.screens.messages import TriggerRaised
     raised: list = []
 
     def hook(message):
@@ -52,10 +52,10 @@ async def test_table_preview_and_selection(fleet: Fleet, tmp_path: Path):
     async with app.run_test(size=(140, 44)) as pilot:
         table = app.query_one(AgentTable)
         await wait_for(pilot, lambda: table.row_count == 2)
-        await wait_for(pilot, lambda: app.selected == "first")
+        await wait_for(pilot, lambda: app.main_screen.selected == "first")
         await wait_for(pilot, lambda: "first ready" in app.query_one(PanePreview).screen_text)
         await pilot.press("j")
-        await wait_for(pilot, lambda: app.selected == "second")
+        await wait_for(pilot, lambda: app.main_screen.selected == "second")
         await wait_for(pilot, lambda: "second ready" in app.query_one(PanePreview).screen_text)
         assert "2 agents" in app.title
 
@@ -64,7 +64,7 @@ async def test_reply_without_attaching_reaches_the_agent(fleet: Fleet, tmp_path:
     agent = idle_agent(fleet, tmp_path, "helper", edit="answer.md")
     app = Dashboard(fleet, refresh_seconds=0.2)
     async with app.run_test(size=(140, 44)) as pilot:
-        await wait_for(pilot, lambda: app.selected == "helper")
+        await wait_for(pilot, lambda: app.main_screen.selected == "helper")
         await wait_for(pilot, lambda: "? for shortcuts" in app.query_one(PanePreview).screen_text)
         await pilot.press("i")
         assert isinstance(app.screen, ReplyScreen)
@@ -78,7 +78,7 @@ async def test_stop_asks_first_and_keeps_work(fleet: Fleet, tmp_path: Path):
     agent = idle_agent(fleet, tmp_path, "victim")
     app = Dashboard(fleet, refresh_seconds=0.2)
     async with app.run_test(size=(140, 44)) as pilot:
-        await wait_for(pilot, lambda: app.selected == "victim")
+        await wait_for(pilot, lambda: app.main_screen.selected == "victim")
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")  # cancel: nothing happens
@@ -109,7 +109,7 @@ async def test_attach_headless_explains_how(fleet: Fleet, tmp_path: Path, tmux_s
     idle_agent(fleet, tmp_path, "target")
     app = Dashboard(fleet, refresh_seconds=0.2)
     async with app.run_test(size=(140, 44)) as pilot:
-        await wait_for(pilot, lambda: app.selected == "target")
+        await wait_for(pilot, lambda: app.main_screen.selected == "target")
         await pilot.press("enter")
         await wait_for(pilot, lambda: any("attach" in n.message for n in app._notifications))
         note = next(n.message for n in app._notifications if "attach" in n.message)
@@ -166,7 +166,7 @@ async def test_command_palette_offers_agent_actions(fleet: Fleet, tmp_path: Path
         await pilot.pause(0.5)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ReplyScreen))
-        assert app.selected == "other" and app.screen.agent_name == "other"
+        assert app.main_screen.selected == "other" and app.screen.agent_name == "other"
 
 
 async def test_review_opens_on_the_agents_changes(fleet: Fleet, tmp_path: Path):
@@ -175,7 +175,7 @@ async def test_review_opens_on_the_agents_changes(fleet: Fleet, tmp_path: Path):
     (Path(agent.worktree) / "src" / "app.py").write_text("print('changed')\n")
     app = Dashboard(fleet, refresh_seconds=0.2)
     async with app.run_test(size=(140, 44)) as pilot:
-        await wait_for(pilot, lambda: app.selected == "reviewed")
+        await wait_for(pilot, lambda: app.main_screen.selected == "reviewed")
         await pilot.press("v")
         assert isinstance(app.screen, ReviewScreen)
         await wait_for(pilot, lambda: "src/app.py" in str(app.screen.query_one("DiffView").path))
@@ -204,7 +204,7 @@ async def test_question_raises_a_trigger_and_one_key_answers_it(fleet: Fleet, tm
         log_text = "\n".join(str(line.text) for line in app.query_one("#trigger-log").lines)
         assert "asker: needs input" in log_text
         assert any("asker" in (n.title or "") for n in app._notifications)
-        await wait_for(pilot, lambda: app.selected == "asker")
+        await wait_for(pilot, lambda: app.main_screen.selected == "asker")
         await pilot.press("a")
         await wait_for(pilot, lambda: (Path(agent.worktree) / "approved.txt").exists())
         await wait_for(pilot, lambda: not any(t.kind is TriggerKind.NEEDS_INPUT for t in app.agents["asker"].triggers))
@@ -219,7 +219,7 @@ async def test_acknowledge_hides_a_trigger_until_it_fires_again(fleet: Fleet, tm
     async with app.run_test(size=(140, 44)) as pilot:
         await wait_for(pilot, lambda: "dies" in app.agents and any(
             t.kind is TriggerKind.EXITED and t.loud for t in app.agents["dies"].triggers))
-        await wait_for(pilot, lambda: app.selected == "dies")
+        await wait_for(pilot, lambda: app.main_screen.selected == "dies")
         await pilot.press("space")
         await wait_for(pilot, lambda: not app.agents["dies"].triggers)
         assert app.agents["dies"].status.kind.value == "exited"  # the status stays; only the alert is hidden
@@ -260,7 +260,7 @@ async def test_markup_in_names_prompts_and_output_is_shown_as_typed(fleet: Fleet
     fleet.spawn(Task(name=name, agent=demo_command(script), prompt="close [/x] the [link=y]tag"))
     app = Dashboard(fleet, refresh_seconds=0.2)
     async with app.run_test(size=(140, 44)) as pilot:
-        await wait_for(pilot, lambda: app.selected == name)
+        await wait_for(pilot, lambda: app.main_screen.selected == name)
         await wait_for(pilot, lambda: "[/oops]" in app.query_one(PanePreview).screen_text)
         await pilot.pause(0.3)
         shown = app.query_one(AgentDetail).render_lines(app.query_one(AgentDetail).region.reset_offset)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.config import Settings, Task
-from app.dashboard import ConflictsPredicted, Dashboard, MergeDone
+from app.dashboard import Dashboard
 from app.fleet import Fleet
 from app.screens.candidates import CandidatesScreen
 from app.screens.confirm import ConfirmScreen
 from app.screens.conflicts import ConflictsScreen
+from app.screens.messages import ConflictsPredicted, MergeDone
 from app.screens.review import CompareScreen, ReviewScreen
 from app.worktrees import find_repo
 from tests.helpers import git
@@ -30,7 +31,7 @@ async def test_merge_key_confirms_then_merges(fleet: Fleet, repo: Path):
     done = []
     app = Dashboard(fleet, refresh_seconds=0.2)
     async with app.run_test(size=(150, 44), message_hook=lambda m: isinstance(m, MergeDone) and done.append(m)) as pilot:
-        await wait_for(pilot, lambda: app.selected == "feat" and app.agents["feat"].files_changed == 1)
+        await wait_for(pilot, lambda: app.main_screen.selected == "feat" and app.agents["feat"].files_changed == 1)
         await pilot.press("M")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         question = app.screen.question
@@ -63,8 +64,8 @@ async def test_predicted_conflict_is_shown_and_merge_refused(fleet: Fleet, repo:
         assert isinstance(app.screen, ConflictsScreen)
         await pilot.press("escape")
         before = git(repo, "rev-parse", "main")
-        await wait_for(pilot, lambda: app.selected == "one")
-        text = " ".join(line.text for line in app.detail.render_lines(app.detail.region.reset_offset))
+        await wait_for(pilot, lambda: app.main_screen.selected == "one")
+        text = " ".join(line.text for line in app.main_screen.detail.render_lines(app.main_screen.detail.region.reset_offset))
         assert "with main in src/app.py" in text and "with two in src/app.py" in text
         await pilot.press("M")
         await wait_for(pilot, lambda: any("would conflict" in n.message for n in app._notifications))
@@ -78,7 +79,7 @@ async def test_discard_asks_with_counts_and_archives(fleet: Fleet, repo: Path):
     wt = sleeper(fleet, "junk", {"a.txt": "a\n", "b.txt": "b\n"})
     app = Dashboard(fleet, refresh_seconds=0.2)
     async with app.run_test(size=(150, 44)) as pilot:
-        await wait_for(pilot, lambda: app.selected == "junk")
+        await wait_for(pilot, lambda: app.main_screen.selected == "junk")
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "2 changed file(s)" in app.screen.question
@@ -93,7 +94,7 @@ async def test_compare_candidates_of_a_task(fleet: Fleet, repo: Path):
     sleeper(fleet, "fix-2", {"src/app.py": "print('fix two')\n", "extra.py": "x = 1\n"}, task="fix")
     app = Dashboard(fleet, refresh_seconds=0.2)
     async with app.run_test(size=(150, 44)) as pilot:
-        await wait_for(pilot, lambda: app.selected == "fix-1" and len(app.agents) == 2)
+        await wait_for(pilot, lambda: app.main_screen.selected == "fix-1" and len(app.agents) == 2)
         await pilot.press("c")
         assert isinstance(app.screen, CandidatesScreen)
         assert app.screen.query_one("DataTable").row_count == 2
@@ -104,7 +105,7 @@ async def test_compare_candidates_of_a_task(fleet: Fleet, repo: Path):
         await pilot.press("c")
         await pilot.press("j", "w")  # fix-2 wins: review it first, then offer to discard fix-1
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen))
-        assert app.selected == "fix-2"
+        assert app.main_screen.selected == "fix-2"
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "fix-1" in app.screen.question and "fix-2" not in app.screen.question
@@ -117,7 +118,7 @@ async def test_check_runs_in_background_and_result_shows(repo: Path, tmux_socket
     sleeper(fleet, "checked", {"good.txt": "ok\n"})
     app = Dashboard(fleet, refresh_seconds=0.2)
     async with app.run_test(size=(150, 44)) as pilot:
-        await wait_for(pilot, lambda: app.selected == "checked")
+        await wait_for(pilot, lambda: app.main_screen.selected == "checked")
         await pilot.press("t")
         await pilot.press("j")  # the UI answers while the check runs
         await wait_for(pilot, lambda: (app.agents["checked"].last_check or {}).get("passed") is True)
@@ -136,10 +137,10 @@ async def test_prediction_follows_a_base_that_moves_outside_paneboard(fleet: Fle
         (repo / "src" / "app.py").write_text("print('base changed')\n")
         git(repo, "commit", "-q", "-am", "base edits the same line")
         await wait_for(pilot, lambda: predicted[-1].vs_base == {"one": ("src/app.py",)}, timeout=15)
-        row = app.table.render_line(app.table.get_row_index("one") + 1).text
+        row = app.main_screen.table.render_line(app.main_screen.table.get_row_index("one") + 1).text
         assert "≠ 1 file" in row
         # The selected agent's panel says with whom and where.
         await pilot.pause(0.1)
-        detail = app.detail
+        detail = app.main_screen.detail
         text = " ".join(line.text for line in detail.render_lines(detail.region.reset_offset))
         assert "≠ conflict" in text and "with main in src/app.py" in text

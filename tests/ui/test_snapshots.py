@@ -110,12 +110,15 @@ def frozen_clock(monkeypatch) -> FrozenClock:
     Only their module-level `time` is replaced (the monitor, tmux and git keep the real clock). If one
     of them stops importing `time`, setattr fails here: check how it reads the clock then.
     """
-    import app.dashboard
+    import app.screens.agent_actions
     import app.screens.candidates
+    import app.screens.main
+    import app.screens.review_flow
     import widgets.agent_detail
     import widgets.agent_table
     clock = FrozenClock(time.time())
-    for module in (app.dashboard, app.screens.candidates, widgets.agent_detail, widgets.agent_table):
+    for module in (app.screens.main, app.screens.agent_actions, app.screens.review_flow, app.screens.candidates,
+                   widgets.agent_detail, widgets.agent_table):
         monkeypatch.setattr(module, "time", clock)
     return clock
 
@@ -189,7 +192,7 @@ def fix_subtitle(app: Dashboard, tmux_socket: str) -> None:
 
 
 def predicted(app: Dashboard, names: set[str]) -> bool:
-    return app.conflicts is not None and set(app.conflicts.vs_base) == names
+    return app.main_screen.conflicts is not None and set(app.main_screen.conflicts.vs_base) == names
 
 
 def no_blink(app) -> None:
@@ -232,8 +235,8 @@ def dashboard_settled(tmux_socket: str):
             n: a.status.kind.value for n, a in app.agents.items()} == expected)
         await until(pilot, "triggers", lambda: app.agents["asker"].triggers and app.agents["crasher"].triggers)
         await until(pilot, "merge predictions", lambda: predicted(app, {"asker", "worker"}))
-        await until(pilot, "asker selected", lambda: app.selected == "asker")
-        await until(pilot, "asker's pane", lambda: "esc to cancel" in app.preview.screen_text)
+        await until(pilot, "asker selected", lambda: app.main_screen.selected == "asker")
+        await until(pilot, "asker's pane", lambda: "esc to cancel" in app.main_screen.preview.screen_text)
         # Every trigger was already true when the dashboard started: logged, but not popped up.
         assert not app._notifications, [n.message for n in app._notifications]
         fix_subtitle(app, tmux_socket)
@@ -253,7 +256,7 @@ def test_help(snap_compare, place: Path, tmux_socket: str):
     app = Dashboard(fleet, refresh_seconds=0.2)
 
     async def run_before(pilot) -> None:
-        await until(pilot, "first update", lambda: app.table is not None and not app._first_update)
+        await until(pilot, "first update", lambda: app.main_screen.is_mounted and not app.main_screen._first_update)
         fix_subtitle(app, tmux_socket)
         await pilot.press("question_mark")
         await until(pilot, "help screen", lambda: isinstance(app.screen, HelpScreen))
@@ -265,7 +268,7 @@ def test_spawn_form(snap_compare, place: Path, tmux_socket: str):
     app = Dashboard(fleet, refresh_seconds=0.2)
 
     async def run_before(pilot) -> None:
-        await until(pilot, "first update", lambda: not app._first_update)
+        await until(pilot, "first update", lambda: not app.main_screen._first_update)
         fix_subtitle(app, tmux_socket)
         await pilot.press("n")
         await until(pilot, "spawn form", lambda: isinstance(app.screen, SpawnScreen))
@@ -299,7 +302,7 @@ def review_open(tmux_socket: str, unified: bool):
         app: Dashboard = pilot.app
         await until(pilot, "reviewed's changes", lambda: "reviewed" in app.agents and
                     app.agents["reviewed"].files_changed == 2 and app.agents["reviewed"].status.kind.value == "idle")
-        await until(pilot, "reviewed selected", lambda: app.selected == "reviewed")
+        await until(pilot, "reviewed selected", lambda: app.main_screen.selected == "reviewed")
         fix_subtitle(app, tmux_socket)
         await pilot.press("v")
         await until(pilot, "review screen", lambda: isinstance(app.screen, ReviewScreen))
@@ -330,7 +333,7 @@ def test_confirm_discard(snap_compare, place: Path, tmux_socket: str):
         await until(pilot, "reviewed's changes", lambda: "reviewed" in app.agents and
                     app.agents["reviewed"].files_changed == 2 and app.agents["reviewed"].status.kind.value == "idle")
         await until(pilot, "merge prediction", lambda: predicted(app, {"reviewed"}))
-        await until(pilot, "reviewed's pane", lambda: "? for shortcuts" in app.preview.screen_text)
+        await until(pilot, "reviewed's pane", lambda: "? for shortcuts" in app.main_screen.preview.screen_text)
         fix_subtitle(app, tmux_socket)
         await pilot.press("d")
         await until(pilot, "confirm dialog", lambda: isinstance(app.screen, ConfirmScreen))
@@ -366,7 +369,7 @@ def candidates(fleet: Fleet) -> None:
 def all_idle_and_predicted(app: Dashboard, files: dict[str, int]) -> bool:
     return (set(app.agents) == set(files) and all(a.status.kind.value == "idle" for a in app.agents.values())
             and all(app.agents[n].files_changed == count for n, count in files.items())
-            and predicted(app, set(files)) and len(app.conflicts.pairs) == len(files) * (len(files) - 1) // 2)
+            and predicted(app, set(files)) and len(app.main_screen.conflicts.pairs) == len(files) * (len(files) - 1) // 2)
 
 
 CANDIDATES = {"greeting-1": 1, "greeting-2": 2, "docs": 1}
@@ -379,8 +382,8 @@ def test_candidates(snap_compare, place: Path, tmux_socket: str):
 
     async def run_before(pilot) -> None:
         await until(pilot, "candidates idle and predicted", lambda: all_idle_and_predicted(app, CANDIDATES))
-        await until(pilot, "greeting-1 selected", lambda: app.selected == "greeting-1")
-        await until(pilot, "greeting-1's pane", lambda: "? for shortcuts" in app.preview.screen_text)
+        await until(pilot, "greeting-1 selected", lambda: app.main_screen.selected == "greeting-1")
+        await until(pilot, "greeting-1's pane", lambda: "? for shortcuts" in app.main_screen.preview.screen_text)
         fix_subtitle(app, tmux_socket)
         await pilot.press("c")
         await until(pilot, "candidates screen", lambda: isinstance(app.screen, CandidatesScreen))
@@ -394,7 +397,7 @@ def test_compare(snap_compare, place: Path, tmux_socket: str):
 
     async def run_before(pilot) -> None:
         await until(pilot, "candidates idle and predicted", lambda: all_idle_and_predicted(app, CANDIDATES))
-        await until(pilot, "greeting-1 selected", lambda: app.selected == "greeting-1")
+        await until(pilot, "greeting-1 selected", lambda: app.main_screen.selected == "greeting-1")
         fix_subtitle(app, tmux_socket)
         await pilot.press("c")
         await until(pilot, "candidates screen", lambda: isinstance(app.screen, CandidatesScreen))
@@ -432,7 +435,7 @@ def test_conflict_matrix(snap_compare, place: Path, tmux_socket: str):
     async def run_before(pilot) -> None:
         files = {"farewell": 1, "welcome": 1, "docs": 1}
         await until(pilot, "agents idle and predicted", lambda: all_idle_and_predicted(app, files)
-                    and app.conflicts.vs_base["farewell"] and app.conflicts.vs_base["welcome"])
+                    and app.main_screen.conflicts.vs_base["farewell"] and app.main_screen.conflicts.vs_base["welcome"])
         await until(pilot, "overlap triggers", lambda: all(
             any(t.kind.value == "overlap" for t in app.agents[n].triggers) for n in ("farewell", "welcome")))
         # Workaround: farewell and welcome share src/app.py, so each gets an overlap trigger; the monitor
@@ -440,7 +443,7 @@ def test_conflict_matrix(snap_compare, place: Path, tmux_socket: str):
         # found after the first update, also pops them up as toasts. Both are the dashboard behind the
         # matrix, not the matrix: clear them so the picture is the same every time.
         app.clear_notifications()
-        app.trigger_log.clear()
+        app.main_screen.trigger_log.clear()
         fix_subtitle(app, tmux_socket)
         await pilot.press("X")
         await until(pilot, "conflict matrix", lambda: isinstance(app.screen, ConflictsScreen))
