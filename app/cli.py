@@ -124,97 +124,108 @@ def _dispatch(args) -> int | None:
     fleet = _fleet(args)
     if cmd == "dashboard":
         return _dashboard(fleet)
-    if cmd == "up":
-        from . import config
-        taskfile = config.load(args.file or fleet.repo.root / config.DEFAULT_FILE)
-        fleet.settings = taskfile.settings if args.socket is None else config.with_overrides(
-            taskfile.settings, tmux_socket=args.socket)
-        fleet.tmux = type(fleet.tmux)(fleet.settings.tmux_socket or os.environ.get("PANEBOARD_TMUX_SOCKET"))
-        if not taskfile.tasks:
-            print(f"no tasks in {taskfile.path}: add some under `tasks:` (see README)")
-            return 0
-        started, queued, skipped = fleet.up(taskfile)
-        for agent in started:
-            print(f"started {agent.name}  {agent.branch}  {agent.worktree}  pane {agent.pane}  PORT={agent.port}")
-        for name in queued:
-            print(f"queued  {name}  (waits for its `after` tasks to be merged)")
-        for name in skipped:
-            print(f"skipped {name}  (already exists)")
-        fleet.wait_for_prompts()
+    run = _COMMANDS.get(cmd)
+    if run is None:
+        raise PaneboardError(f"unknown command {cmd!r}")
+    return run(fleet, args)
+
+
+def _up(fleet, args) -> int:
+    from . import config
+    taskfile = config.load(args.file or fleet.repo.root / config.DEFAULT_FILE)
+    fleet.settings = taskfile.settings if args.socket is None else config.with_overrides(
+        taskfile.settings, tmux_socket=args.socket)
+    fleet.tmux = type(fleet.tmux)(fleet.settings.tmux_socket or os.environ.get("PANEBOARD_TMUX_SOCKET"))
+    if not taskfile.tasks:
+        print(f"no tasks in {taskfile.path}: add some under `tasks:` (see README)")
         return 0
-    if cmd == "spawn":
-        return _spawn(fleet, args)
-    if cmd == "ls":
-        return _ls(fleet, args.json)
-    if cmd == "attach":
-        return _attach(fleet, args.name)
-    if cmd == "send":
-        if args.key:
-            fleet.send_key(args.name, args.key)
-        elif args.text is None:
-            raise PaneboardError("send needs TEXT or --key KEY")
-        else:
-            fleet.send(args.name, args.text, enter=not args.no_enter)
+    started, queued, skipped = fleet.up(taskfile)
+    for agent in started:
+        print(f"started {agent.name}  {agent.branch}  {agent.worktree}  pane {agent.pane}  PORT={agent.port}")
+    for name in queued:
+        print(f"queued  {name}  (waits for its `after` tasks to be merged)")
+    for name in skipped:
+        print(f"skipped {name}  (already exists)")
+    fleet.wait_for_prompts()
+    return 0
+
+
+def _send(fleet, args) -> int:
+    if args.key:
+        fleet.send_key(args.name, args.key)
+    elif args.text is None:
+        raise PaneboardError("send needs TEXT or --key KEY")
+    else:
+        fleet.send(args.name, args.text, enter=not args.no_enter)
+    return 0
+
+
+def _check(fleet, args) -> int:
+    result = fleet.check(args.name)
+    print(f"{'passed' if result.passed else 'FAILED'} in {result.duration:.1f}s: {result.summary_line}  "
+          f"(log: {result.log_path})")
+    return 0 if result.passed else 1
+
+
+def _merge(fleet, args) -> int:
+    result = fleet.merge(args.name, strategy=args.strategy, force=args.force,
+                         on_step=lambda step: print(f"… {step}", file=sys.stderr))
+    if result.changed:
+        print(f"merged {args.name} into {result.base} ({result.strategy}): {result.old[:10]} -> {result.new[:10]}, "
+              f"{len(result.commits)} commit(s)")
+    else:
+        print(f"nothing to merge: {args.name} adds nothing to {result.base}")
+    return 0
+
+
+def _discard(fleet, args) -> int:
+    files, commits = fleet.discard_preview(args.name)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise PaneboardError(f"discarding {args.name} removes {files} changed file(s) and {commits} commit(s) "
+                                 f"from its worktree and branch (archived first); confirm with --yes")
+        answer = input(f"Discard {args.name}: {files} file(s), {commits} commit(s) archived then removed. "
+                       f"Type the agent's name to confirm: ")
+        if answer.strip() != args.name:
+            print("not discarded")
+            return 1
+    saved = fleet.discard(args.name)
+    print(f"discarded {args.name}; its work is archived at {saved.ref}"
+          + (f" and {saved.patch}" if saved.patch else "") + f" (undo: paneboard restore {args.name!r})")
+    return 0
+
+
+def _restore(fleet, args) -> int:
+    agent = fleet.restore(args.name)
+    print(f"restored {agent.name}: {agent.branch} in {agent.worktree}")
+    return 0
+
+
+def _prune(fleet, args) -> int:
+    if args.dry_run:
+        from .git import archive, worktrees
+        base = worktrees.resolve_base(fleet.repo, fleet.settings.base)
+        for st in archive.worktree_states(fleet.repo.root, base):
+            verdict = "would remove" if st.prunable else ("keeps (unmerged)" if not st.merged else "keeps (dirty)")
+            print(f"{verdict}  {st.branch}  {st.path}")
         return 0
-    if cmd == "diff":
-        return _diff(fleet, args.name, args.other, args.stat)
-    if cmd == "check":
-        result = fleet.check(args.name)
-        print(f"{'passed' if result.passed else 'FAILED'} in {result.duration:.1f}s: {result.summary_line}  "
-              f"(log: {result.log_path})")
-        return 0 if result.passed else 1
-    if cmd == "merge":
-        result = fleet.merge(args.name, strategy=args.strategy, force=args.force,
-                             on_step=lambda step: print(f"… {step}", file=sys.stderr))
-        if result.changed:
-            print(f"merged {args.name} into {result.base} ({result.strategy}): {result.old[:10]} -> {result.new[:10]}, "
-                  f"{len(result.commits)} commit(s)")
-        else:
-            print(f"nothing to merge: {args.name} adds nothing to {result.base}")
+    removed = fleet.prune()
+    for st in removed:
+        print(f"removed {st.branch}  {st.path}")
+    if not removed:
+        print("nothing to prune (only clean, merged worktrees are removed)")
+    return 0
+
+
+def _kill(fleet, args) -> int:
+    if fleet.unqueue(args.name):
+        print(f"dropped queued task {args.name} (it had not started)")
         return 0
-    if cmd == "discard":
-        files, commits = fleet.discard_preview(args.name)
-        if not args.yes:
-            if not sys.stdin.isatty():
-                raise PaneboardError(f"discarding {args.name} removes {files} changed file(s) and {commits} commit(s) "
-                                     f"from its worktree and branch (archived first); confirm with --yes")
-            answer = input(f"Discard {args.name}: {files} file(s), {commits} commit(s) archived then removed. "
-                           f"Type the agent's name to confirm: ")
-            if answer.strip() != args.name:
-                print("not discarded")
-                return 1
-        saved = fleet.discard(args.name)
-        print(f"discarded {args.name}; its work is archived at {saved.ref}"
-              + (f" and {saved.patch}" if saved.patch else "") + f" (undo: paneboard restore {args.name!r})")
-        return 0
-    if cmd == "restore":
-        agent = fleet.restore(args.name)
-        print(f"restored {agent.name}: {agent.branch} in {agent.worktree}")
-        return 0
-    if cmd == "prune":
-        if args.dry_run:
-            from . import archive, worktrees
-            base = worktrees.resolve_base(fleet.repo, fleet.settings.base)
-            for st in archive.worktree_states(fleet.repo.root, base):
-                verdict = "would remove" if st.prunable else ("keeps (unmerged)" if not st.merged else "keeps (dirty)")
-                print(f"{verdict}  {st.branch}  {st.path}")
-            return 0
-        removed = fleet.prune()
-        for st in removed:
-            print(f"removed {st.branch}  {st.path}")
-        if not removed:
-            print("nothing to prune (only clean, merged worktrees are removed)")
-        return 0
-    if cmd == "kill":
-        if fleet.unqueue(args.name):
-            print(f"dropped queued task {args.name} (it had not started)")
-            return 0
-        agent = fleet.kill(args.name)
-        if args.forget:
-            fleet.forget(args.name)
-        print(f"stopped {agent.name}; its work stays on branch {agent.branch} in {agent.worktree}")
-        return 0
-    raise PaneboardError(f"unknown command {cmd!r}")
+    agent = fleet.kill(args.name)
+    if args.forget:
+        fleet.forget(args.name)
+    print(f"stopped {agent.name}; its work stays on branch {agent.branch} in {agent.worktree}")
+    return 0
 
 
 def _spawn(fleet, args) -> int:
@@ -288,7 +299,7 @@ def _attach(fleet, name: str) -> int:
 
 
 def _diff(fleet, name: str, other: str | None, stat_only: bool) -> int:
-    from . import diff
+    from .git import diff
     a = fleet.get(name, stats=False)
     if not a.worktree_exists:
         raise PaneboardError(f"agent {name!r} has no worktree any more ({a.worktree})")
@@ -350,7 +361,7 @@ def _doctor(path: Path) -> int:
 def _doctor_repo(path: Path) -> None:
     """What paneboard sees in the repository here (read with GitPython; nothing is changed)."""
     import git
-    from .worktrees import BRANCH_PREFIX
+    from .git.worktrees import BRANCH_PREFIX
     try:
         repo = git.Repo(path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -411,6 +422,15 @@ def _demo(args) -> int:
             fleet.tmux.kill_server()
             print(f"demo stopped; its repository stays at {repo}")
     return code
+
+
+# Subcommands that act on a fleet: name -> handler(fleet, args) returning the exit code.
+_COMMANDS = {
+    "up": _up, "spawn": _spawn, "ls": lambda fleet, args: _ls(fleet, args.json),
+    "attach": lambda fleet, args: _attach(fleet, args.name), "send": _send,
+    "diff": lambda fleet, args: _diff(fleet, args.name, args.other, args.stat), "check": _check,
+    "merge": _merge, "discard": _discard, "restore": _restore, "prune": _prune, "kill": _kill,
+}
 
 
 if __name__ == "__main__":

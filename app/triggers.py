@@ -270,61 +270,54 @@ def is_silent(snapshot: AgentSnapshot, now: float, settings) -> bool:
     return now - snapshot.last_activity_at >= silence_threshold(snapshot, settings)
 
 
-def evaluate(snapshot: AgentSnapshot, now: float, settings) -> list[Trigger]:
-    """Every trigger the snapshot's facts call for, each with what happened, since when, and evidence."""
-    s = snapshot
-    if s.merged:
-        return []
+def _exit_trigger(s: AgentSnapshot, now: float) -> Trigger | None:
+    """The trigger for a pane that died or vanished without paneboard stopping it (None: not yet, or none)."""
+    since = s.exited_at or s.status_since or now
+    if s.pane_gone:
+        return Trigger(TriggerKind.EXITED, s.name, "its tmux pane vanished", since, evidence=s.status_evidence)
+    if s.exit_code is None and now - since < EXIT_CODE_GRACE:
+        return None    # tmux marks a pane dead before it reaps the process: wait for the code, not a false alarm
+    if s.exit_code is None:
+        return Trigger(TriggerKind.EXITED, s.name, "exited (exit code not known: killed by a signal?)",
+                       since, evidence=s.status_evidence, loud=True)
+    what = "finished (exit code 0)" if s.exit_code == 0 else f"crashed with exit code {s.exit_code}"
+    return Trigger(TriggerKind.EXITED, s.name, what, since, evidence=s.status_evidence, loud=s.exit_code != 0)
+
+
+def _live_triggers(s: AgentSnapshot, now: float, settings) -> list[Trigger]:
+    """A running agent's question and silence."""
+    out: list[Trigger] = []
+    if s.status == Kind.NEEDS_INPUT:
+        what = f"is waiting for an answer: {s.status_why}" if s.status_why else "is waiting for an answer"
+        out.append(Trigger(TriggerKind.NEEDS_INPUT, s.name, what, s.status_since or now, evidence=s.status_evidence))
+    if is_silent(s, now, settings):
+        threshold = silence_threshold(s, settings)
+        last = s.last_activity_at
+        out.append(Trigger(TriggerKind.SILENCE, s.name,
+                           f"no output and no file change since {_clock(last)} "
+                           f"(over its {duration(threshold)} silence threshold)",
+                           last, evidence=s.status_evidence or s.status_why))
+    return out
+
+
+def _work_triggers(s: AgentSnapshot, now: float) -> list[Trigger]:
+    """Limits, repeated errors, and files changed outside the scope or shared with other agents."""
     out: list[Trigger] = []
     name = s.name
-
-    gone = s.pane_gone or not s.pane_alive
-    if gone and not s.killed:
-        since = s.exited_at or s.status_since or now
-        if s.pane_gone:
-            out.append(Trigger(TriggerKind.EXITED, name, "its tmux pane vanished", since,
-                               evidence=s.status_evidence))
-        elif s.exit_code is None and now - since < EXIT_CODE_GRACE:
-            pass    # tmux marks a pane dead before it reaps the process: wait for the code, not a false alarm
-        elif s.exit_code is None:
-            out.append(Trigger(TriggerKind.EXITED, name, "exited (exit code not known: killed by a signal?)",
-                               since, evidence=s.status_evidence, loud=True))
-        else:
-            what = ("finished (exit code 0)" if s.exit_code == 0
-                    else f"crashed with exit code {s.exit_code}")
-            out.append(Trigger(TriggerKind.EXITED, name, what, since,
-                               evidence=s.status_evidence, loud=s.exit_code != 0))
-
-    if not gone:
-        if s.status == Kind.NEEDS_INPUT:
-            what = f"is waiting for an answer: {s.status_why}" if s.status_why else "is waiting for an answer"
-            out.append(Trigger(TriggerKind.NEEDS_INPUT, name, what, s.status_since or now,
-                               evidence=s.status_evidence))
-        if is_silent(s, now, settings):
-            threshold = silence_threshold(s, settings)
-            last = s.last_activity_at
-            out.append(Trigger(TriggerKind.SILENCE, name,
-                               f"no output and no file change since {_clock(last)} "
-                               f"(over its {duration(threshold)} silence threshold)",
-                               last, evidence=s.status_evidence or s.status_why))
-
     if s.limit:
         out.append(Trigger(TriggerKind.LIMIT, name, f"hit a usage limit: {s.limit}",
                            s.limit_since or now, evidence=s.limit))
-
     if s.errors is not None:
         sig, count, first, example = s.errors
         out.append(Trigger(TriggerKind.REPEATED_ERRORS, name,
                            f"the same error {count} times since {_clock(first)}: {sig}",
                            first, evidence=example))
-
     if s.out_of_scope:
         n = len(s.out_of_scope)
         out.append(Trigger(TriggerKind.OUT_OF_SCOPE, name,
                            f"changed {n} file{'s' if n != 1 else ''} outside its scope "
                            f"({', '.join(s.scope)}): {_listing(s.out_of_scope)}",
                            s.out_of_scope_since or now, evidence="\n".join(s.out_of_scope)))
-
     if s.overlaps:
         parts = [f"{other} ({_listing(paths, 3)})" for other, paths in sorted(s.overlaps.items())]
         evidence = "\n".join(f"{p}\t{other}" for other, paths in sorted(s.overlaps.items()) for p in paths)
@@ -332,6 +325,22 @@ def evaluate(snapshot: AgentSnapshot, now: float, settings) -> list[Trigger]:
                            f"edits the same files as {'; '.join(parts)}",
                            s.overlap_since or now, evidence=evidence))
     return out
+
+
+def evaluate(snapshot: AgentSnapshot, now: float, settings) -> list[Trigger]:
+    """Every trigger the snapshot's facts call for, each with what happened, since when, and evidence."""
+    s = snapshot
+    if s.merged:
+        return []
+    out: list[Trigger] = []
+    gone = s.pane_gone or not s.pane_alive
+    if gone and not s.killed:
+        exited = _exit_trigger(s, now)
+        if exited is not None:
+            out.append(exited)
+    if not gone:
+        out += _live_triggers(s, now, settings)
+    return out + _work_triggers(s, now)
 
 
 # -- the book of active triggers ----------------------------------------------

@@ -1,4 +1,4 @@
-"""Benchmark app.control.ControlClient on a private tmux server; prints numbers, never asserts.
+"""Benchmark app.tmux.control.ControlClient on a private tmux server; prints numbers, never asserts.
 
     python bench/control_flood.py                 # 16 panes x 5,000 lines/s for 10 s
     python bench/control_flood.py --panes 8 --rate 1000 --seconds 5
@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.control import ControlClient, Output, PaneDied, Paused, Resumed  # noqa: E402
+from app.tmux.control import ControlClient, Output, PaneDied, Paused, Resumed  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -72,7 +72,7 @@ from app.dashboard import Dashboard  # noqa: E402
 from app.demo import create_demo_repo  # noqa: E402
 from app.fleet import Fleet  # noqa: E402
 from app.model import Kind  # noqa: E402
-from app.worktrees import find_repo  # noqa: E402
+from app.git.worktrees import find_repo  # noqa: E402
 from bench.monitor import cpu_seconds, pct, pids_matching  # noqa: E402
 
 SIZE = (160, 48)

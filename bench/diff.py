@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.diff import changed_files, file_texts, side_by_side, unified_rows  # noqa: E402
+from app.git.diff import changed_files, file_texts, side_by_side, unified_rows  # noqa: E402
 
 BIG = "src/big_module.py"
 LINES = 10_000
@@ -170,7 +170,7 @@ def main() -> None:
         ui = asyncio.run(measure_ui(worktree))
     print(f"{'measurement':<42} {'seconds':>9}")
     print(f"{'-' * 42} {'-' * 9}")
-    print(f"{'(a) app.diff, median of ' + str(args.runs):<42}")
+    print(f"{'(a) app.git.diff, median of ' + str(args.runs):<42}")
     for label, seconds in core:
         print(f"  {label:<40} {seconds:>9.3f}")
     print("(b) headless Pilot app, 160x50")

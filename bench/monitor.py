@@ -36,7 +36,7 @@ from app.config import Settings, Task  # noqa: E402
 from app.fleet import Fleet  # noqa: E402
 from app.model import Kind  # noqa: E402
 from app.monitor import Monitor  # noqa: E402
-from app.worktrees import find_repo  # noqa: E402
+from app.git.worktrees import find_repo  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")

@@ -31,5 +31,5 @@ def fleet(repo: Path, tmux_socket: str):
     """A Fleet on the test repository and the private tmux server."""
     from app.config import Settings
     from app.fleet import Fleet
-    from app.worktrees import find_repo
+    from app.git.worktrees import find_repo
     return Fleet(find_repo(repo), Settings(agent="demo", tmux_socket=tmux_socket, silence=5.0))

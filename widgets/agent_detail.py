@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from app.model import Agent, Kind, ago
 
-from .agent_table import TRIGGER_ICONS
+from widgets.agent_table import TRIGGER_ICONS
 
 
 class AgentDetail(Static):

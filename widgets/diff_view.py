@@ -21,7 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from app.diff import Row, changed_spans, hunk_starts, side_by_side, split_lines, unified_rows
+from app.git.diff import Row, changed_spans, hunk_starts, side_by_side, split_lines, unified_rows
 
 # Control characters would move the terminal's cursor; tabs become spaces.
 _DISPLAY = {code: "\ufffd" for code in (*range(0x00, 0x20), 0x7F)}
@@ -284,7 +284,7 @@ class DiffView(ScrollView, can_focus=True):
         self.show_rows(side_by_side(old_text, new_text), path, old_text, new_text)
 
     def show_rows(self, rows: list[Row], path: str, old_text: str, new_text: str) -> None:
-        """Show rows already computed by `app.diff.side_by_side` (e.g. in a worker)."""
+        """Show rows already computed by `app.git.diff.side_by_side` (e.g. in a worker)."""
         self.path, self.binary = path, False
         self._old_text, self._new_text = old_text, new_text
         self._split_rows, self._unified_rows = rows, None

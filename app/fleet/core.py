@@ -11,13 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Self
 
-from .. import worktrees
+from ..git import worktrees
 from ..config import Settings
 from ..errors import AgentNotFound
 from ..model import Agent, Kind, Status
 from ..state import StateFile
 from ..tmux import PaneInfo, Tmux
-from ..worktrees import RepoInfo
+from ..git.worktrees import RepoInfo
 
 _POOL = 8
 

@@ -11,7 +11,7 @@ from ..model import Agent
 from .core import FleetCore
 
 if TYPE_CHECKING:
-    from ..archive import Archive
+    from ..git.archive import Archive
 
 
 class DiscardVerbs(FleetCore):
@@ -26,7 +26,7 @@ class DiscardVerbs(FleetCore):
 
     def discard_preview(self, name: str) -> tuple[int, int]:
         """(files, commits) that discarding would take out of the branch and worktree (all archived first)."""
-        from .. import archive
+        from ..git import archive
         agent = self.get(name, stats=False)
         if not agent.worktree_exists:
             return (0, 0)
@@ -34,7 +34,7 @@ class DiscardVerbs(FleetCore):
 
     def discard(self, name: str) -> "Archive":
         """Archive the agent's work (ref + patch), then stop it and remove its worktree and branch."""
-        from .. import archive
+        from ..git import archive
         agent = self.get(name, stats=False)
         self._mark_stopped(name)
         self._close_window(agent)
@@ -47,7 +47,7 @@ class DiscardVerbs(FleetCore):
 
     def restore(self, name: str) -> Agent:
         """Bring a discarded agent's worktree and branch back from its archive (the agent itself is not restarted)."""
-        from .. import archive
+        from ..git import archive
         data = self.state.read()
         if name in data["agents"]:
             raise PaneboardError(f"an agent named {name!r} exists; restore needs the name free")

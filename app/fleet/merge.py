@@ -6,14 +6,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import worktrees
+from ..git import worktrees
 from ..errors import PaneboardError
 from ..names import slugify
 from .core import FleetCore
 
 if TYPE_CHECKING:
-    from ..checks import CheckResult
-    from ..merge import MergeResult
+    from ..git.checks import CheckResult
+    from ..git.merge import MergeResult
 
 
 class MergeVerbs(FleetCore):
@@ -23,7 +23,7 @@ class MergeVerbs(FleetCore):
         """Finish or roll back a merge that a crash interrupted (cheap: a file check when there is none)."""
         if not (self.repo.state_dir / "merge-journal.json").exists():
             return None
-        from ..merge import recover
+        from ..git.merge import recover
         return recover(self.repo.root)
 
     def check_command(self, name: str) -> str | None:
@@ -34,7 +34,7 @@ class MergeVerbs(FleetCore):
 
     def check(self, name: str) -> "CheckResult":
         """Run the agent's check in its worktree (blocking; call from a worker) and record the result."""
-        from ..checks import run_check
+        from ..git.checks import run_check
         agent = self.get(name, stats=False)
         command = self.check_command(name)
         if not command:
@@ -53,7 +53,7 @@ class MergeVerbs(FleetCore):
 
     def merge_preview(self, name: str) -> dict:
         """What approving would do, without doing any of it: files, commits, conflicts, check."""
-        from .. import merge as merging
+        from ..git import merge as merging
         agent = self.get(name)
         if agent.merged:
             raise PaneboardError(f"agent {name!r} is already merged")
@@ -66,7 +66,7 @@ class MergeVerbs(FleetCore):
     def merge(self, name: str, strategy: str | None = None, force: bool = False,
               on_step=lambda step: None) -> "MergeResult":
         """Approve: commit the agent's work, run its check, merge into its base; refuse (changing nothing) if unsafe."""
-        from .. import merge as merging
+        from ..git import merge as merging
         from ..errors import UnsafeOperation
         strategy = strategy or self.settings.merge_strategy
         preview = self.merge_preview(name)

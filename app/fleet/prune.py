@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import worktrees
+from ..git import worktrees
 from .core import FleetCore
 
 
@@ -11,6 +11,6 @@ class PruneVerbs(FleetCore):
 
     def prune(self, archive_others: bool = False) -> list:
         """Remove clean, merged agent worktrees (and with archive_others, archive and remove the rest)."""
-        from .. import archive
+        from ..git import archive
         base = worktrees.resolve_base(self.repo, self.settings.base)
         return archive.prune(self.repo.root, base, archive_others=archive_others)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .. import worktrees
+from ..git import worktrees
 from ..config import Task
 from ..model import Agent, Kind, Status
 from ..names import slugify

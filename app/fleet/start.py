@@ -10,7 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
-from .. import hooks, logs, presets, worktrees
+from .. import hooks, presets
+from ..tmux import logs
+from ..git import worktrees
 from ..config import Task, TaskFile
 from ..errors import PaneboardError, SpawnError, TmuxError
 from ..model import Agent

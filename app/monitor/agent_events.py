@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from .. import hooks, logs
+from .. import hooks
+from ..tmux import logs
 from ..model import Kind
 from .facts import Facts, apply_reading, classify, seed_errors_from_screen
 

@@ -1,6 +1,6 @@
 """The tmux control client's life cycle: start it when there are live panes, and restart it when it dies.
 
-One control-mode client (app/control.py) streams every pane's output in the session. When
+One control-mode client (app/tmux/control.py) streams every pane's output in the session. When
 it fails to start, a retry is due 2 s later; when it ends, 1 s later. Both ask for a
 rediscovery, which is what starts it again.
 """
@@ -41,7 +41,7 @@ class ControlLink:
     def _new(self):
         if self._factory is not None:
             return self._factory(self.fleet.tmux.base_argv, self.fleet.session)
-        from ..control import ControlClient
+        from ..tmux.control import ControlClient
         return ControlClient(self.fleet.tmux.base_argv, self.fleet.session)
 
     async def _start(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from .. import logs
+from ..tmux import logs
 from ..model import Agent
 from .agent_events import events_file
 from .facts import Facts, restore_from_log, set_stopped

@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .. import hooks, logs
+from .. import hooks
+from ..tmux import logs
 from ..model import Agent, Kind, Status
 from ..triggers import AgentSnapshot, ErrorCounter, duration, is_silent, out_of_scope, overlaps, \
     silence_threshold

@@ -32,7 +32,7 @@ from .once import stats_with_mtime
 from .publish import Publisher, Update, coordination, status_file_paths
 
 if TYPE_CHECKING:  # watchfiles loads only for the live monitor, not `ls`
-    from ..watch import FileActivity
+    from .watch import FileActivity
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Monitor:
         self._rediscover_now = asyncio.Event()
         self.link = ControlLink(fleet, clock, self.counters, on_event=self._on_control_event,
                                 wake=self._rediscover_now.set, factory=control_factory)
-        from ..watch import Watcher  # watchfiles/anyio load only for the live monitor, not `ls`
+        from .watch import Watcher  # watchfiles/anyio load only for the live monitor, not `ls`
         self.watcher = Watcher(step=watch_step, debounce=watch_debounce)
         self._facts: dict[str, Facts] = {}
         self._by_pane: dict[str, str] = {}

@@ -7,7 +7,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .. import logs, worktrees
+from ..tmux import logs
+from ..git import worktrees
 from ..model import Agent
 from ..triggers import TriggerBook, evaluate
 from .agent_events import events_file

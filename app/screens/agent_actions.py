@@ -172,7 +172,7 @@ class AgentActions:
         agent = self._current()
         if agent is None:
             return
-        from app import logs
+        from app.tmux import logs
         from .text import TextScreen
         path = logs.log_path(self.fleet.repo.common_dir, agent.name)
         self.app.push_screen(TextScreen(f"{agent.name}: recorded output ({path})", logs.tail(path, 256 * 1024)))

@@ -16,7 +16,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from app.diff import FileChange, Row, blob_texts, changed_between, changed_files, file_texts, side_by_side
+from app.git.diff import FileChange, Row, blob_texts, changed_between, changed_files, file_texts, side_by_side
 from widgets.diff_view import DiffView, lexer_for
 
 

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import work
 from textual.worker import get_current_worker
 
-from app import worktrees
+from app.git import worktrees
 from app.errors import PaneboardError
 
 from .messages import ActionFinished, ConfirmNeeded, ConflictsPredicted, MergeDone
@@ -44,7 +44,7 @@ class ReviewFlow:
     @work(thread=True, exclusive=True, group="conflicts")
     def predict_conflicts(self, agents: list[Agent], force: bool = False) -> None:
         """Predict every agent's merge into its base and every pair's, with git merge-tree (touches nothing)."""
-        from app import merge as merging
+        from app.git import merge as merging
         time.sleep(0.5)  # debounce: a burst of updates is one prediction
         if get_current_worker().is_cancelled:
             return
@@ -241,7 +241,7 @@ class ReviewFlow:
     @work(thread=True, group="action")
     def open_compare(self, a: str, b: str) -> None:
         """Find the commits that stand for two candidates' work, then show one against the other."""
-        from app import merge as merging
+        from app.git import merge as merging
         try:
             left, right = self.agents[a], self.agents[b]
             rev_a = merging.candidate_commit(Path(left.worktree))

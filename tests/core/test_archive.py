@@ -1,4 +1,4 @@
-"""app.archive on real git repositories: discard -> restore round trips, refusals, prune never loses work."""
+"""app.git.archive on real git repositories: discard -> restore round trips, refusals, prune never loses work."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app import archive as ar
-from app import merge as m
+from app.git import archive as ar
+from app.git import merge as m
 from app.errors import UnsafeOperation
 from tests.core.test_merge import BINARY, UNICODE, agent, files, git, repo, rev, write  # noqa: F401  (fixture)
 

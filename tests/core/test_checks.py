@@ -1,4 +1,4 @@
-"""app.checks: pass, fail, timeout, missing commands, and hostile text that must never reach a shell."""
+"""app.git.checks: pass, fail, timeout, missing commands, and hostile text that must never reach a shell."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.checks import run_check, run_check_async
+from app.git.checks import run_check, run_check_async
 
 PY = shlex.quote(sys.executable)
 

@@ -1,4 +1,4 @@
-"""app.diff on real git repositories: snapshots, changed files, texts and aligned rows."""
+"""app.git.diff on real git repositories: snapshots, changed files, texts and aligned rows."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app import diff
-from app.diff import FileChange, Row
+from app.git import diff
+from app.git.diff import FileChange, Row
 
 SPACE_NAME = "name with space.txt"
 UNICODE_NAME = "ünïcødé 文件.txt"

@@ -1,4 +1,4 @@
-"""app.gitobjects on real repositories: blobs read through one long-lived cat-file per repository."""
+"""app.git.objects on real repositories: blobs read through one long-lived cat-file per repository."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app import gitobjects
+from app.git import objects as gitobjects
 from app.errors import GitError
 
 

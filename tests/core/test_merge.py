@@ -1,4 +1,4 @@
-"""app.merge on real git repositories: prediction, every strategy, refusals that change nothing, kill -9 + recover."""
+"""app.git.merge on real git repositories: prediction, every strategy, refusals that change nothing, kill -9 + recover."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app import merge as m
+from app.git import merge as m
 from app.errors import UnsafeOperation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -422,7 +422,7 @@ def test_base_moved_during_merge_is_refused(repo: Path, monkeypatch):
 # ---------------------------------------------------------------- kill -9 at every step, then recover
 
 def run_merge_and_die(repo: Path, step: str, strategy: str) -> subprocess.CompletedProcess:
-    code = ("import sys; from pathlib import Path; from app.merge import merge; "
+    code = ("import sys; from pathlib import Path; from app.git.merge import merge; "
             "merge(Path(sys.argv[1]), 'paneboard/a', 'main', sys.argv[2])")
     env = {**os.environ, m.CRASH_ENV: step, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-c", code, str(repo), strategy], env=env, capture_output=True,
@@ -549,7 +549,7 @@ def test_kill_9_of_the_whole_process_group_at_real_moments(tmp_path: Path):
     """Real SIGKILLs of merge + its git children (torn read-tree included), then recover: always consistent."""
     import signal
     import time
-    code = "import sys; from pathlib import Path; from app.merge import merge; merge(Path(sys.argv[1]), 'paneboard/a', 'main')"
+    code = "import sys; from pathlib import Path; from app.git.merge import merge; merge(Path(sys.argv[1]), 'paneboard/a', 'main')"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     outcomes = []
     for k, delay in enumerate((None, 0.0, 0.01, 0.03, 0.08)):

@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from app.control import (Captured, ControlClient, Exit, Output, PaneDied, Paused, Resumed, WindowAdded,
-                         WindowClosed, decode_output, no_formats, quote)
+from app.tmux.control import (Captured, ControlClient, Exit, Output, PaneDied, Paused, Resumed, WindowAdded,
+                              WindowClosed, decode_output, no_formats, quote)
 from app.errors import TmuxError
 from tests.helpers import until
 

@@ -17,7 +17,7 @@ from app.config import Settings, Task
 from app.errors import SpawnError
 from app.fleet import Fleet
 from app.model import Kind
-from app.worktrees import find_repo, list_worktrees
+from app.git.worktrees import find_repo, list_worktrees
 from tests.helpers import demo_command, demo_script, git, paneboard, retry_until
 
 
@@ -150,7 +150,7 @@ def test_exit_code_is_kept(fleet: Fleet, tmp_path: Path):
     agent = retry_until(lambda: (a := fleet.get("crash")).exit_code is not None and a)
     assert agent.exit_code == 3 and agent.status.kind is Kind.EXITED and "3" in agent.status.why
     # Its output was logged from the first byte, and the log outlives the pane.
-    from app import logs
+    from app.tmux import logs
     log = logs.log_path(fleet.repo.common_dir, "crash")
     retry_until(lambda: "bye" in logs.tail(log))
     fleet.kill("crash")

@@ -28,7 +28,7 @@ from app.fleet import Fleet
 from app.model import Kind, TriggerKind
 from app.monitor import HOOK_GRACE, assess_once
 from app.presets import PRESETS, Preset
-from app.worktrees import find_repo
+from app.git.worktrees import find_repo
 from tests.helpers import ROOT, demo_script, git, until
 from tests.integration.test_monitor import running  # noqa: F401  (the fixture)
 

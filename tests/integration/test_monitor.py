@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings, Task
-from app.control import ControlClient
+from app.tmux.control import ControlClient
 from app.fleet import Fleet
 from app.model import Kind, TriggerKind
 from app.monitor import Monitor, assess_once, status_file_paths
-from app.watch import Watcher
-from app.worktrees import find_repo
+from app.monitor.watch import Watcher
+from app.git.worktrees import find_repo
 from tests.helpers import demo_script, git, make_repo, retry_until, until
 
 pytestmark = pytest.mark.slow

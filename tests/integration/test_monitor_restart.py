@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from app import logs
+from app.tmux import logs
 from app.model import Kind, TriggerKind
 from tests.helpers import paneboard
 from tests.integration.test_monitor import ASK, make_fleet, running, socket_name, spawn, until  # noqa: F401

@@ -9,7 +9,7 @@ import pytest
 from textual.app import App
 from textual.widgets import OptionList
 
-from app.diff import snapshot_commit
+from app.git.diff import snapshot_commit
 from app.screens.review import CompareScreen, FilesDiffScreen, ReviewScreen
 from tests.helpers import git, make_repo
 from widgets.diff_view import DiffView

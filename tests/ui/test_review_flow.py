@@ -12,7 +12,7 @@ from app.screens.confirm import ConfirmScreen
 from app.screens.conflicts import ConflictsScreen
 from app.screens.messages import ConflictsPredicted, MergeDone
 from app.screens.review import CompareScreen, ReviewScreen
-from app.worktrees import find_repo
+from app.git.worktrees import find_repo
 from tests.helpers import git
 from tests.ui.test_dashboard import wait_for
 

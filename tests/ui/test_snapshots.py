@@ -37,7 +37,7 @@ from app.screens.conflicts import ConflictsScreen
 from app.screens.help import HelpScreen
 from app.screens.review import CompareScreen, ReviewScreen
 from app.screens.spawn import SpawnScreen
-from app.worktrees import find_repo
+from app.git.worktrees import find_repo
 from tests.helpers import ROOT, git, kill_tmux, make_repo, retry_until
 from widgets.diff_view import DiffView
 

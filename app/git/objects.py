@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from .errors import GitError
+from ..errors import GitError
 
 _MAX_OPEN = 4          # repositories with a reader open at once; the oldest is closed past that
 _lock = threading.Lock()

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import diff
-from .errors import GitError, UnsafeOperation
+from ..errors import GitError, UnsafeOperation
 from .worktrees import RepoInfo, find_repo, list_worktrees
 
 STRATEGIES = ("merge", "squash", "rebase")

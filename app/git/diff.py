@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
 
-from .errors import GitError
-from .gitobjects import read_blob
+from ..errors import GitError
+from .objects import read_blob
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 """The id of git's empty tree (SHA-1 repositories)."""

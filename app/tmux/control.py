@@ -81,7 +81,7 @@ import time
 from dataclasses import dataclass
 from typing import AsyncIterator
 
-from .errors import TmuxError
+from ..errors import TmuxError
 
 # -- events ---------------------------------------------------------------------
 
@@ -265,7 +265,69 @@ class _Pipes(asyncio.SubprocessProtocol):
         self.client._on_process_exit()
 
 
-class ControlClient:
+class _PaneDeaths:
+    """Which panes died, and with what status: from the pane-death subscription, asking tmux when it lags.
+
+    Part of `ControlClient`, whose reader calls `_subscription`; it keeps its verdicts in `_dead`.
+    """
+
+    def _subscription(self, rest: bytes, at: float) -> None:
+        # "%subscription-changed NAME $S @W INDEX %P ... : DEAD:STATUS:SIGNAL"
+        head, sep, value = rest.partition(b" : ")
+        fields = head.split(b" ")
+        if not sep or fields[0] != _DEAD_SUB.encode() or len(fields) < 5:
+            return
+        pane = fields[4].decode("ascii", "replace")
+        dead_flag, status, signal_no = (value.decode("ascii", "replace").split(":") + ["", ""])[:3]
+        if dead_flag.strip() != "1":
+            self._dead.pop(pane, None)          # alive (again, after respawn-pane)
+            return
+        if self._dead.get(pane) == "reported":
+            return
+        status = status.strip()
+        if status.lstrip("-").isdigit():
+            self._dead[pane] = "reported"
+            self._emit(PaneDied(pane, int(status), at))
+        elif signal_no.strip():
+            self._dead[pane] = "reported"
+            self._emit(PaneDied(pane, None, at))
+        elif pane not in self._dead:
+            # The pty closed before tmux reaped the child, so the status is not known yet: ask
+            # for it (the subscription may also report it on its next check).
+            self._dead[pane] = "waiting"
+            self._tasks.add(task := asyncio.create_task(self._resolve_death(pane)))
+            task.add_done_callback(self._tasks.discard)
+
+    async def _resolve_death(self, pane: str) -> None:
+        status: int | None = None
+        for attempt in range(40):
+            await asyncio.sleep(0.05)
+            if self._dead.get(pane) != "waiting" or self.exit_reason is not None:
+                return
+            try:
+                out = await self.command("display-message", "-p", "-t", pane,
+                                         "#{pane_dead_status}:#{pane_dead_signal}:#{pane_pid}")
+            except TmuxError:
+                break                     # the pane is gone
+            code, sig, pid = ((out[0] if out else "") + "::").split(":")[:3]
+            if code.lstrip("-").isdigit():
+                status = int(code)
+                break
+            if sig.strip():
+                break
+            if attempt >= 3 and pid.isdigit():
+                # tmux 3.3a sometimes misses a SIGCHLD and leaves the child a zombie until
+                # another child exits; the kernel already knows its exit status.
+                status = zombie_exit_status(int(pid))
+                if status is not None:
+                    break
+        if self._dead.get(pane) == "waiting" and self.exit_reason is None:
+            self._dead[pane] = "reported"
+            self._emit(PaneDied(pane, status, time.time()))
+            self._wakeup.set()
+
+
+class ControlClient(_PaneDeaths):
     """One tmux control-mode client attached to one session (see the module docstring)."""
 
     def __init__(self, tmux_argv: list[str], session: str, *, pause_after: int = 5,
@@ -627,58 +689,3 @@ class ControlClient:
             self._stdin.write((" ".join(quote(a) for a in args) + "\n").encode())
         except (ConnectionError, OSError, RuntimeError):
             pass
-
-    def _subscription(self, rest: bytes, at: float) -> None:
-        # "%subscription-changed NAME $S @W INDEX %P ... : DEAD:STATUS:SIGNAL"
-        head, sep, value = rest.partition(b" : ")
-        fields = head.split(b" ")
-        if not sep or fields[0] != _DEAD_SUB.encode() or len(fields) < 5:
-            return
-        pane = fields[4].decode("ascii", "replace")
-        dead_flag, status, signal_no = (value.decode("ascii", "replace").split(":") + ["", ""])[:3]
-        if dead_flag.strip() != "1":
-            self._dead.pop(pane, None)          # alive (again, after respawn-pane)
-            return
-        if self._dead.get(pane) == "reported":
-            return
-        status = status.strip()
-        if status.lstrip("-").isdigit():
-            self._dead[pane] = "reported"
-            self._emit(PaneDied(pane, int(status), at))
-        elif signal_no.strip():
-            self._dead[pane] = "reported"
-            self._emit(PaneDied(pane, None, at))
-        elif pane not in self._dead:
-            # The pty closed before tmux reaped the child, so the status is not known yet: ask
-            # for it (the subscription may also report it on its next check).
-            self._dead[pane] = "waiting"
-            self._tasks.add(task := asyncio.create_task(self._resolve_death(pane)))
-            task.add_done_callback(self._tasks.discard)
-
-    async def _resolve_death(self, pane: str) -> None:
-        status: int | None = None
-        for attempt in range(40):
-            await asyncio.sleep(0.05)
-            if self._dead.get(pane) != "waiting" or self.exit_reason is not None:
-                return
-            try:
-                out = await self.command("display-message", "-p", "-t", pane,
-                                         "#{pane_dead_status}:#{pane_dead_signal}:#{pane_pid}")
-            except TmuxError:
-                break                     # the pane is gone
-            code, sig, pid = ((out[0] if out else "") + "::").split(":")[:3]
-            if code.lstrip("-").isdigit():
-                status = int(code)
-                break
-            if sig.strip():
-                break
-            if attempt >= 3 and pid.isdigit():
-                # tmux 3.3a sometimes misses a SIGCHLD and leaves the child a zombie until
-                # another child exits; the kernel already knows its exit status.
-                status = zombie_exit_status(int(pid))
-                if status is not None:
-                    break
-        if self._dead.get(pane) == "waiting" and self.exit_reason is None:
-            self._dead[pane] = "reported"
-            self._emit(PaneDied(pane, status, time.time()))
-            self._wakeup.set()

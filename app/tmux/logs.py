@@ -1,7 +1,7 @@
-"""Per-agent output logs: tmux `pipe-pane` feeds `python -m app.logs PATH`, which rotates.
+"""Per-agent output logs: tmux `pipe-pane` feeds `python -m app.tmux.logs PATH`, which rotates.
 
 The writer is stdlib-only and imports nothing from paneboard at module level, so tmux can
-run this file directly (`python -I -S app/logs.py PATH`) from any directory: one small
+run this file directly (`python -I -S app/tmux/logs.py PATH`) from any directory: one small
 process per agent pane. A restarted dashboard reads the recent output back with `tail`.
 """
 
@@ -25,7 +25,7 @@ def log_dir(common_dir: Path) -> Path:
 
 def log_path(common_dir: Path, agent_name: str) -> Path:
     """The log file of one agent: `<git-common-dir>/paneboard/logs/<agent-slug>.log`."""
-    from .names import slugify
+    from ..names import slugify
     return log_dir(common_dir) / f"{slugify(agent_name)}.log"
 
 
@@ -112,7 +112,7 @@ def strip_ansi(text: str) -> str:
     global _strip
     if _strip is None:
         try:
-            from .status import strip_ansi as real
+            from ..status import strip_ansi as real
         except ImportError:
             real = lambda t: _ANSI.sub("", t)  # noqa: E731
         _strip = real
@@ -176,14 +176,14 @@ def last_write(path: Path) -> float | None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m app.logs PATH  (reads the pane's output on stdin)", file=sys.stderr)
+        print("usage: python -m app.tmux.logs PATH  (reads the pane's output on stdin)", file=sys.stderr)
         return 2
     try:
         write_stream(0, Path(args[0]))
     except KeyboardInterrupt:
         return 130
     except OSError as exc:
-        print(f"app.logs: {exc}", file=sys.stderr)
+        print(f"app.tmux.logs: {exc}", file=sys.stderr)
         return 1
     return 0
 

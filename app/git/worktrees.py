@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import GitError
+from ..errors import GitError
 
 BRANCH_PREFIX = "paneboard/"
 _THREAD_LOCK = threading.Lock()

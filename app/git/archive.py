@@ -32,9 +32,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import GitError, UnsafeOperation
+from ..errors import GitError, UnsafeOperation
 from .merge import _NO_LOCKS, _TOOL_IDENTITY, _git, _is_ancestor, _out, _rev, _split_z, _tree, predict
-from .names import slugify
+from ..names import slugify
 from .worktrees import BRANCH_PREFIX, RepoInfo, find_repo, list_worktrees, resolve_base
 
 ARCHIVE_PREFIX = "refs/paneboard/archive/"

@@ -14,7 +14,7 @@ import subprocess
 import uuid
 from dataclasses import dataclass
 
-from .errors import TmuxError
+from ..errors import TmuxError
 
 MIN_VERSION = (3, 2)
 
