@@ -1,6 +1,6 @@
 """Run one benchmark of this project on two checkouts in one run, interleaved, and print them side by side.
 
-    python bench/side_by_side.py /path/to/before monitor.py -- --quick
+    python bench/side_by_side.py /path/to/before monitor.py --rounds 2 -- --quick
     python bench/side_by_side.py /path/to/before dashboard.py --rounds 2 -- --quick --parts 16,paint
 
 The other checkout (e.g. `git worktree add ../before <commit>`, or a clone) runs its own copy of
@@ -42,7 +42,10 @@ def measures(output: str) -> dict[str, str]:
     lines = output.splitlines()
     header = next((ln for ln in lines if ln.startswith("N | ")), None)
     if header:                                   # monitor.py: one " | " row per fleet size
-        names = header.split(" | ")
+        names, seen = [], set()
+        for name in header.split(" | "):         # "tmux srv" and "total" repeat under the poller's columns
+            names.append(f"poller {name}" if name in seen else name)
+            seen.add(name)
         for ln in lines:
             cells = ln.split(" | ")
             if len(cells) == len(names) and cells[0].strip().isdigit():
@@ -76,9 +79,10 @@ def main() -> None:
     p.add_argument("before", type=Path, help="the other checkout")
     p.add_argument("script", help="monitor.py or dashboard.py")
     p.add_argument("--rounds", type=int, default=1)
-    p.add_argument("args", nargs=argparse.REMAINDER, help="after --: the benchmark's own arguments")
-    a = p.parse_args()
-    args = a.args[1:] if a.args[:1] == ["--"] else a.args
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    a = p.parse_args(argv[:cut])
+    args = argv[cut + 1:]                  # after --: the benchmark's own arguments
     sides = {"before": a.before.resolve(), "after": ROOT}
     results: dict[str, list[dict[str, str]]] = {"before": [], "after": []}
     for r in range(a.rounds):
