@@ -173,7 +173,7 @@ class Recorder:
 
 def table_rows(app: Dashboard, shadow: Shadow, names) -> dict[str, tuple[int, int]]:
     """Agent name -> (y, x) of its name cell, for the agent rows visible in the table's region."""
-    r = app.table.region
+    r = app.main_screen.table.region
     found: dict[str, tuple[int, int]] = {}
     for y in range(r.y, min(shadow.h, r.y + r.height)):
         raw = shadow.raw(y)
@@ -201,7 +201,7 @@ def row_text(app: Dashboard, shadow: Shadow, name: str) -> str | None:
     rows = table_rows(app, shadow, [name])
     if name not in rows:
         return None
-    r = app.table.region
+    r = app.main_screen.table.region
     return shadow.raw(rows[name][0])[r.x:r.x + r.width]
 
 
@@ -305,7 +305,7 @@ async def key_latency(lab: Lab, n: int, presses: int, notes: list[str]) -> dict:
     rec = Recorder(app)
     res: dict = {"hl": [], "cursor": [], "title": [], "preview": [], "missed": 0}
     async with running(app):
-        table = app.table
+        table = app.main_screen.table
         if not await wait_until(lambda: table.row_count == n and len(app.agents) == n, 60):
             raise RuntimeError(f"flood: {table.row_count} rows after 60 s")
         await asyncio.sleep(3.0)
@@ -319,10 +319,10 @@ async def key_latency(lab: Lab, n: int, presses: int, notes: list[str]) -> dict:
             cursor_at.append(time.perf_counter())
 
         def on_text(_value) -> None:
-            texts.append((time.perf_counter(), app.selected))
+            texts.append((time.perf_counter(), app.main_screen.selected))
 
         app.watch(table, "cursor_row", on_cursor, init=False)
-        app.watch(app.preview, "screen_text", on_text, init=False)
+        app.watch(app.main_screen.preview, "screen_text", on_text, init=False)
         me, server = os.getpid(), lab.server_pid()
         panes = [a.pane for a in app.agents.values() if a.pane]
         agents = [pid for pid in pids_matching(["app.demo_agent", str(lab.tmp)])]
@@ -345,7 +345,7 @@ async def key_latency(lab: Lab, n: int, presses: int, notes: list[str]) -> dict:
                 if "hl" not in found and highlighted(app, shadow, names) == target:
                     found["hl"] = t
                 if "title" not in found:
-                    pr = app.preview.region
+                    pr = app.main_screen.preview.region
                     if f"· {target}" in shadow.raw(pr.y)[pr.x:pr.x + pr.width]:
                         found["title"] = t
                 text_at = next((tt for tt, sel in texts if sel == target), None)
@@ -448,14 +448,14 @@ async def idle_and_status(lab: Lab, n: int, window: float, samples: int, notes: 
                         stamps.setdefault("update", time.perf_counter())
 
         listener = asyncio.create_task(listen())
-        original_set_agents = app.table.set_agents
+        original_set_agents = app.main_screen.table.set_agents
 
         def set_agents(agents):
             if watched and any(a.name == watched[0] and a.status.kind == Kind.WORKING for a in agents):
                 stamps.setdefault("table", time.perf_counter())
             original_set_agents(agents)
 
-        app.table.set_agents = set_agents
+        app.main_screen.table.set_agents = set_agents
         stages: dict[str, list[float]] = {"typed": [], "update": [], "table": []}
         lat: list[float] = []
         detail: list[tuple[float, float, float, float]] = []
@@ -500,7 +500,7 @@ async def idle_and_status(lab: Lab, n: int, window: float, samples: int, notes: 
                 await asyncio.sleep(0.05)
         finally:
             tmux.send_text = original_send_text
-            app.table.set_agents = original_set_agents
+            app.main_screen.table.set_agents = original_set_agents
             listener.cancel()
         out["status"] = lat
         out["status_missed"] = missed
@@ -521,9 +521,9 @@ async def idle_and_status(lab: Lab, n: int, window: float, samples: int, notes: 
 async def first_paint(lab: Lab, n: int) -> float:
     t0 = time.perf_counter()
     app = lab.new_app()
-    rec = Recorder(app, probe=lambda: app.table.row_count if hasattr(app, "table") else 0)
+    rec = Recorder(app, probe=lambda: app.main_screen.table.row_count if hasattr(app.main_screen, "table") else 0)
     async with running(app):
-        await wait_until(lambda: hasattr(app, "table") and app.table.row_count == n, 30, 0.01)
+        await wait_until(lambda: hasattr(app.main_screen, "table") and app.main_screen.table.row_count == n, 30, 0.01)
         await asyncio.sleep(0.5)
         frames = list(rec.frames)
         rec.drain()
