@@ -1,6 +1,7 @@
-"""A thin libtmux wrapper: sessions, agent windows, literal input, screen capture.
+"""tmux by argv: sessions, agent windows, literal input, screen capture, pane options.
 
-Every tmux call goes through `Tmux.run` with an argv list, so nothing a user typed
+libtmux's `Server` answers "is the server alive" (loaded lazily, so `ls` starts fast); every
+other tmux call goes through `Tmux.run` with an argv list, so nothing a user typed
 ever reaches a shell; text for an agent goes through `load-buffer` on stdin, so it is
 never parsed by tmux either.
 """
