@@ -410,7 +410,7 @@ async def settle_idle(app: Dashboard, n: int, settle: float) -> None:
     if not await wait_until(lambda: all_kind(app, n, Kind.IDLE), 90, 0.1):
         kinds = {a.name: a.status.kind.value for a in app.agents.values()}
         raise RuntimeError(f"not all {n} agents idle: {kinds}")
-    await wait_until(lambda: app.conflicts is not None, 60, 0.1)   # first merge prediction done
+    await wait_until(lambda: app.main_screen.conflicts is not None, 60, 0.1)   # first merge prediction done
     await asyncio.sleep(settle)
 
 
