@@ -8,9 +8,18 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from app.limits import until_text
 from app.model import Agent, Kind, ago
 
 from widgets.agent_table import TRIGGER_ICONS
+
+
+def limit_text(agent: Agent, now: float) -> str:
+    """"until 01:00", and when paneboard resumes the agent if it will."""
+    text = f"until {until_text(agent.limit_resets_at, now)}"
+    if agent.limit_resume_at is not None:
+        text += f"; resumes at {time.strftime('%H:%M:%S', time.localtime(agent.limit_resume_at))} (on_limit: resume)"
+    return text
 
 
 class AgentDetail(Static):
@@ -37,6 +46,8 @@ class AgentDetail(Static):
         if agent.status.evidence:
             grid.add_row("saw", Text(agent.status.evidence[-300:], style="italic"))
         now = time.time()
+        if agent.limit_resets_at is not None:
+            grid.add_row("limit", Text(limit_text(agent, now)))
         for t in agent.triggers:
             style = v.get("trigger-loud" if t.loud else "trigger-quiet", "")
             grid.add_row(Text(f"{TRIGGER_ICONS.get(t.kind, '•')} {t.kind.value}", style=style),

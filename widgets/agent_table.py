@@ -15,6 +15,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from app.limits import until_text
 from app.model import Agent, TriggerKind, ago
 
 STATUS_ICONS = {
@@ -312,6 +313,8 @@ class AgentTable(ScrollView, can_focus=True):
         for t in a.triggers:
             triggers.append(TRIGGER_ICONS.get(t.kind, "•"),
                             style=self._colour("trigger-loud" if t.loud else "trigger-quiet"))
+        if a.limit_resets_at is not None and any(t.kind == TriggerKind.LIMIT for t in a.triggers):
+            triggers.append(" " + until_text(a.limit_resets_at, now).split(" ")[-1])    # "$ 01:00": until when
         lines = Text()
         lines.append(f"+{a.added}", style=self._colour("success"))
         lines.append("/")

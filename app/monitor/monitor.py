@@ -28,6 +28,7 @@ from .discovery import fold, prepare_new, recheck_stopped
 from .facts import Facts, apply_overlaps, apply_scope, apply_stats, seed_errors_from_screen, snapshot, \
     status_since
 from .gitstats import StatsScheduler
+from .limits import Parking
 from .once import stats_with_mtime
 from .publish import Publisher, Update, coordination, status_file_paths
 
@@ -83,6 +84,7 @@ class Monitor:
         self.publisher = Publisher(fleet, clock, self.counters, max_rate=max_rate, write_status=write_status)
         self.captures = CaptureScheduler(self._capture, delay=capture_delay, interval=capture_interval)
         self.stats = StatsScheduler(self._refresh_stats, debounce=stats_debounce)
+        self.parking = Parking(fleet, clock, self._reassess, self.publisher.note)
         self._rediscover_now = asyncio.Event()
         self.link = ControlLink(fleet, clock, self.counters, on_event=self._on_control_event,
                                 wake=self._rediscover_now.set, factory=control_factory)
@@ -138,7 +140,7 @@ class Monitor:
 
     def coordination(self) -> dict:
         """The coordination document: who does what, in which files, and what needs a human."""
-        return coordination(self.fleet.repo.root, self.agents(), self.book.active)
+        return coordination(self.fleet.repo.root, self.agents(), self.book.active, self.publisher.log)
 
     @property
     def _control(self):
@@ -185,6 +187,7 @@ class Monitor:
             t.cancel()
         self.captures.close()
         self.stats.close()
+        self.parking.close()
         await self.watcher.close()
         await self.link.stop()
         self.publisher.close()
@@ -243,6 +246,7 @@ class Monitor:
         for n in gone:
             self.captures.forget(n)
             self.stats.forget(n)
+            self.parking.forget(n)
             self._queue(raised=[], cleared=self.attention.forget(n))
         self._order = [a.name for a in fresh if a.name in self._facts]
         self._by_pane = {f.agent.pane: n for n, f in self._facts.items() if f.agent.pane}
@@ -408,15 +412,19 @@ class Monitor:
         status = status_since(f, now, self.settings, self.attention.previous_status)
         a.status = status
         a.last_activity_at = max(a.started_at, f.last_output_at or 0.0, f.last_file_change_at or 0.0)
+        a.limit_resets_at, a.limit_resume_at = f.limit_resets_at, f.resume_at
         raised, cleared = self.attention.judge(name, evaluate(snapshot(f, status, now), now, self.settings), now)
         a.triggers = self.book.visible(name, now)
         shown = (status.kind, status.why, a.files, a.added, a.removed, a.commits, a.dirty, a.pane_alive,
-                 a.exit_code, tuple((t.kind, t.what, t.since) for t in a.triggers))
+                 a.exit_code, tuple((t.kind, t.what, t.since) for t in a.triggers), a.limit_resets_at,
+                 a.limit_resume_at, (a.last_check or {}).get("at"), (a.check_running or {}).get("started_at"))
         if raised or cleared or shown != f.shown:
             f.shown = shown
             self._queue(raised, cleared)
             if raised:
                 self.publisher.run_commands(raised)
+        if self._loop is not None:
+            self.parking.follow(f)
 
     def _settled(self, name: str) -> None:
         if self._unsettled:

@@ -167,6 +167,9 @@ class MainScreen(AgentActions, ReviewFlow, Screen):
         self._announce(news)
         for t in message.cleared:
             log.write(Text.assemble((f"{stamp} ", "dim"), f"{t.agent}: {t.kind.value.replace('_', ' ')} cleared"))
+        for note in message.notes:
+            log.write(Text.assemble((f"{stamp} ", "dim"), note))
+            self.notify(note, title="paneboard", severity="information", timeout=6, markup=False)
         if news and self.fleet.settings.bell:
             self.app.bell()
         self._first_update = False
