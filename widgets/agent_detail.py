@@ -22,6 +22,16 @@ def limit_text(agent: Agent, now: float) -> str:
     return text
 
 
+def check_text(agent: Agent, now: float) -> str:
+    """"running `pytest -q` for 20s", or how the last check went and when."""
+    run, last = agent.check_running, agent.last_check
+    if run:
+        return f"running `{run.get('command', 'check')}` for {ago(now - float(run.get('started_at') or now))}"
+    verdict = "passed" if last.get("passed") else "failed"
+    return (f"{verdict} in {float(last.get('duration') or 0):.1f}s, {ago(now - float(last.get('at') or now))} ago: "
+            f"{last.get('summary', '')}")
+
+
 class AgentDetail(Static):
     """The selected agent's status with its reason, triggers with evidence, branch, port, scope."""
 
@@ -63,6 +73,8 @@ class AgentDetail(Static):
             grid.add_row("branch", Text(agent.branch))
             grid.add_row("worktree", Text(agent.worktree + ("" if agent.worktree_exists else "  (missing)")))
             grid.add_row("pane", Text(f"{agent.pane or '-'}  PORT={agent.port}"))
+        if agent.check_running or agent.last_check:
+            grid.add_row("check", Text(check_text(agent, now)))
         if agent.scope:
             grid.add_row("scope", Text(", ".join(agent.scope)))
         if agent.prompt:

@@ -320,7 +320,10 @@ class AgentTable(ScrollView, can_focus=True):
         lines.append("/")
         lines.append(f"-{a.removed}", style=self._colour("error"))
         check = Text("-", style="dim")
-        if a.last_check:
+        if a.check_running:
+            check = Text(f"⧗ {ago(now - float(a.check_running.get('started_at') or now))}",
+                         style=self._colour("warning"))
+        elif a.last_check:
             ok = a.last_check.get("passed")
             check = Text(f"{'✓' if ok else '✗'} {a.last_check.get('duration', 0):.1f}s",
                          style=self._colour("success" if ok else "error"))

@@ -29,6 +29,19 @@ def session_name(info: RepoInfo) -> str:
     return f"paneboard-{readable}-{digest}"
 
 
+def running_check(rec) -> dict | None:
+    """A state file's `check_running` record if its process still lives (a dashboard killed mid-check leaves one)."""
+    if not isinstance(rec, dict):
+        return None
+    try:
+        os.kill(int(rec.get("pid")), 0)
+    except (ProcessLookupError, TypeError, ValueError, OverflowError):
+        return None
+    except PermissionError:
+        pass            # alive, someone else's
+    return rec
+
+
 class FleetCore:
     """What every family of verbs builds on: the repository, settings, tmux, the state file and the agents."""
 
@@ -108,7 +121,7 @@ class FleetCore:
             after=tuple(rec.get("after", ())), rules=rec.get("rules", "generic"),
             silence=float(rec.get("silence") or self.settings.silence),
             started_at=float(rec.get("started_at", 0)), merged=bool(rec.get("merged")),
-            last_check=rec.get("last_check"),
+            last_check=rec.get("last_check"), check_running=running_check(rec.get("check_running")),
             worktree_exists=bool(worktree) and Path(worktree).is_dir(),
         )
         agent.last_activity_at = agent.started_at

@@ -98,6 +98,7 @@ class Monitor:
         self._tasks: list[asyncio.Task] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._hooks_root = hooks.hooks_dir(fleet.repo.common_dir)
+        self._checks_root = fleet.state.check_records    # a check started or ended, here or in another terminal
         self._started = 0.0
         # Agents whose first diff is still being computed after the start (None: still discovering),
         # and until when that may count as settling at most.
@@ -164,6 +165,8 @@ class Monitor:
         self._loop = asyncio.get_running_loop()
         self._started = self.clock()
         self._unsettled, self._settle_deadline = None, self._started + SETTLE_SECONDS
+        with contextlib.suppress(OSError):      # watched from the start, so the first check is seen
+            self._checks_root.mkdir(parents=True, exist_ok=True)
         status_json, _ = status_file_paths(self.fleet)
         quiet = self.attention.load(status_json, self.clock())
         self.publisher.start(quiet, self._started)
@@ -236,6 +239,7 @@ class Monitor:
                  if f.agent.worktree_exists and not f.agent.merged]
         if self._hooks_root.is_dir():     # exists once an agent with hooks was spawned
             roots.append(self._hooks_root)
+        roots.append(self._checks_root)
         self.watcher.set_worktrees(roots)
         if gone or new:
             self.publisher.publish()
@@ -328,6 +332,9 @@ class Monitor:
         if Path(act.worktree) == self._hooks_root:
             for name in events.hook_files_changed(self._facts, None if act.resync else act.paths):
                 self._reassess(name)
+            return
+        if Path(act.worktree) == self._checks_root:
+            self._rediscover_now.set()      # the check's record is in the state file: read it again
             return
         name = self._by_worktree.get(str(act.worktree))
         if name is None:

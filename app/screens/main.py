@@ -310,7 +310,7 @@ class MainScreen(AgentActions, ReviewFlow, Screen):
         if action in ("merge", "discard", "check", "compare"):
             return agent is not None and agent.worktree_exists and not agent.merged
         if action == "check_log":
-            return agent is not None and bool(agent.last_check)
+            return agent is not None and bool(agent.last_check or agent.check_running)
         if action == "output_log":
             return agent is not None
         if action in ("filter", "sort", "clear_filter") and len(self.app.screen_stack) > 1:

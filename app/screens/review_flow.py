@@ -86,15 +86,16 @@ class ReviewFlow:
         self.monitor.refresh()
 
     def action_check_log(self) -> None:
-        """Show the output of the selected agent's last check."""
+        """Show the output of the selected agent's running check so far, or of its last check."""
         agent = self._current()
-        if agent is None or not agent.last_check:
+        record = agent and (agent.check_running or agent.last_check)
+        if not record:
             return
         from .text import TextScreen
-        path = Path(agent.last_check.get("log", ""))
+        path = Path(record.get("log", ""))
         text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else "(the log is gone)"
-        self.app.push_screen(TextScreen(f"{agent.name}: {agent.last_check.get('command', 'check')} — "
-                                        f"{'passed' if agent.last_check.get('passed') else 'failed'}", text))
+        verdict = "running" if agent.check_running else ("passed" if record.get("passed") else "failed")
+        self.app.push_screen(TextScreen(f"{agent.name}: {record.get('command', 'check')} — {verdict}", text))
 
     def action_review(self) -> None:
         """Review the selected agent's changes against its base."""
