@@ -103,8 +103,14 @@ def out_of_scope(files: Iterable[str], scope: Iterable[str]) -> list[str]:
     return sorted(f for f in set(files) if not in_scope(f, scope))
 
 
-def overlaps(files_by_agent: dict[str, set[str]]) -> dict[str, dict[str, list[str]]]:
-    """For each agent touching a file another agent also touches: other agent -> shared paths."""
+def overlaps(files_by_agent: dict[str, set[str]],
+             candidates_of: dict[str, str] | None = None) -> dict[str, dict[str, list[str]]]:
+    """For each agent touching a file another agent also touches: other agent -> shared paths.
+
+    `candidates_of` names the task of each best-of-N candidate: candidates of one task are meant
+    to touch the same files, so they never overlap each other (they do overlap everyone else).
+    """
+    group = candidates_of or {}
     owners: dict[str, list[str]] = {}
     for agent, files in files_by_agent.items():
         for f in files:
@@ -115,7 +121,7 @@ def overlaps(files_by_agent: dict[str, set[str]]) -> dict[str, dict[str, list[st
             continue
         for a in agents:
             for b in agents:
-                if a != b:
+                if a != b and (group.get(a) is None or group.get(a) != group.get(b)):
                     result.setdefault(a, {}).setdefault(b, []).append(path)
     for others in result.values():
         for paths in others.values():

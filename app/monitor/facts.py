@@ -276,7 +276,9 @@ def apply_overlaps(facts: dict[str, Facts], now: float) -> list[str]:
     """Recompute who shares files with whom; returns the agents whose overlap changed."""
     files = {n: set(f.agent.files) for n, f in facts.items()
              if f.agent.files and not f.agent.merged and f.agent.worktree_exists}
-    result = overlaps(files)
+    # A best-of-N candidate is named after its task ("parser-2" of "parser"); its task is not its name.
+    candidates = {n: f.agent.task for n, f in facts.items() if n in files and f.agent.task != n}
+    result = overlaps(files, candidates)
     changed = []
     for name, f in facts.items():
         new = result.get(name, {})
