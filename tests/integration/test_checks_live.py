@@ -50,7 +50,7 @@ async def test_a_check_from_another_terminal_shows_while_it_runs_and_when_it_end
         async for u in monitor.updates():
             updates.append(u)
     tasks = [asyncio.create_task(monitor.run()), asyncio.create_task(collect())]
-    shown = lambda: next((a for a in updates[-1].agents if a.name == "checked"), None) if updates else None  # noqa: E731
+    shown = lambda: next((a for a in updates[-1].agents if a.name == "checked"), None) if updates else None
     try:
         await until(lambda: shown() and shown().status.kind.value == "idle")
         await asyncio.sleep(0.5)        # the agent is quiet now: nothing else would publish
@@ -58,7 +58,7 @@ async def test_a_check_from_another_terminal_shows_while_it_runs_and_when_it_end
         running = await until(lambda: shown().check_running, timeout=10)
         assert running["command"].startswith("sh -c") and running["pid"] == proc.pid
         assert shown().last_check is None
-        out, err = await asyncio.to_thread(proc.communicate, timeout=30)
+        _, err = await asyncio.to_thread(proc.communicate, timeout=30)
         ended = time.time()
         assert proc.returncode == 0, err
         last = await until(lambda: shown().last_check, timeout=5)
@@ -87,5 +87,6 @@ def test_a_check_whose_process_died_is_not_shown_running(tmp_path, tmux_socket):
     assert fleet.get("checked", stats=False).check_running["command"] == "x"
     # `ls --json` says the same.
     proc = subprocess.run([sys.executable, "-m", "app.cli", "ls", "--json"], cwd=repo, capture_output=True, text=True,
+                          check=True,
                           env={**os.environ, "PANEBOARD_TMUX_SOCKET": tmux_socket, "PYTHONPATH": str(ROOT)})
     assert json.loads(proc.stdout)[0]["check_running"]["command"] == "x"

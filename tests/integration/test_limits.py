@@ -12,7 +12,6 @@ import pytest
 
 from app.config import Settings, Task
 from app.fleet import Fleet
-from app.git.worktrees import find_repo
 from app.model import Kind, TriggerKind
 from app.monitor import Monitor, assess_once, status_file_paths
 from tests.helpers import demo_script, make_repo, until
@@ -53,8 +52,8 @@ async def test_on_limit_resume_sends_continue_after_the_reset(tmp_path, tmux_soc
         async for u in monitor.updates():
             updates.append(u)
     tasks = [asyncio.create_task(monitor.run()), asyncio.create_task(collect())]
-    agent = lambda name: next(a for a in monitor.agents() if a.name == name)   # noqa: E731
-    limit = lambda name: next((t for t in agent(name).triggers if t.kind == TriggerKind.LIMIT), None)  # noqa: E731
+    agent = lambda name: next(a for a in monitor.agents() if a.name == name)
+    limit = lambda name: next((t for t in agent(name).triggers if t.kind == TriggerKind.LIMIT), None)
     try:
         # Parked: the table and the why panel know until when, and when it resumes.
         t = await until(lambda: limit("parked") and agent("parked").limit_resume_at and limit("parked"))
@@ -96,7 +95,7 @@ async def test_a_restarted_monitor_parks_again_from_the_screen(tmp_path, tmux_so
     parked = limited(tmp_path, fleet, "parked")
     first = Monitor(fleet, tick=0.2)
     run = asyncio.create_task(first.run())
-    agent = lambda m: next((a for a in m.agents() if a.name == "parked"), None)   # noqa: E731
+    agent = lambda m: next((a for a in m.agents() if a.name == "parked"), None)
     try:
         seen = await until(lambda: agent(first) and agent(first).limit_resume_at and agent(first))
     finally:
