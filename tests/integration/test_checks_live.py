@@ -85,6 +85,12 @@ def test_a_check_whose_process_died_is_not_shown_running(tmp_path, tmux_socket):
     with fleet.state.edit() as data:
         data["agents"]["checked"]["check_running"]["pid"] = os.getpid()
     assert fleet.get("checked", stats=False).check_running["command"] == "x"
+    # Alive, but older than any check may run: a reused pid, not our check.
+    with fleet.state.edit() as data:
+        data["agents"]["checked"]["check_running"]["started_at"] = time.time() - fleet.settings.check_timeout - 61
+    assert fleet.get("checked", stats=False).check_running is None
+    with fleet.state.edit() as data:
+        data["agents"]["checked"]["check_running"]["started_at"] = time.time()
     # `ls --json` says the same.
     proc = subprocess.run([sys.executable, "-m", "app.cli", "ls", "--json"], cwd=repo, capture_output=True, text=True,
                           check=True,
