@@ -40,6 +40,8 @@ class Settings:
     close_on_merge: bool = True          # close the agent's tmux window after its merge
     remove_on_merge: bool = True         # remove its (clean, merged) worktree after its merge
     hooks: bool = True                   # Claude Code: status from its hooks (--settings), the screen as fallback
+    on_limit: str = "off"                # "resume": send the preset's continue message once a usage limit lifts
+    limit_margin: float = 30.0           # ... this long after the reset time the agent printed
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Task:
     check: str | None = None
     count: int = 1
     hooks: bool | None = None            # this task's own `hooks` setting (None: the global one)
+    on_limit: str | None = None          # this task's own `on_limit` (None: the global one)
     line: int = 0
     group: str = ""                      # the task a best-of-N candidate belongs to
 
@@ -172,6 +175,18 @@ def _mapping(ctx: _Ctx, node: yaml.Node, where: str):
         yield key, val
 
 
+ON_LIMIT = ("off", "resume")
+
+
+def _on_limit(ctx, node, where) -> str:
+    value = _scalar(ctx, node, where)
+    if value is False:                   # YAML reads a bare `off` as false
+        return "off"
+    if not isinstance(value, str) or value not in ON_LIMIT:
+        raise ctx.fail(node, where, f"must be one of {', '.join(ON_LIMIT)}, got {value!r}")
+    return value
+
+
 def _agent(ctx, node, where) -> str:
     spec = _str(ctx, node, where)
     if not presets.is_known(spec):
@@ -195,11 +210,12 @@ _SETTING_FIELDS: dict[str, Callable] = {
     "error_count": lambda c, n, w: _int(c, n, w, 1), "error_window": _duration,
     "bell": _bool, "theme": _str, "check_timeout": _duration,
     "close_on_merge": _bool, "remove_on_merge": _bool, "hooks": _bool,
+    "on_limit": _on_limit, "limit_margin": _duration,
 }
 _TASK_FIELDS: dict[str, Callable] = {
     "name": _str, "agent": _agent, "prompt": _str, "scope": _str_list, "after": _str_list,
     "env": _str_map, "silence": _duration, "check": _str,
-    "count": lambda c, n, w: _int(c, n, w, 1), "hooks": _bool,
+    "count": lambda c, n, w: _int(c, n, w, 1), "hooks": _bool, "on_limit": _on_limit,
 }
 
 

@@ -107,7 +107,7 @@ class Dashboard(App):
         async for update in self.monitor.updates():
             self._live_agents = update.agents
             self.main_screen.post_message(AgentsRefreshed(update.agents + self._queued(), update.raised,
-                                                          update.cleared, update.found))
+                                                          update.cleared, update.found, update.notes))
 
     def _queued(self) -> list[Agent]:
         """Queued tasks, re-read only when the state file changed (a stat per update, no git or tmux)."""

@@ -1,7 +1,8 @@
 """The scripted demo agent: a real process that prints, edits, asks, stalls and errors like a coding agent.
 
 Run it as ``python -m app.demo_agent [--scenario NAME | --script FILE.json] [--speed FACTOR] [PROMPT]``
-in an agent's worktree. A script is a JSON list of steps such as ``{"do": "say", "text": "..."}``;
+in an agent's worktree (``$PANEBOARD_DEMO_SCRIPT`` names a script when neither option is given, so
+the `demo` preset can run one). A script is a JSON list of steps such as ``{"do": "say", "text": "..."}``;
 the built-in scenarios in `SCENARIOS` are such lists. Durations are multiplied by ``--speed``
 (or ``$PANEBOARD_DEMO_SPEED``): 0.1 runs ten times faster.
 
@@ -55,7 +56,7 @@ STEPS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "silent": (("seconds",), {"spinner": False, "label": "Working"}),
     "error": ((), {"text": "Error: connection to 127.0.0.1:5433 refused (attempt {n}) at {time}",
                    "times": 1, "every": 1.0}),
-    "limit": ((), {"resets": None, "text": None}),
+    "limit": ((), {"resets": None, "text": None, "resets_in": None}),
     "idle": ((), {"reply_work": 2.0, "reply_edit": "demo_replies.md"}),
     "flood": (("lines_per_second", "seconds"), {}),
     "exit": ((), {"code": 0}),
@@ -203,8 +204,8 @@ def validate(steps: Any, source: str = "script") -> list[dict[str, Any]]:
         if missing:
             raise ScriptError(f"{where}: missing field(s) {', '.join(missing)}")
         full = {**optional, **step}
-        for f in ("seconds", "every", "lines_per_second", "reply_work"):
-            if f in full and (isinstance(full[f], bool) or not isinstance(full[f], (int, float))
+        for f in ("seconds", "every", "lines_per_second", "reply_work", "resets_in"):
+            if full.get(f) is not None and (isinstance(full[f], bool) or not isinstance(full[f], (int, float))
                               or full[f] < 0):
                 raise ScriptError(f"{where}: {f!r} must be a number >= 0")
         for f in ("times", "code"):
@@ -570,7 +571,11 @@ class Agent:
 
     def do_limit(self, step: dict) -> None:
         resets = step["resets"]
-        if resets is None:
+        if step["resets_in"] is not None:
+            # To the second, so that a test's limit lifts seconds later: "resets 3:04:05pm".
+            at = datetime.now() + timedelta(seconds=math.ceil(step["resets_in"] * self.speed))
+            resets = f"{at.hour % 12 or 12}:{at:%M:%S}{'am' if at.hour < 12 else 'pm'}"
+        elif resets is None:
             at = datetime.now() + timedelta(hours=5)
             hour = at.hour % 12 or 12
             resets = f"{hour}{'am' if at.hour < 12 else 'pm'}"
@@ -692,7 +697,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--scenario", choices=sorted(SCENARIOS),
                      help=f"built-in scenario (default: $PANEBOARD_DEMO_SCENARIO or {DEFAULT_SCENARIO})")
-    src.add_argument("--script", type=Path, help="a JSON list of steps")
+    src.add_argument("--script", type=Path, help="a JSON list of steps (default: $PANEBOARD_DEMO_SCRIPT)")
     p.add_argument("--speed", type=float, default=None,
                    help="multiply every duration (0.1 = ten times faster; default: $PANEBOARD_DEMO_SPEED or 1)")
     p.add_argument("prompt", nargs="?", default=None, help="the task prompt, echoed as the user's message")
@@ -722,8 +727,10 @@ def main(argv: list[str] | None = None) -> int:
         print("demo_agent: --speed must be > 0", file=sys.stderr)
         return 2
     try:
-        if args.script is not None:
-            name, steps = args.script.name, load_script(args.script)
+        script = args.script if args.script is not None or args.scenario else \
+            (Path(os.environ["PANEBOARD_DEMO_SCRIPT"]) if os.environ.get("PANEBOARD_DEMO_SCRIPT") else None)
+        if script is not None:
+            name, steps = script.name, load_script(script)
         else:
             name = args.scenario or os.environ.get("PANEBOARD_DEMO_SCENARIO") or DEFAULT_SCENARIO
             steps = scenario(name)

@@ -19,6 +19,14 @@ def ago(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
+def _iso(t: float | None) -> str | None:
+    """An epoch time as ISO 8601 with the local offset, to the second."""
+    if t is None:
+        return None
+    from datetime import datetime
+    return datetime.fromtimestamp(t).astimezone().isoformat(timespec="seconds")
+
+
 class Kind(StrEnum):
     """What an agent is doing, as one word."""
 
@@ -110,6 +118,9 @@ class Agent:
     worktree_exists: bool = True
     merged: bool = False
     last_check: dict | None = None   # {"passed", "exit_code", "duration", "summary", "log", "at", "command"}
+    check_running: dict | None = None   # {"started_at", "command", "log", "pid"} while a check runs
+    limit_resets_at: float | None = None   # when the usage limit on its screen lifts, if it says
+    limit_resume_at: float | None = None   # when paneboard sends its continue message (on_limit: resume)
 
     @property
     def files_changed(self) -> int:
@@ -128,6 +139,7 @@ class Agent:
             "commits": self.commits, "exit_code": self.exit_code, "pid": self.pid,
             "pane_alive": self.pane_alive, "worktree_exists": self.worktree_exists,
             "merged": self.merged, "scope": list(self.scope), "after": list(self.after),
-            "last_check": self.last_check,
+            "last_check": self.last_check, "check_running": self.check_running,
+            "limit_resets_at": _iso(self.limit_resets_at), "limit_resume_at": _iso(self.limit_resume_at),
             "started_at": self.started_at, "last_activity_at": self.last_activity_at,
         }

@@ -18,7 +18,8 @@ class Preset:
     paste and Enter once the screen matches `ready` (or has settled), "none" drops it.
     `rules` names the family of status rules used to read its screen. `hooks` names the hook
     mechanism the agent offers ("claude": Claude Code hooks, given as `--settings FILE`; see
-    app/hooks.py), None when it offers none: custom commands never get any.
+    app/hooks.py), None when it offers none: custom commands never get any. `continue_text` is
+    typed (then Enter) to carry on once a usage limit lifted, with `on_limit: resume`.
     """
 
     name: str
@@ -33,6 +34,8 @@ class Preset:
     approve: tuple[str, ...] = ("y", "Enter")
     deny: tuple[str, ...] = ("n", "Enter")
     hooks: str | None = None
+    # What to type to carry on after a usage limit lifted (`on_limit: resume`).
+    continue_text: str = "continue"
 
     @property
     def binary(self) -> str:

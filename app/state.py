@@ -25,6 +25,11 @@ class StateFile:
         self.path = self.dir / "state.json"
         self.lock_path = self.dir / "state.lock"
 
+    @property
+    def check_records(self) -> Path:
+        """Where a check says it started or ended (`NAME.json`) for the live monitor's watcher (logs live elsewhere)."""
+        return self.dir / "checks" / "records"
+
     def read(self) -> dict[str, Any]:
         """The current state (an empty one if there is none or it is unreadable)."""
         try:

@@ -25,8 +25,9 @@ WORKING, ERROR (the latest turn ended on an error), IDLE. Within a kind the firs
 table order names the reason. `Reading.kind` is None when no rule fires (unknown: the monitor
 decides by output and silence). A stale spinner still reads WORKING; the monitor handles silence.
 
-`Reading.limit` is a usage/rate-limit/context-exhausted line if one is in the last lines,
-whatever the kind. `error_signature(line)` recognises an error line and normalises it (numbers,
+`Reading.limit` is a usage/rate-limit/context-exhausted line if one is in the last lines since the
+user's latest message, whatever the kind (with the next line when it wrapped what says when the
+limit lifts: app/limits.py parses that). `error_signature(line)` recognises an error line and normalises it (numbers,
 paths, hex ids, timestamps, quoted values) so repeats of one error compare equal.
 `strip_ansi(text)` removes terminal escapes and control characters (keeps \\n, \\r, \\t).
 
@@ -116,6 +117,7 @@ PRECEDENCE = (EX, NI, WK, ERR, IDL)
 # "$", "#", "%" alone, "user@host:~/dir$", "[user@host dir]$": a shell waiting after the agent left.
 _SHELL_PROMPT = r"^(?:[\w.-]+@[\w.-]+(?:[: ][^\s$#%]*)?\s?|\[[^\]]+\]\s?)?[$#%]$"
 _LIMIT = (r"usage limit|limit reached|rate[ -]limit|quota (?:exceeded|exhausted)|exceeded your (?:current )?quota"
+          r"|hit your (?:\w+ )?limit|exhausted your (?:capacity|\w+ quota)"
           r"|RESOURCE_EXHAUSTED|context (?:window|length) (?:exceeded|is full)|context_length_exceeded"
           r"|prompt is too long|maximum context length|credit balance is too low|insufficient[_ ]quota"
           r"|out of (?:credits|tokens)|too many requests|Context left until auto-compact: 0%")
@@ -307,7 +309,7 @@ def classify(screen: str, rules: str) -> Reading:
     """Read a visible screen with the rule family `rules` (a preset's `rules`; unknown names use generic)."""
     comp = _compiled(rules if rules in FAMILIES else "generic")
     lines = _lines(screen, comp.ignore)
-    limit = _find_limit(lines, comp.limit)
+    limit = _find_limit(lines, comp)
     if not lines:
         return Reading(None, "the screen is blank", "", None)
     regions: dict[tuple[str, int], list[str]] = {}
@@ -337,11 +339,45 @@ def classify(screen: str, rules: str) -> Reading:
     return Reading(winner.kind, winner.why, _trim("\n".join(evidence[:3])), limit)
 
 
-def _find_limit(lines: list[str], pattern: re.Pattern) -> str | None:
-    for line in lines[-15:]:
-        if pattern.search(line):
-            return _trim(line)
-    return None
+# Words that say when a limit lifts ("resets 1am", "try again in 2 hours"): app/limits.py reads them.
+_WHEN = re.compile(r"\breset|\btry again\b|\bretry\b|\bavailable again\b", re.IGNORECASE)
+
+
+def _find_limit(lines: list[str], comp: _Compiled) -> str | None:
+    """The first limit notice among the last lines, since the user's latest message (one sent after the
+    notice, such as "continue", leaves it behind), with the line that says when it lifts if it wrapped."""
+    region = lines[-15:]
+    hits = [i for i, line in enumerate(region) if comp.limit.search(line)]
+    if not hits:
+        return None
+    start = _latest_message(lines, comp) - (len(lines) - len(region))
+    hits = [i for i in hits if i >= start]
+    if not hits:
+        return None
+    i = hits[0]
+    text = region[i]
+    if not _WHEN.search(text):
+        for j in range(i + 1, min(i + 3, len(region))):
+            if _WHEN.search(region[j]):
+                text = " ".join(region[i:j + 1])
+                break
+    return _trim(text)
+
+
+def _latest_message(lines: list[str], comp: _Compiled) -> int:
+    """The index just below the user's latest message above the input box (0 if none is on screen)."""
+    if comp.user is None:
+        return 0
+    end = len(lines)
+    if comp.box is not None:
+        for i in range(len(lines) - 1, -1, -1):
+            if comp.box.search(lines[i]):
+                end = i
+                break
+    for i in range(end - 1, -1, -1):
+        if comp.user.search(lines[i]):
+            return i + 1
+    return 0
 
 
 def _trim(text: str, width: int = 240) -> str:

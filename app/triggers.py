@@ -103,8 +103,14 @@ def out_of_scope(files: Iterable[str], scope: Iterable[str]) -> list[str]:
     return sorted(f for f in set(files) if not in_scope(f, scope))
 
 
-def overlaps(files_by_agent: dict[str, set[str]]) -> dict[str, dict[str, list[str]]]:
-    """For each agent touching a file another agent also touches: other agent -> shared paths."""
+def overlaps(files_by_agent: dict[str, set[str]],
+             candidates_of: dict[str, str] | None = None) -> dict[str, dict[str, list[str]]]:
+    """For each agent touching a file another agent also touches: other agent -> shared paths.
+
+    `candidates_of` names the task of each best-of-N candidate: candidates of one task are meant
+    to touch the same files, so they never overlap each other (they do overlap everyone else).
+    """
+    group = candidates_of or {}
     owners: dict[str, list[str]] = {}
     for agent, files in files_by_agent.items():
         for f in files:
@@ -115,7 +121,7 @@ def overlaps(files_by_agent: dict[str, set[str]]) -> dict[str, dict[str, list[st
             continue
         for a in agents:
             for b in agents:
-                if a != b:
+                if a != b and (group.get(a) is None or group.get(a) != group.get(b)):
                     result.setdefault(a, {}).setdefault(b, []).append(path)
     for others in result.values():
         for paths in others.values():
@@ -226,6 +232,8 @@ class AgentSnapshot:
     errors: tuple[str, int, float, str] | None = None   # ErrorCounter.repeated(now)
     limit: str | None = None
     limit_since: float | None = None
+    limit_resets_at: float | None = None
+    limit_resume_at: float | None = None
     scope: tuple[str, ...] = ()
     out_of_scope: list[str] = field(default_factory=list)
     out_of_scope_since: float | None = None
@@ -254,6 +262,15 @@ def duration(seconds: float) -> str:
 
 def _clock(t: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(t))
+
+
+def _until(s: AgentSnapshot, now: float) -> str:
+    """" until 01:00" (and when it resumes) for a limit whose reset is known; "" otherwise."""
+    if s.limit_resets_at is None:
+        return ""
+    from .limits import until_text
+    resume = f"; resumes at {_clock(s.limit_resume_at)}" if s.limit_resume_at is not None else ""
+    return f" until {until_text(s.limit_resets_at, now)}{resume}"
 
 
 def _listing(paths: list[str], limit: int = 5) -> str:
@@ -305,7 +322,7 @@ def _work_triggers(s: AgentSnapshot, now: float) -> list[Trigger]:
     out: list[Trigger] = []
     name = s.name
     if s.limit:
-        out.append(Trigger(TriggerKind.LIMIT, name, f"hit a usage limit: {s.limit}",
+        out.append(Trigger(TriggerKind.LIMIT, name, f"hit a usage limit{_until(s, now)}: {s.limit}",
                            s.limit_since or now, evidence=s.limit))
     if s.errors is not None:
         sig, count, first, example = s.errors

@@ -15,6 +15,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from app.limits import until_text
 from app.model import Agent, TriggerKind, ago
 
 STATUS_ICONS = {
@@ -312,12 +313,17 @@ class AgentTable(ScrollView, can_focus=True):
         for t in a.triggers:
             triggers.append(TRIGGER_ICONS.get(t.kind, "•"),
                             style=self._colour("trigger-loud" if t.loud else "trigger-quiet"))
+        if a.limit_resets_at is not None and any(t.kind == TriggerKind.LIMIT for t in a.triggers):
+            triggers.append(" " + until_text(a.limit_resets_at, now).split(" ")[-1])    # "$ 01:00": until when
         lines = Text()
         lines.append(f"+{a.added}", style=self._colour("success"))
         lines.append("/")
         lines.append(f"-{a.removed}", style=self._colour("error"))
         check = Text("-", style="dim")
-        if a.last_check:
+        if a.check_running:
+            check = Text(f"⧗ {ago(now - float(a.check_running.get('started_at') or now))}",
+                         style=self._colour("warning"))
+        elif a.last_check:
             ok = a.last_check.get("passed")
             check = Text(f"{'✓' if ok else '✗'} {a.last_check.get('duration', 0):.1f}s",
                          style=self._colour("success" if ok else "error"))

@@ -29,6 +29,22 @@ def session_name(info: RepoInfo) -> str:
     return f"paneboard-{readable}-{digest}"
 
 
+def running_check(rec, timeout: float) -> dict | None:
+    """A state file's `check_running` record if its process still lives (a dashboard killed mid-check
+    leaves one) and it is not older than the check timeout allows (its pid was reused)."""
+    if not isinstance(rec, dict):
+        return None
+    try:
+        if time.time() - float(rec.get("started_at") or 0) > timeout + 60:
+            return None
+        os.kill(int(rec.get("pid")), 0)
+    except (ProcessLookupError, TypeError, ValueError, OverflowError):
+        return None
+    except PermissionError:
+        pass            # alive, someone else's
+    return rec
+
+
 class FleetCore:
     """What every family of verbs builds on: the repository, settings, tmux, the state file and the agents."""
 
@@ -109,6 +125,7 @@ class FleetCore:
             silence=float(rec.get("silence") or self.settings.silence),
             started_at=float(rec.get("started_at", 0)), merged=bool(rec.get("merged")),
             last_check=rec.get("last_check"),
+            check_running=running_check(rec.get("check_running"), self.settings.check_timeout),
             worktree_exists=bool(worktree) and Path(worktree).is_dir(),
         )
         agent.last_activity_at = agent.started_at

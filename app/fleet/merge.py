@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..git import worktrees
 from ..errors import PaneboardError
 from ..names import slugify
+from ..state import write_atomic
 from .core import FleetCore
 
 if TYPE_CHECKING:
@@ -42,14 +46,34 @@ class MergeVerbs(FleetCore):
         if not agent.worktree_exists:
             raise PaneboardError(f"agent {name!r} has no worktree to check ({agent.worktree})")
         log = self.repo.state_dir / "checks" / f"{slugify(name)}.log"
-        result = run_check(Path(agent.worktree), command, log, self.settings.check_timeout)
+        self._record_check(name, running={"started_at": time.time(), "command": command, "log": str(log),
+                                          "pid": os.getpid()})
+        result = None
+        try:
+            result = run_check(Path(agent.worktree), command, log, self.settings.check_timeout)
+        finally:
+            self._record_check(name, result=result, command=command)
+        return result
+
+    def _record_check(self, name: str, running: dict | None = None, result: "CheckResult | None" = None,
+                      command: str = "") -> None:
+        """Record a check that starts (`running`) or ended (its result, or none if it was cut short) in the
+        state file, then say so in `checks/records/NAME.json`, which the live monitor watches."""
         with self.state.edit() as data:
             rec = data["agents"].get(name)
             if rec is not None:
-                rec["last_check"] = {"passed": result.passed, "exit_code": result.exit_code,
-                                     "duration": round(result.duration, 3), "log": str(result.log_path),
-                                     "summary": result.summary_line, "at": time.time(), "command": command}
-        return result
+                if running is not None:
+                    rec["check_running"] = running
+                else:
+                    rec.pop("check_running", None)
+                if result is not None:
+                    rec["last_check"] = {"passed": result.passed, "exit_code": result.exit_code,
+                                         "duration": round(result.duration, 3), "log": str(result.log_path),
+                                         "summary": result.summary_line, "at": time.time(), "command": command}
+        state = "running" if running is not None else ("done" if result is not None else "interrupted")
+        with contextlib.suppress(OSError):      # the news is late then (the next rediscovery), never lost
+            write_atomic(self.state.check_records / f"{slugify(name)}.json",
+                         json.dumps({"agent": name, "state": state, "at": time.time()}))
 
     def merge_preview(self, name: str) -> dict:
         """What approving would do, without doing any of it: files, commits, conflicts, check."""

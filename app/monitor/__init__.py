@@ -12,6 +12,7 @@ captures a pane's screen only after it printed something. Its parts, one job eac
 - `gitstats`      when to ask git what a worktree's file events changed
 - `attention`     acknowledgements and snoozes, persisted, and the previous dashboard's memory
 - `publish`       the update queue, the status board files and `on_trigger` commands
+- `limits`        parking at a usage limit, and resuming after it (`on_limit: resume`)
 - `monitor`       `Monitor`, which wires them together
 - `once`          `assess_once`, the history-free look that `paneboard ls` takes
 """

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import hooks
+from ..limits import reset_time
 from ..tmux import logs
 from ..model import Agent, Kind, Status
 from ..triggers import AgentSnapshot, ErrorCounter, duration, is_silent, out_of_scope, overlaps, \
@@ -41,6 +42,8 @@ class Facts:
     exited_at: float | None = None
     limit: str | None = None
     limit_since: float | None = None
+    limit_resets_at: float | None = None   # when the limit lifts, read from its words
+    resume_at: float | None = None          # when the parking sends the continue message
     oos: list[str] = field(default_factory=list)
     oos_since: float | None = None
     overlaps: dict[str, list[str]] = field(default_factory=dict)
@@ -193,6 +196,7 @@ def snapshot(f: Facts, status: Status, now: float) -> AgentSnapshot:
         last_file_change_at=f.last_file_change_at, silence=a.silence, pane_alive=a.pane_alive,
         pane_gone=a.pane is None, exit_code=a.exit_code, exited_at=f.exited_at, killed=f.killed,
         merged=a.merged, errors=f.errors.repeated(now), limit=f.limit, limit_since=f.limit_since,
+        limit_resets_at=f.limit_resets_at, limit_resume_at=f.resume_at,
         scope=a.scope, out_of_scope=f.oos, out_of_scope_since=f.oos_since, overlaps=f.overlaps,
         overlap_since=f.overlap_since)
 
@@ -237,12 +241,15 @@ def seed_errors_from_screen(f: Facts, at: float, screen: str | None = None) -> N
 
 
 def apply_reading(f: Facts, reading, now: float) -> None:
-    """Take a new reading of the screen, and when a limit notice on it began."""
+    """Take a new reading of the screen, when a limit notice on it began, and when that limit lifts."""
     f.reading = reading
-    limit = getattr(reading, "limit", None)
+    limit = getattr(reading, "limit", None) or None
     if limit and not f.limit:
         f.limit_since = now
-    f.limit = limit or None
+    if limit != f.limit:
+        # "try again in 2 hours" counts from when it was printed: the output the screen shows.
+        f.limit_resets_at = reset_time(limit, min(now, f.screen_output_at or now)) if limit else None
+    f.limit = limit
     if not limit:
         f.limit_since = None
 
@@ -269,7 +276,9 @@ def apply_overlaps(facts: dict[str, Facts], now: float) -> list[str]:
     """Recompute who shares files with whom; returns the agents whose overlap changed."""
     files = {n: set(f.agent.files) for n, f in facts.items()
              if f.agent.files and not f.agent.merged and f.agent.worktree_exists}
-    result = overlaps(files)
+    # A best-of-N candidate is named after its task ("parser-2" of "parser"); its task is not its name.
+    candidates = {n: f.agent.task for n, f in facts.items() if n in files and f.agent.task != n}
+    result = overlaps(files, candidates)
     changed = []
     for name, f in facts.items():
         new = result.get(name, {})

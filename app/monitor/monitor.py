@@ -28,6 +28,7 @@ from .discovery import fold, prepare_new, recheck_stopped
 from .facts import Facts, apply_overlaps, apply_scope, apply_stats, seed_errors_from_screen, snapshot, \
     status_since
 from .gitstats import StatsScheduler
+from .limits import Parking
 from .once import stats_with_mtime
 from .publish import Publisher, Update, coordination, status_file_paths
 
@@ -83,6 +84,7 @@ class Monitor:
         self.publisher = Publisher(fleet, clock, self.counters, max_rate=max_rate, write_status=write_status)
         self.captures = CaptureScheduler(self._capture, delay=capture_delay, interval=capture_interval)
         self.stats = StatsScheduler(self._refresh_stats, debounce=stats_debounce)
+        self.parking = Parking(fleet, clock, self._reassess, self.publisher.note)
         self._rediscover_now = asyncio.Event()
         self.link = ControlLink(fleet, clock, self.counters, on_event=self._on_control_event,
                                 wake=self._rediscover_now.set, factory=control_factory)
@@ -96,6 +98,7 @@ class Monitor:
         self._tasks: list[asyncio.Task] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._hooks_root = hooks.hooks_dir(fleet.repo.common_dir)
+        self._checks_root = fleet.state.check_records    # a check started or ended, here or in another terminal
         self._started = 0.0
         # Agents whose first diff is still being computed after the start (None: still discovering),
         # and until when that may count as settling at most.
@@ -138,7 +141,7 @@ class Monitor:
 
     def coordination(self) -> dict:
         """The coordination document: who does what, in which files, and what needs a human."""
-        return coordination(self.fleet.repo.root, self.agents(), self.book.active)
+        return coordination(self.fleet.repo.root, self.agents(), self.book.active, self.publisher.log)
 
     @property
     def _control(self):
@@ -162,6 +165,8 @@ class Monitor:
         self._loop = asyncio.get_running_loop()
         self._started = self.clock()
         self._unsettled, self._settle_deadline = None, self._started + SETTLE_SECONDS
+        with contextlib.suppress(OSError):      # watched from the start, so the first check is seen
+            self._checks_root.mkdir(parents=True, exist_ok=True)
         status_json, _ = status_file_paths(self.fleet)
         quiet = self.attention.load(status_json, self.clock())
         self.publisher.start(quiet, self._started)
@@ -185,6 +190,7 @@ class Monitor:
             t.cancel()
         self.captures.close()
         self.stats.close()
+        self.parking.close()
         await self.watcher.close()
         await self.link.stop()
         self.publisher.close()
@@ -233,6 +239,7 @@ class Monitor:
                  if f.agent.worktree_exists and not f.agent.merged]
         if self._hooks_root.is_dir():     # exists once an agent with hooks was spawned
             roots.append(self._hooks_root)
+        roots.append(self._checks_root)
         self.watcher.set_worktrees(roots)
         if gone or new:
             self.publisher.publish()
@@ -243,6 +250,7 @@ class Monitor:
         for n in gone:
             self.captures.forget(n)
             self.stats.forget(n)
+            self.parking.forget(n)
             self._queue(raised=[], cleared=self.attention.forget(n))
         self._order = [a.name for a in fresh if a.name in self._facts]
         self._by_pane = {f.agent.pane: n for n, f in self._facts.items() if f.agent.pane}
@@ -324,6 +332,9 @@ class Monitor:
         if Path(act.worktree) == self._hooks_root:
             for name in events.hook_files_changed(self._facts, None if act.resync else act.paths):
                 self._reassess(name)
+            return
+        if Path(act.worktree) == self._checks_root:
+            self._rediscover_now.set()      # the check's record is in the state file: read it again
             return
         name = self._by_worktree.get(str(act.worktree))
         if name is None:
@@ -408,15 +419,19 @@ class Monitor:
         status = status_since(f, now, self.settings, self.attention.previous_status)
         a.status = status
         a.last_activity_at = max(a.started_at, f.last_output_at or 0.0, f.last_file_change_at or 0.0)
+        a.limit_resets_at, a.limit_resume_at = f.limit_resets_at, f.resume_at
         raised, cleared = self.attention.judge(name, evaluate(snapshot(f, status, now), now, self.settings), now)
         a.triggers = self.book.visible(name, now)
         shown = (status.kind, status.why, a.files, a.added, a.removed, a.commits, a.dirty, a.pane_alive,
-                 a.exit_code, tuple((t.kind, t.what, t.since) for t in a.triggers))
+                 a.exit_code, tuple((t.kind, t.what, t.since) for t in a.triggers), a.limit_resets_at,
+                 a.limit_resume_at, (a.last_check or {}).get("at"), (a.check_running or {}).get("started_at"))
         if raised or cleared or shown != f.shown:
             f.shown = shown
             self._queue(raised, cleared)
             if raised:
                 self.publisher.run_commands(raised)
+        if self._loop is not None:
+            self.parking.follow(f)
 
     def _settled(self, name: str) -> None:
         if self._unsettled:

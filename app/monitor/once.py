@@ -12,6 +12,7 @@ from ..git import worktrees
 from ..model import Agent
 from ..triggers import TriggerBook, evaluate
 from .agent_events import events_file
+from .limits import resume_at
 from .facts import Facts, apply_overlaps, apply_reading, apply_scope, apply_stats, classify, \
     restore_from_log, seed_errors_from_screen, snapshot, status_of, stopped_why
 
@@ -71,6 +72,7 @@ def assess_once(fleet, now: float | None = None) -> list[Agent]:
     now = time.time() if now is None else now
     settings = fleet.settings
     agents, facts, records, screens = _gather(fleet, now)
+    agents_by_name = {a.name: a for a in agents}
     for a in agents:
         f = facts[a.name]
         f.stopped_why = stopped_why(records.get(a.name))
@@ -85,6 +87,10 @@ def assess_once(fleet, now: float | None = None) -> list[Agent]:
             apply_reading(f, classify(f.screen, a.rules), now)
         apply_scope(f, now)
     apply_overlaps(facts, now)
+    for a in agents:
+        a.limit_resets_at = facts[a.name].limit_resets_at
+    for name, at in resume_at(fleet, agents).items():
+        facts[name].resume_at = agents_by_name[name].limit_resume_at = at
     book = TriggerBook()
     for a in agents:
         f = facts[a.name]

@@ -12,6 +12,8 @@ import contextlib
 import json
 import logging
 import os
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AsyncIterator, Callable
@@ -36,6 +38,8 @@ class Update:
     # Raised while the monitor was still learning what was already true when it started (the first
     # screens, the first diff of every worktree): real, but not news, so no toast or bell.
     found: list[Trigger] = field(default_factory=list)
+    # What the monitor did on its own since the last update ("fix: resumed after its usage limit reset at 01:00").
+    notes: list[str] = field(default_factory=list)
 
 
 class _Subscriber:
@@ -44,6 +48,7 @@ class _Subscriber:
         self.raised: list[Trigger] = []
         self.cleared: list[Trigger] = []
         self.found: list[Trigger] = []
+        self.notes: list[str] = []
         self.last = 0.0
 
 
@@ -59,18 +64,21 @@ def status_file_paths(fleet) -> tuple[Path, Path]:
     return d / "status.json", d / "status.md"
 
 
-def coordination(repo_root: Path, agents: list[Agent], active: Callable[[str], list[Trigger]]) -> dict:
-    """The coordination document: who does what, in which files, and what needs a human."""
+def coordination(repo_root: Path, agents: list[Agent], active: Callable[[str], list[Trigger]],
+                 log: list[dict] | tuple = ()) -> dict:
+    """The coordination document: who does what, in which files, what needs a human, what paneboard did."""
     doc = []
     for a in agents:
+        j = a.to_json()
         doc.append({
             "name": a.name, "task": a.task, "status": a.status.kind.value, "why": a.status.why,
             "since": round(a.status.since, 3), "branch": a.branch, "worktree": a.worktree,
             "scope": list(a.scope), "files": list(a.files),
+            "limit_resets_at": j["limit_resets_at"], "limit_resume_at": j["limit_resume_at"],
             "triggers": [{"kind": t.kind.value, "agent": t.agent, "what": t.what, "since": round(t.since, 3),
                           "loud": t.loud} for t in active(a.name)],
         })
-    return {"version": 1, "repo": str(repo_root), "agents": doc}
+    return {"version": 1, "repo": str(repo_root), "agents": doc, "log": list(log)}
 
 
 def markdown(doc: dict) -> str:
@@ -84,6 +92,10 @@ def markdown(doc: dict) -> str:
     if triggers:
         out += ["", "## Needs a human", ""]
         out += [f"- **{cell(t['agent'])}** {t['kind']}: {cell(t['what'])}" for t in triggers]
+    if doc.get("log"):
+        out += ["", "## What paneboard did", ""]
+        out += [f"- {time.strftime('%H:%M:%S', time.localtime(e['at']))} **{cell(e['agent'])}** {cell(e['what'])}"
+                for e in doc["log"]]
     return "\n".join(out) + "\n"
 
 
@@ -109,6 +121,7 @@ class Publisher:
         self._command_slots = asyncio.Semaphore(4)
         self._quiet_keys: set[Key] = set()
         self._started = 0.0
+        self.log: deque[dict] = deque(maxlen=20)     # the latest notes, for status.json / status.md
 
     def start(self, quiet_keys: set[Key], started: float) -> None:
         """Remember which triggers the previous dashboard announced, as of this start."""
@@ -128,10 +141,10 @@ class Publisher:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 sub.event.clear()
-                raised, cleared, found = sub.raised, sub.cleared, sub.found
-                sub.raised, sub.cleared, sub.found = [], [], []
+                raised, cleared, found, notes = sub.raised, sub.cleared, sub.found, sub.notes
+                sub.raised, sub.cleared, sub.found, sub.notes = [], [], [], []
                 sub.last = loop.time()
-                yield Update(agents(), raised, cleared, found)
+                yield Update(agents(), raised, cleared, found, notes)
         finally:
             self._subs.remove(sub)
 
@@ -143,6 +156,14 @@ class Publisher:
             else:
                 sub.raised += raised
             sub.cleared += cleared
+        self.publish()
+
+    def note(self, agent: str, what: str) -> None:
+        """Tell the subscribers and the status board what the monitor did to an agent on its own."""
+        self.log.append({"at": round(self.clock(), 3), "agent": agent, "what": what})
+        log.info("%s: %s", agent, what)
+        for sub in self._subs:
+            sub.notes.append(f"{agent}: {what}")
         self.publish()
 
     def publish(self) -> None:

@@ -167,6 +167,9 @@ class MainScreen(AgentActions, ReviewFlow, Screen):
         self._announce(news)
         for t in message.cleared:
             log.write(Text.assemble((f"{stamp} ", "dim"), f"{t.agent}: {t.kind.value.replace('_', ' ')} cleared"))
+        for note in message.notes:
+            log.write(Text.assemble((f"{stamp} ", "dim"), note))
+            self.notify(note, title="paneboard", severity="information", timeout=6, markup=False)
         if news and self.fleet.settings.bell:
             self.app.bell()
         self._first_update = False
@@ -307,7 +310,7 @@ class MainScreen(AgentActions, ReviewFlow, Screen):
         if action in ("merge", "discard", "check", "compare"):
             return agent is not None and agent.worktree_exists and not agent.merged
         if action == "check_log":
-            return agent is not None and bool(agent.last_check)
+            return agent is not None and bool(agent.last_check or agent.check_running)
         if action == "output_log":
             return agent is not None
         if action in ("filter", "sort", "clear_filter") and len(self.app.screen_stack) > 1:

@@ -16,12 +16,14 @@ class AgentsRefreshed(Message):
     """A new picture of every agent arrived from the monitor, with the triggers raised and cleared."""
 
     def __init__(self, agents: list[Agent], raised: list[Trigger] | None = None,
-                 cleared: list[Trigger] | None = None, found: list[Trigger] | None = None) -> None:
+                 cleared: list[Trigger] | None = None, found: list[Trigger] | None = None,
+                 notes: list[str] | None = None) -> None:
         super().__init__()
         self.agents = agents
         self.raised = raised or []
         self.cleared = cleared or []
         self.found = found or []      # already true when the dashboard started: logged, not announced
+        self.notes = notes or []      # what the monitor did on its own (resumed after a usage limit)
 
 
 class ScreenCaptured(Message, bubble=False):

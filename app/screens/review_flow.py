@@ -86,15 +86,16 @@ class ReviewFlow:
         self.monitor.refresh()
 
     def action_check_log(self) -> None:
-        """Show the output of the selected agent's last check."""
+        """Show the output of the selected agent's running check so far, or of its last check."""
         agent = self._current()
-        if agent is None or not agent.last_check:
+        record = agent and (agent.check_running or agent.last_check)
+        if not record:
             return
         from .text import TextScreen
-        path = Path(agent.last_check.get("log", ""))
+        path = Path(record.get("log", ""))
         text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else "(the log is gone)"
-        self.app.push_screen(TextScreen(f"{agent.name}: {agent.last_check.get('command', 'check')} — "
-                                        f"{'passed' if agent.last_check.get('passed') else 'failed'}", text))
+        verdict = "running" if agent.check_running else ("passed" if record.get("passed") else "failed")
+        self.app.push_screen(TextScreen(f"{agent.name}: {record.get('command', 'check')} — {verdict}", text))
 
     def action_review(self) -> None:
         """Review the selected agent's changes against its base."""
@@ -168,6 +169,25 @@ class ReviewFlow:
         self.post_message(ActionFinished(f"merged {name} into {result.base}: {result.old[:8]} -> {result.new[:8]}"))
         self.monitor.refresh()
 
+    def on_merge_done(self, message: MergeDone) -> None:
+        """The merged agent's review closes; if it won among candidates, discarding the others is offered."""
+        from .review import ReviewScreen
+        winner = self.agents.get(message.name)
+        if winner is None:
+            return
+        top = self.app.screen
+        if isinstance(top, ReviewScreen) and top.worktree == Path(winner.worktree):
+            top.dismiss(None)       # its worktree is merged (and maybe removed): nothing left to review
+        others = [a for a in self.agents.values() if a.task == winner.task and a.name != winner.name
+                  and a.name != a.task and a.worktree_exists and not a.merged]
+        if winner.name == winner.task or not others:
+            return                  # not a best-of-N candidate, or the last one standing
+        running = [a.name for a in others if a.pane_alive]
+        intro = (f"[b]{escape(winner.name)}[/b] won and is merged into {escape(winner.base)}. "
+                 f"Discard the other candidates of [b]{escape(winner.task)}[/b]?"
+                 + (f" ({escape(', '.join(running))} still running: stopped first.)" if running else ""))
+        self.prepare_discard([a.name for a in others], intro)
+
     # -- discard --------------------------------------------------------------
 
     def action_discard(self) -> None:
@@ -177,8 +197,8 @@ class ReviewFlow:
             self.prepare_discard([agent.name])
 
     @work(thread=True, group="action")
-    def prepare_discard(self, names: list[str]) -> None:
-        """Count what each agent would lose, then ask."""
+    def prepare_discard(self, names: list[str], intro: str = "") -> None:
+        """Count what each agent would lose, then ask (after `intro`, markup, if given)."""
         lines = []
         for name in names:
             try:
@@ -187,7 +207,7 @@ class ReviewFlow:
                 self.post_message(ActionFinished(f"discard {name}", str(exc)))
                 return
             lines.append(f" • [b]{escape(name)}[/b]: {files} changed file(s), {commits} commit(s)")
-        question = (f"Discard {len(names)} agent(s)?\n\n" + "\n".join(lines) +
+        question = ((f"{intro}\n\n" if intro else "") + f"Discard {len(names)} agent(s)?\n\n" + "\n".join(lines) +
                     "\n\nEach is archived first (refs/paneboard/archive/… and a .patch), then its window, "
                     "worktree and branch are removed. `paneboard restore NAME` brings it back.")
         self.post_message(ConfirmNeeded(question, "Discard", lambda: self.do_discard(names)))
@@ -227,14 +247,12 @@ class ReviewFlow:
                 self.select_agent(name)
                 self.action_review()
             elif verb == "winner":
-                # Review the winner first (M merges from there); then offer to discard the others.
+                # Review the winner first; M merges from there, and its merge offers to discard the others.
                 self.select_agent(name)
-                losers = [a.name for a in same_task if a.name != name]
                 winner = self.agents[name]
                 from .review import ReviewScreen
                 self.app.push_screen(ReviewScreen(Path(winner.worktree), winner.base,
-                                                  f"winner {name}: {winner.branch} vs {winner.base}  (M merges)"),
-                                     lambda _: losers and self.prepare_discard(losers))
+                                                  f"winner {name}: {winner.branch} vs {winner.base}  (M merges)"))
 
         self.app.push_screen(CandidatesScreen(agent, candidates, conflicts), chosen)
 

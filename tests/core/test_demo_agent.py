@@ -286,6 +286,18 @@ def test_limit_message(run_agent, tmp_path):
     assert "5-hour limit reached ∙ resets 3pm" in text
 
 
+def test_limit_that_resets_seconds_later_says_when_to_the_second(run_agent, tmp_path):
+    import time
+    from datetime import datetime
+    from app.limits import local_zone, parse_reset
+    before = time.time()
+    agent = run_script(run_agent, tmp_path, [{"do": "limit", "resets_in": 60}])   # 60 s at FAST speed: ~3 s
+    assert agent.exit_code() == 0
+    line = re.search(r"5-hour limit reached ∙ resets \d{1,2}:\d\d:\d\d(am|pm)", agent.text()).group(0)
+    at = parse_reset(line, datetime.fromtimestamp(before, local_zone()), local_zone()).timestamp()
+    assert before < at <= time.time() + 60 * float(FAST) + 1
+
+
 @pytest.mark.parametrize("code", [0, 3, 42])
 def test_exit_code_is_honoured(run_agent, tmp_path, code):
     agent = run_script(run_agent, tmp_path, [{"do": "exit", "code": code}, {"do": "edit", "path": "never"}])
