@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -95,12 +96,74 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _dispatch(args) or 0
-    except PaneboardError as exc:
-        print(f"paneboard: {exc}", file=sys.stderr)
-        return exc.exit_code
+        _enter_existing_directory(args)
+        code = _dispatch(args) or 0
+        sys.stdout.flush()  # a reader that went away (`paneboard ls | head -3`) shows here, not at exit
+        return code
+    except BrokenPipeError as exc:
+        if _stdout_gone():
+            # The reader has all it wanted: exit quietly, like a command killed by SIGPIPE.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
+        return _failed(exc, args)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - every failure is one line; the unexpected ones keep a report
+        return _failed(exc, args)
+
+
+def _failed(exc: Exception, args) -> int:
+    """Say on one line why the command failed, and pick its exit code."""
+    from .errors import DiskFull, disk_full_path, one_line
+    near = args.repo
+    if near is None:
+        with contextlib.suppress(OSError):
+            near = Path.cwd()
+    message = one_line(exc, near)
+    if not isinstance(exc, (PaneboardError, OSError)):
+        message += f" (a bug: please report it with {_crash_report(exc)})"
+    with contextlib.suppress(OSError):
+        print(f"paneboard: {message}", file=sys.stderr)
+    if disk_full_path(exc, near) is not None:
+        return DiskFull.exit_code
+    return exc.exit_code if isinstance(exc, PaneboardError) else 1
+
+
+def _crash_report(exc: Exception) -> str:
+    """Write exc's traceback to a file for a bug report; its path (or, when it cannot be written, stderr)."""
+    import tempfile
+    import traceback
+    text = "".join(traceback.format_exception(exc))
+    try:
+        fd, path = tempfile.mkstemp(prefix="paneboard-crash-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return path
+    except OSError:
+        print(text, file=sys.stderr, end="")
+        return "the traceback above"
+
+
+def _stdout_gone() -> bool:
+    """True when nobody reads our standard output any more (its pipe's reader closed)."""
+    import select
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poll.poll(0))
+    except (OSError, ValueError):
+        return True
+
+
+def _enter_existing_directory(args) -> None:
+    """Refuse to run from a directory that was removed (an agent's worktree, merged or discarded)."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        if args.repo is not None and args.repo.is_absolute() and args.repo.is_dir():
+            os.chdir(args.repo)  # git and every relative path then start from the repository
+            return
+        raise PaneboardError("the current directory no longer exists: cd to your repository") from None
 
 
 def _fleet(args):

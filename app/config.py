@@ -12,8 +12,11 @@ import yaml
 
 from . import presets
 from .errors import ConfigError
+from .names import control_character, name_problem
 
 DEFAULT_FILE = "paneboard.yaml"
+# The largest prompt paneboard delivers (pasted when it is too long for a command line).
+PROMPT_MAX_BYTES = 1024 * 1024
 MERGE_STRATEGIES = ("merge", "squash", "rebase")
 
 
@@ -251,23 +254,52 @@ def parse(text: str, path: str = DEFAULT_FILE) -> TaskFile:
     for i, tnode in enumerate(task_nodes):
         where = f"tasks[{i}]"
         kw: dict[str, Any] = {"line": tnode.start_mark.line + 1}
-        name_node = None
+        nodes: dict[str, yaml.Node] = {}
         for k, v in _mapping(ctx, tnode, where):
             _check_keys(ctx, k, where, _TASK_FIELDS)
             kw[k.value] = _TASK_FIELDS[k.value](ctx, v, f"{where}.{k.value}")
-            if k.value == "name":
-                name_node = v
+            nodes[k.value] = v
         if "name" not in kw or not kw["name"].strip():
             raise ctx.fail(tnode, f"{where}.name", "every task needs a name")
+        if problem := name_problem(kw["name"]):
+            raise ctx.fail(nodes["name"], f"{where}.name", problem)
         where = f"tasks[{i}] ({kw['name']})"
+        if problem := prompt_problem(kw.get("prompt", "")):
+            raise ctx.fail(nodes["prompt"], f"{where}.prompt", problem)
         if kw["name"] in names:
-            raise ctx.fail(name_node, f"{where}.name",
+            raise ctx.fail(nodes["name"], f"{where}.name",
                            f"duplicate task name {kw['name']!r} (first on line {names[kw['name']]})")
         names[kw["name"]] = kw["line"]
         kw.setdefault("agent", settings.agent)
         tasks.append(Task(**kw))
     _check_after(ctx, tasks, task_nodes)
     return TaskFile(Path(path), settings, tuple(tasks))
+
+
+def not_utf8(text: str) -> int | None:
+    """The index of the first character that cannot be written as UTF-8 (a stray byte from argv), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
+def prompt_problem(prompt: str) -> str | None:
+    """Why a prompt cannot be delivered (a NUL byte, a terminal control character, not UTF-8, too big), or None."""
+    bad = not_utf8(prompt)
+    found = (bad, "a byte that is not UTF-8") if bad is not None else control_character(prompt, allowed="\t\n\r")
+    if found is not None:
+        at, what = found
+        line = prompt.count("\n", 0, at) + 1
+        column = at - (prompt.rfind("\n", 0, at) + 1) + 1
+        # A pasted prompt carrying ESC could end the bracketed paste and type the rest as keys.
+        return f"the prompt holds {what} at line {line}, column {column}: remove it (a prompt is plain text)"
+    size = len(prompt.encode("utf-8"))
+    if size > PROMPT_MAX_BYTES:
+        return (f"the prompt is {size / 1024 / 1024:.1f} MB; paneboard delivers at most "
+                f"{PROMPT_MAX_BYTES // 1024 // 1024} MB: put the text in a file and ask the agent to read it")
+    return None
 
 
 def _check_after(ctx: _Ctx, tasks: list[Task], nodes: list[yaml.Node]) -> None:

@@ -63,9 +63,10 @@ class StateFile:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+            _name_the_file(exc, self.path)
             raise
 
     @staticmethod
@@ -81,7 +82,14 @@ def write_atomic(path: Path, content: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(content)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        _name_the_file(exc, path)
         raise
+
+
+def _name_the_file(exc: BaseException, path: Path) -> None:
+    # A failed write or flush (a full disk) carries no file name; the user needs to know which file.
+    if isinstance(exc, OSError) and exc.filename is None:
+        exc.filename = str(path)

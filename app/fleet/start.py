@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 import socket
 import threading
@@ -13,12 +14,34 @@ from pathlib import Path
 from .. import hooks, presets
 from ..tmux import logs
 from ..git import worktrees
-from ..config import Task, TaskFile
+from ..config import Task, TaskFile, prompt_problem
 from ..errors import PaneboardError, SpawnError, TmuxError
 from ..model import Agent
-from ..names import slugify
+from ..names import name_problem, slugify
 from ..tmux import Tmux
 from .core import FleetCore
+
+
+# A prompt longer than this (UTF-8 bytes) is pasted after the agent starts, even for an argument preset:
+# tmux refuses a command over 16 KiB ("command too long") and Linux an argument over 128 KiB (E2BIG).
+ARG_PROMPT_MAX_BYTES = 8 * 1024
+
+
+def task_problem(task: Task) -> str | None:
+    """Why a task cannot start (its name or its prompt), said in one line naming the task; None when it can."""
+    problem = name_problem(task.name)
+    if problem is None and (problem := prompt_problem(task.prompt)) is not None:
+        problem = f"task {task.name!r}: {problem}"
+    return problem
+
+
+def prompt_delivery(preset: presets.Preset, prompt: str) -> str:
+    """How the prompt reaches the agent: "arg" on its command line, "paste" once it runs, or "none"."""
+    if not prompt or preset.prompt == "none":
+        return "none"
+    if preset.prompt == "arg" and len(prompt.encode("utf-8")) > ARG_PROMPT_MAX_BYTES:
+        return "paste"
+    return preset.prompt
 
 
 def _port_free(port: int) -> bool:
@@ -42,8 +65,9 @@ class StartVerbs(FleetCore):
 
     def spawn(self, task: Task, base: str | None = None) -> Agent:
         """Create branch + worktree + tmux window for one task and start its agent; roll back on failure."""
-        if not task.name.strip():
-            raise PaneboardError("an agent needs a name (got an empty one)")
+        problem = task_problem(task)
+        if problem is not None:
+            raise PaneboardError(problem)
         records = self.state.read()["agents"]
         if task.name in records:
             raise PaneboardError(f"an agent named {task.name!r} already exists (see `paneboard ls`; "
@@ -83,13 +107,14 @@ class StartVerbs(FleetCore):
         except BaseException as exc:
             if pane is not None:
                 self.tmux.kill_window(pane)
+                hooks.settings_path(self.repo.common_dir, task.name).unlink(missing_ok=True)
             worktrees.remove_new_worktree(self.repo, branch, path)
             if isinstance(exc, SpawnError):
                 raise
             if isinstance(exc, PaneboardError):
                 raise SpawnError("state", str(exc)) from None
             raise
-        if task.prompt and preset.prompt == "paste":
+        if prompt_delivery(preset, task.prompt) == "paste":
             t = threading.Thread(target=self._paste_when_ready, args=(pane, task.prompt, preset.ready),
                                  daemon=True, name=f"paste-{slug}")
             t.start()
@@ -110,11 +135,20 @@ class StartVerbs(FleetCore):
             # Hook settings live beside the log, never in the worktree (no diff, no out_of_scope).
             hooks_file = hooks.install(self.repo.common_dir, task.name) \
                 if preset.hooks and (self.settings.hooks if task.hooks is None else task.hooks) else None
-            return self.tmux.new_agent_window(self.session, slug, str(path),
-                                              preset.command(task.prompt, hooks_file), env, options,
-                                              pipe=logs.pipe_command(log))
+            argv = preset.command(task.prompt if prompt_delivery(preset, task.prompt) == "arg" else None, hooks_file)
+            try:
+                return self.tmux.new_agent_window(self.session, slug, str(path), argv, env, options,
+                                                  pipe=logs.pipe_command(log))
+            except BaseException:
+                if hooks_file is not None:
+                    hooks_file.unlink(missing_ok=True)
+                raise
         except TmuxError as exc:
             raise SpawnError("tmux window", str(exc)) from None
+        except OSError as exc:
+            if exc.errno == errno.E2BIG:   # the environment given to the task is too big for a command line
+                raise SpawnError("tmux window", f"the command line is too long ({exc.strerror})") from None
+            raise
 
     def wait_for_prompts(self, timeout: float = 60.0) -> None:
         """Block until every pending pasted prompt was delivered (the CLI calls this before exiting)."""
@@ -164,7 +198,11 @@ class StartVerbs(FleetCore):
                     to_start.append(t)
                 else:
                     queued.append(t)
-        # Validate every agent before starting any, so a typo does not leave half a fleet.
+        # Validate every task before starting any, so a typo does not leave half a fleet.
+        for t in to_start + queued:
+            problem = task_problem(t)
+            if problem is not None:
+                raise PaneboardError(f"{problem}; nothing was started")
         for t in to_start:
             missing = presets.resolve(t.agent).missing_binary()
             if missing:

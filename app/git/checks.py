@@ -2,7 +2,8 @@
 
 The command string is split with shlex and run as an argv list: no shell ever sees it, so
 `;`, `|`, `$(...)` and backquotes are plain arguments. The check runs in its own process
-group, which is killed on timeout and cleaned up after it exits.
+group, which is killed on timeout and cleaned up after it exits; a watchdog beside it kills the
+group if paneboard itself dies first (kill -9 of the dashboard), so no check is left orphaned.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,19 @@ from pathlib import Path
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)")
 _GRACE = 2.0
 _SUMMARY_MAX = 200
+
+# The watchdog reads the check's process group id, then waits: "done" means the check ended in our
+# hands; end of file without it means paneboard died (its end of the pipe closed), so it kills the group.
+# stdlib only, no site (-I -S): it starts in ~10 ms while the check starts.
+_WATCHDOG = """\
+import os, signal, sys
+pgid = int(sys.stdin.readline() or 0)
+if pgid > 1 and sys.stdin.readline().strip() != "done":
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+"""
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,22 @@ def _empty(log_path: Path) -> CheckResult:
     return CheckResult(False, None, 0.0, log_path, "empty check command")
 
 
+def _start_watchdog() -> subprocess.Popen:
+    """The process that kills a check's group when paneboard dies; its own session, so a hangup spares it."""
+    return subprocess.Popen([sys.executable, "-I", "-S", "-c", _WATCHDOG], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _stand_down(watchdog: subprocess.Popen, finished: bool) -> None:
+    """Tell the watchdog the check ended in our hands (or never started), and reap it."""
+    with contextlib.suppress(OSError, ValueError):
+        if finished:
+            watchdog.stdin.write(b"done\n")
+        watchdog.stdin.close()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        watchdog.wait(timeout=5)
+
+
 def run_check(worktree: Path, command: str, log_path: Path, timeout: float) -> CheckResult:
     """Run command (split with shlex, no shell) in worktree with output to log_path; kill it after timeout seconds."""
     argv, log_path = _argv(command), Path(log_path)
@@ -105,12 +136,17 @@ def run_check(worktree: Path, command: str, log_path: Path, timeout: float) -> C
         return _empty(log_path)
     started = time.monotonic()
     with _open_log(log_path, argv) as log:
+        watchdog = _start_watchdog()
         try:
             proc = subprocess.Popen(argv, cwd=worktree, stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as exc:
+            _stand_down(watchdog, finished=False)
             log.close()
             return _not_started(argv, log_path, started, exc)
+        with contextlib.suppress(OSError):   # a watchdog that could not start leaves the check unguarded, not failed
+            watchdog.stdin.write(f"{proc.pid}\n".encode())
+            watchdog.stdin.flush()
         timed_out = False
         try:
             code = proc.wait(timeout=timeout)
@@ -126,6 +162,7 @@ def run_check(worktree: Path, command: str, log_path: Path, timeout: float) -> C
         finally:
             # Children the check left running would hold the log open and outlive it.
             _kill_group(proc.pid, signal.SIGKILL)
+            _stand_down(watchdog, finished=True)
     return _finish(argv, code, timed_out, timeout, started, log_path)
 
 

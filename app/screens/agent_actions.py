@@ -19,7 +19,7 @@ from textual.app import SuspendNotSupported
 
 from app import presets
 from app.config import Task
-from app.errors import PaneboardError
+from app.errors import PaneboardError, one_line
 from app.model import Kind
 
 from .confirm import ConfirmScreen
@@ -34,6 +34,14 @@ if TYPE_CHECKING:
 SNOOZE_SECONDS = 600
 
 
+def failure(what: str, exc: BaseException, near=None) -> ActionFinished:
+    """How a failed action is told: one line (a full disk said plainly), never a crash of the dashboard."""
+    message = one_line(exc, near)
+    if not isinstance(exc, (PaneboardError, OSError)):
+        message += " (a bug in paneboard: please report it)"
+    return ActionFinished(what, message)
+
+
 class AgentActions:
     """What the keys do to the selected agent (and `n` to the fleet).
 
@@ -44,12 +52,12 @@ class AgentActions:
     monitor: Monitor
 
     @work(thread=True, group="action")
-    def fleet_action(self, what: str, fn, *args) -> None:
-        """Run a fleet call in a thread and post how it ended."""
+    def fleet_action(self, what: str, fn, *args, failed: str | None = None) -> None:
+        """Run a fleet call in a thread and post how it ended (`failed` titles its failure; else `what`)."""
         try:
             fn(*args)
-        except PaneboardError as exc:
-            self.post_message(ActionFinished(what, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - any failure is a toast and a log line; the dashboard goes on
+            self.post_message(failure(failed or what, exc, self.fleet.repo.common_dir))
         else:
             self.post_message(ActionFinished(what))
         self.monitor.refresh()
@@ -60,7 +68,8 @@ class AgentActions:
         if agent is None or agent.pane is None:
             return
         if self.fleet.tmux_client_inside():
-            self.fleet_action(f"switched to {agent.name}", self.fleet.switch_client_to, agent.name)
+            self.fleet_action(f"switched to {agent.name}", self.fleet.switch_client_to, agent.name,
+                              failed=f"switch to {agent.name}")
             return
         argv = self.fleet.attach_argv(agent.name)
         env = {k: v for k, v in os.environ.items() if k != "TMUX"}
@@ -71,6 +80,9 @@ class AgentActions:
         except SuspendNotSupported:
             self.notify(f"This terminal cannot be handed over; run: {by_hand}",
                         title="attach", severity="warning", timeout=10, markup=False)
+            return
+        except OSError as exc:
+            self.post_message(failure(f"attach to {agent.name}", exc))
             return
         if result.returncode != 0:
             reason = (result.stderr or "").strip().splitlines()
@@ -87,9 +99,11 @@ class AgentActions:
             if reply is None:
                 return
             if reply.key:
-                self.fleet_action(f"{agent.name}: pressed {reply.key}", self.fleet.send_key, agent.name, reply.key)
+                self.fleet_action(f"{agent.name}: pressed {reply.key}", self.fleet.send_key, agent.name, reply.key,
+                                  failed=f"press {reply.key} in {agent.name}")
             else:
-                self.fleet_action(f"{agent.name}: sent {reply.text!r}", self.fleet.send, agent.name, reply.text)
+                self.fleet_action(f"{agent.name}: sent {reply.text!r}", self.fleet.send, agent.name, reply.text,
+                                  failed=f"send to {agent.name}")
 
         self.app.push_screen(ReplyScreen(agent.name, agent.status.evidence[-200:]), send)
 
@@ -98,7 +112,8 @@ class AgentActions:
         if agent is None:
             return
         keys = presets.resolve(agent.agent).approve if approve else presets.resolve(agent.agent).deny
-        self.fleet_action(f"{agent.name}: {'approved' if approve else 'rejected'}", self.fleet.press, agent.name, keys)
+        self.fleet_action(f"{agent.name}: {'approved' if approve else 'rejected'}", self.fleet.press, agent.name, keys,
+                          failed=f"{'approve' if approve else 'reject'} {agent.name}")
 
     def action_approve(self) -> None:
         """Answer the selected agent's question with yes."""
@@ -114,7 +129,7 @@ class AgentActions:
             if req is None:
                 return
             task = Task(name=req.name, agent=req.agent, prompt=req.prompt, scope=req.scope, count=req.count)
-            self.fleet_action(f"started {req.name}", self._spawn_all, task)
+            self.fleet_action(f"started {req.name}", self._spawn_all, task, failed=f"start {req.name}")
 
         self.app.push_screen(SpawnScreen(list(presets.PRESETS), self.fleet.settings.agent), start)
 
@@ -131,7 +146,8 @@ class AgentActions:
         if agent.status.kind == Kind.QUEUED:
             def dropped(yes: bool | None) -> None:
                 if yes:
-                    self.fleet_action(f"dropped queued task {agent.name}", self.fleet.unqueue, agent.name)
+                    self.fleet_action(f"dropped queued task {agent.name}", self.fleet.unqueue, agent.name,
+                                      failed=f"drop queued task {agent.name}")
             self.app.push_screen(ConfirmScreen(
                 f"Drop queued task [b]{escape(agent.name)}[/b]?\n\nIt has not started ({escape(agent.status.why)}); "
                 f"no branch, worktree or window exists for it yet. `paneboard up` queues it again.", "Drop"), dropped)
@@ -139,7 +155,7 @@ class AgentActions:
 
         def done(yes: bool | None) -> None:
             if yes:
-                self.fleet_action(f"stopped {agent.name}", self.fleet.kill, agent.name)
+                self.fleet_action(f"stopped {agent.name}", self.fleet.kill, agent.name, failed=f"stop {agent.name}")
 
         self.app.push_screen(ConfirmScreen(
             f"Stop agent [b]{escape(agent.name)}[/b]?\n\nIts process is ended and its tmux window closed. "
@@ -152,8 +168,12 @@ class AgentActions:
         agent = self._current()
         if agent is None:
             return
-        for t in agent.triggers:
-            self.monitor.acknowledge(agent.name, t.kind.value)
+        try:
+            for t in agent.triggers:
+                self.monitor.acknowledge(agent.name, t.kind.value)
+        except Exception as exc:  # noqa: BLE001 - a failed save is told, the dashboard goes on
+            self.post_message(failure(f"acknowledge {agent.name}", exc, self.fleet.repo.common_dir))
+            return
         self.trigger_log.write(Text(f"{time.strftime('%H:%M:%S')} {agent.name}: acknowledged "
                                     f"{', '.join(t.kind.value for t in agent.triggers)}", style="dim"))
 
@@ -162,8 +182,12 @@ class AgentActions:
         agent = self._current()
         if agent is None:
             return
-        for t in agent.triggers:
-            self.monitor.snooze(agent.name, t.kind.value, SNOOZE_SECONDS)
+        try:
+            for t in agent.triggers:
+                self.monitor.snooze(agent.name, t.kind.value, SNOOZE_SECONDS)
+        except Exception as exc:  # noqa: BLE001 - a failed save is told, the dashboard goes on
+            self.post_message(failure(f"snooze {agent.name}", exc, self.fleet.repo.common_dir))
+            return
         self.trigger_log.write(Text(f"{time.strftime('%H:%M:%S')} {agent.name}: snoozed for "
                                     f"{SNOOZE_SECONDS // 60} min", style="dim"))
 

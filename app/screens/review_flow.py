@@ -17,8 +17,8 @@ from textual import work
 from textual.worker import get_current_worker
 
 from app.git import worktrees
-from app.errors import PaneboardError
 
+from .agent_actions import failure
 from .messages import ActionFinished, ConfirmNeeded, ConflictsPredicted, MergeDone
 
 if TYPE_CHECKING:
@@ -59,8 +59,8 @@ class ReviewFlow:
             predicted, paired = merging.predict_fleet(self.fleet.repo.root, base, live)
             vs_base = {n: p.conflicts for n, p in predicted.items()}
             pairs = {k: p.conflicts for k, p in paired.items()}
-        except (PaneboardError, OSError) as exc:
-            self.post_message(ActionFinished("conflict prediction", str(exc)))
+        except Exception as exc:  # noqa: BLE001 - told in the log; predicted again at the next update
+            self.post_message(failure("conflict prediction", exc, self.fleet.repo.common_dir))
             return
         self._predicted_for = key
         self.post_message(ConflictsPredicted(base, vs_base, pairs))
@@ -78,8 +78,8 @@ class ReviewFlow:
         """Run an agent's check command in its worktree and post the verdict."""
         try:
             result = self.fleet.check(name)
-        except PaneboardError as exc:
-            self.post_message(ActionFinished(f"check {name}", str(exc)))
+        except Exception as exc:  # noqa: BLE001 - any failure is a toast and a log line; the dashboard goes on
+            self.post_message(failure(f"check {name}", exc, self.fleet.repo.common_dir))
             return
         verdict = "passed" if result.passed else "FAILED"
         self.post_message(ActionFinished(f"{name}: check {verdict} in {result.duration:.1f}s: {result.summary_line}"))
@@ -93,7 +93,11 @@ class ReviewFlow:
             return
         from .text import TextScreen
         path = Path(record.get("log", ""))
-        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else "(the log is gone)"
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else "(the log is gone)"
+        except OSError as exc:
+            self.post_message(failure(f"check log of {agent.name}", exc, path))
+            return
         verdict = "running" if agent.check_running else ("passed" if record.get("passed") else "failed")
         self.app.push_screen(TextScreen(f"{agent.name}: {record.get('command', 'check')} — {verdict}", text))
 
@@ -126,8 +130,8 @@ class ReviewFlow:
         """Work out what approving would do, then ask (conflicts are refused before asking)."""
         try:
             preview = self.fleet.merge_preview(name)
-        except PaneboardError as exc:
-            self.post_message(ActionFinished(f"merge {name}", str(exc)))
+        except Exception as exc:  # noqa: BLE001 - any failure is a toast and a log line; the dashboard goes on
+            self.post_message(failure(f"merge {name}", exc, self.fleet.repo.common_dir))
             return
         agent, prediction = preview["agent"], preview["prediction"]
         if not prediction.clean:
@@ -162,8 +166,8 @@ class ReviewFlow:
             else:
                 self.post_message(ActionFinished(f"merge {name}", str(exc)))
             return
-        except PaneboardError as exc:
-            self.post_message(ActionFinished(f"merge {name}", str(exc)))
+        except Exception as exc:  # noqa: BLE001 - any failure is a toast and a log line; the dashboard goes on
+            self.post_message(failure(f"merge {name}", exc, self.fleet.repo.common_dir))
             return
         self.post_message(MergeDone(name, result))
         self.post_message(ActionFinished(f"merged {name} into {result.base}: {result.old[:8]} -> {result.new[:8]}"))
@@ -203,8 +207,8 @@ class ReviewFlow:
         for name in names:
             try:
                 files, commits = self.fleet.discard_preview(name)
-            except PaneboardError as exc:
-                self.post_message(ActionFinished(f"discard {name}", str(exc)))
+            except Exception as exc:  # noqa: BLE001 - any failure is a toast and a log line; the dashboard goes on
+                self.post_message(failure(f"discard {name}", exc, self.fleet.repo.common_dir))
                 return
             lines.append(f" • [b]{escape(name)}[/b]: {files} changed file(s), {commits} commit(s)")
         question = ((f"{intro}\n\n" if intro else "") + f"Discard {len(names)} agent(s)?\n\n" + "\n".join(lines) +
@@ -218,8 +222,8 @@ class ReviewFlow:
         for name in names:
             try:
                 saved = self.fleet.discard(name)
-            except PaneboardError as exc:
-                self.post_message(ActionFinished(f"discard {name}", str(exc)))
+            except Exception as exc:  # noqa: BLE001 - any failure is a toast and a log line; the dashboard goes on
+                self.post_message(failure(f"discard {name}", exc, self.fleet.repo.common_dir))
                 continue
             self.post_message(ActionFinished(f"discarded {name} (archived at {saved.ref})"))
         self.monitor.refresh()
@@ -264,8 +268,11 @@ class ReviewFlow:
             left, right = self.agents[a], self.agents[b]
             rev_a = merging.candidate_commit(Path(left.worktree))
             rev_b = merging.candidate_commit(Path(right.worktree))
-        except (KeyError, PaneboardError) as exc:
-            self.post_message(ActionFinished(f"compare {a} and {b}", str(exc)))
+        except KeyError as exc:
+            self.post_message(ActionFinished(f"compare {a} and {b}", f"agent {exc} is gone"))
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure is a toast and a log line; the dashboard goes on
+            self.post_message(failure(f"compare {a} and {b}", exc, self.fleet.repo.common_dir))
             return
         self.app.call_from_thread(self._push_compare, rev_a, rev_b, a, b)
 

@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, TextArea
+
+from app.config import prompt_problem
+from app.names import name_problem
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,13 @@ class SpawnScreen(ModalScreen[SpawnRequest | None]):
         if not name:
             error.update("A name is required.")
             return
+        prompt = self.query_one("#prompt", TextArea).text
+        problem = name_problem(name) or prompt_problem(prompt)
+        if problem:
+            error.update(Content(problem[0].upper() + problem[1:] + "."))   # Content: a name's brackets are text
+            return
         if not count_text.isdigit() or int(count_text) < 1:
             error.update("Count must be a whole number of at least 1.")
             return
         scope = tuple(s.strip() for s in self.query_one("#scope", Input).value.split(",") if s.strip())
-        self.dismiss(SpawnRequest(name=name, agent=agent, prompt=self.query_one("#prompt", TextArea).text,
-                                  scope=scope, count=int(count_text)))
+        self.dismiss(SpawnRequest(name=name, agent=agent, prompt=prompt, scope=scope, count=int(count_text)))
