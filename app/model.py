@@ -110,6 +110,9 @@ class Agent:
     worktree_exists: bool = True
     merged: bool = False
     last_check: dict | None = None   # {"passed", "exit_code", "duration", "summary", "log", "at", "command"}
+    socket: str | None = None        # the tmux socket (-L name) it lives on; None: the default server
+    session_id: str | None = None    # the agent CLI's own session id, which restart resumes
+    pane_unseen: bool = False        # no pane found, and no record of where it lives or that it stopped
 
     @property
     def files_changed(self) -> int:
@@ -128,6 +131,6 @@ class Agent:
             "commits": self.commits, "exit_code": self.exit_code, "pid": self.pid,
             "pane_alive": self.pane_alive, "worktree_exists": self.worktree_exists,
             "merged": self.merged, "scope": list(self.scope), "after": list(self.after),
-            "last_check": self.last_check,
+            "last_check": self.last_check, "socket": self.socket, "session_id": self.session_id,
             "started_at": self.started_at, "last_activity_at": self.last_activity_at,
         }
