@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UnsafeOperation
 from ..git import worktrees
 from .core import FleetCore
 from .sockets import refuse_unseen
@@ -21,9 +20,6 @@ class PruneVerbs(FleetCore):
         doomed = {str(s.path.resolve()) for s in states if s.prunable or archive_others}
         for agent in self.agents(stats=False):
             if agent.worktree and str(Path(agent.worktree).resolve()) in doomed:
-                # A live agent's worktree is never pruned from under it; one whose pane is unseen only if forced.
-                if agent.pane_alive:
-                    raise UnsafeOperation(f"prune refused: agent {agent.name!r} still runs in {agent.worktree} "
-                                          f"(stop it first: `paneboard kill {agent.name}`); nothing was changed")
+                # An agent that may run on a tmux server we are not looking at keeps its worktree unless forced.
                 refuse_unseen(agent, "prune", force)
         return archive.prune(self.repo.root, base, archive_others=archive_others)

@@ -204,3 +204,16 @@ def test_a_forgotten_branch_without_its_worktree_gets_one_back(repo: Path, tmux_
     result = run("restart", "bare", "--agent", cmd, cwd=repo, socket=tmux_socket)
     assert result.returncode == 0, result.stderr
     assert (wt / "kept.txt").read_text() == "committed\n" and panes(tmux_socket) == {"bare": True}
+
+
+def test_prune_keeps_the_worktree_of_an_agent_it_cannot_see(repo: Path, tmux_socket: str, second_socket: str,
+                                                             tmp_path: Path):
+    info = find_repo(repo)
+    there = Fleet(info, Settings(agent="demo", tmux_socket=second_socket))
+    away = there.spawn(Task(name="fresh", agent=sleeper(tmp_path)))    # clean and "merged": prunable
+    with there.state.edit() as data:
+        del data["agents"]["fresh"]["socket"]
+    one_line_error(run("prune", cwd=repo, socket=tmux_socket), "fresh", "--force", "another tmux server")
+    assert Path(away.worktree).is_dir() and panes(second_socket) == {"fresh": True}
+    result = run("prune", "--force", cwd=repo, socket=tmux_socket)
+    assert result.returncode == 0 and "removed paneboard/fresh" in result.stdout

@@ -242,3 +242,34 @@ def test_ls_json_since_is_the_moment_the_condition_began_and_stays(repo: Path, t
     assert abs(first["asker"][0]["out_of_scope"] - written) < 1.0
     assert abs(first["asker"][0]["overlap"] - written) < 1.0
     assert first["asker"][0]["needs_input"] <= written + 1.0
+
+
+async def test_dashboard_says_agents_are_stopped_once_and_r_restarts_the_selected_one(
+        repo: Path, tmux_socket: str, tmp_path: Path):
+    import asyncio
+    from app.dashboard import Dashboard
+    from tests.helpers import kill_tmux
+    fleet = fleet_on(repo, tmux_socket)
+    log = spawn_agent(fleet, tmp_path, "worker")
+    spawn_agent(fleet, tmp_path, "other")
+    kill_tmux(tmux_socket)                      # a reboot: every window gone
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    said = "2 agents are stopped: press R on one, or run `paneboard restart --all`"
+
+    async def until(predicate, timeout=20.0):
+        for _ in range(int(timeout / 0.05)):
+            if predicate():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("condition not met in time")
+    async with app.run_test(size=(140, 44)) as pilot:
+        await until(lambda: any(n.message == said for n in app._notifications))
+        await until(lambda: app.main_screen.selected == "worker")
+        assert app.main_screen.check_action("restart", ()) is True
+        await pilot.press("R")
+        await until(lambda: len(starts(log)) == 2)
+        await until(lambda: app.agents["worker"].pane_alive)
+        await pilot.pause(0.3)
+        assert app.main_screen.check_action("restart", ()) is False    # running: nothing to restart
+        assert not app.agents["other"].pane_alive
+        assert [n.message for n in app._notifications].count(said) == 1
