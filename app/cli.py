@@ -70,13 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("name")
     k.add_argument("--forget", action="store_true", help="also drop it from the list")
     k.add_argument("--force", action="store_true", help="even if its pane cannot be seen (another tmux server?)")
-    rt = sub.add_parser("restart", parents=[common],
-                        help="start a stopped agent again in its worktree, resuming its conversation")
-    rt.add_argument("name", nargs="?", default=None)
-    rt.add_argument("--all", action="store_true", help="every agent that is not running, merged or discarded")
-    rt.add_argument("--force", action="store_true", help="even if its pane cannot be seen (another tmux server?)")
-    rt.add_argument("--agent", default=None,
-                    help="for a forgotten branch taken up again: preset or command (default: its task's, or defaults.agent)")
+    _restart_parser(sub, common)
     df = sub.add_parser("diff", parents=[common],
                         help="an agent's changes against its base (committed, uncommitted, untracked), or agent A vs agent B")
     df.add_argument("name")
@@ -101,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--force", action="store_true", help="even worktrees of agents whose pane cannot be seen")
     sub.add_parser("doctor", parents=[common], help="check tmux, git and which agent CLIs are installed")
     return p
+
+
+def _restart_parser(sub, common) -> None:
+    rt = sub.add_parser("restart", parents=[common],
+                        help="start a stopped agent again in its worktree, resuming its conversation")
+    rt.add_argument("name", nargs="?", default=None)
+    rt.add_argument("--all", action="store_true", help="every agent that is not running, merged or discarded")
+    rt.add_argument("--force", action="store_true", help="even if its pane cannot be seen (another tmux server?)")
+    rt.add_argument("--agent", default=None,
+                    help="for a forgotten branch taken up again: preset or command (default: its task's, or defaults.agent)")
 
 
 def main(argv: list[str] | None = None) -> int:
