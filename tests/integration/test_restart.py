@@ -32,6 +32,7 @@ with open(os.environ["STARTS"], "a") as fh:
                          "cwd": os.getcwd()}) + "\n")
 print("agent up", flush=True)
 if os.environ.get("EXIT_WITH"):
+    time.sleep(float(os.environ.get("LINGER", "0")))
     sys.exit(int(os.environ["EXIT_WITH"]))
 time.sleep(600)
 '''
@@ -45,13 +46,14 @@ def fleet_on(repo: Path, socket: str) -> Fleet:
     return Fleet(find_repo(repo), Settings(agent="demo", tmux_socket=socket, silence=3600.0))
 
 
-def spawn_agent(fleet: Fleet, tmp_path: Path, name: str, exit_with: str = "", prompt: str = "do it") -> Path:
+def spawn_agent(fleet: Fleet, tmp_path: Path, name: str, exit_with: str = "", prompt: str = "do it",
+                linger: float = 0.0) -> Path:
     script = tmp_path / "agent.py"
     script.write_text(AGENT, encoding="utf-8")
     log = tmp_path / f"starts-{name}.jsonl"
     env = {"STARTS": str(log), "FLAVOUR": "mint"}
     if exit_with:
-        env["EXIT_WITH"] = exit_with
+        env["EXIT_WITH"], env["LINGER"] = exit_with, str(linger)
     fleet.spawn(Task(name=name, agent=shlex.join([sys.executable, str(script)]), prompt=prompt, env=env))
     retry_until(lambda: len(starts(log)) == 1)
     return log
@@ -273,3 +275,44 @@ async def test_dashboard_says_agents_are_stopped_once_and_r_restarts_the_selecte
         assert app.main_screen.check_action("restart", ()) is False    # running: nothing to restart
         assert not app.agents["other"].pane_alive
         assert [n.message for n in app._notifications].count(said) == 1
+
+
+async def test_monitor_sees_a_restarted_agent_exit_anew(repo: Path, tmux_socket: str, tmp_path: Path):
+    import asyncio
+    from app.model import TriggerKind
+    from app.monitor import Monitor
+    fleet = fleet_on(repo, tmux_socket)
+    log = spawn_agent(fleet, tmp_path, "quitter", exit_with="4", linger=1.5)
+    monitor = Monitor(fleet, rediscover_every=0.5, tick=0.2, write_status=False)
+    task = asyncio.create_task(monitor.run())
+
+    async def exit_trigger():
+        for _ in range(400):
+            a = next((x for x in monitor.agents() if x.name == "quitter"), None)
+            t = a and next((t for t in a.triggers if t.kind == TriggerKind.EXITED), None)
+            if t and a.exit_code == 4:
+                return t
+            await asyncio.sleep(0.05)
+        raise AssertionError("no exited trigger")
+    try:
+        first = await exit_trigger()
+        await asyncio.sleep(1.2)
+        await asyncio.to_thread(fleet.restart, "quitter")
+        for _ in range(200):
+            if len(starts(log)) == 2:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)
+        monitor.refresh()
+        second = await exit_trigger()
+        for _ in range(100):
+            if second.since > first.since:
+                break
+            await asyncio.sleep(0.1)
+            second = await exit_trigger()
+        # The second exit is its own occurrence, from when it happened, not the first one's.
+        assert second.since > first.since + 1.0
+    finally:
+        task.cancel()
+        with __import__("contextlib").suppress(asyncio.CancelledError):
+            await task
