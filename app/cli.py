@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--keep", action="store_true", help="leave the demo agents running after the dashboard exits")
     d.add_argument("--no-dashboard", action="store_true", help="start the demo agents and exit")
     d.add_argument("--speed", type=float, default=1.0, help="demo speed factor (2 = twice as fast)")
-    sub.add_parser("up", parents=[common], help="start every task of the task file")
+    u = sub.add_parser("up", parents=[common], help="start every task of the task file")
+    u.add_argument("--restart", action="store_true", help="also restart the tasks' agents that stopped")
     s = sub.add_parser("spawn", parents=[common], help="start one agent")
     s.add_argument("name")
     s.add_argument("--agent", default=None, help="preset name or full command")
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("kill", parents=[common], help="stop an agent (its branch and worktree are kept)")
     k.add_argument("name")
     k.add_argument("--forget", action="store_true", help="also drop it from the list")
+    k.add_argument("--force", action="store_true", help="even if its pane cannot be seen (another tmux server?)")
+    _restart_parser(sub, common)
     df = sub.add_parser("diff", parents=[common],
                         help="an agent's changes against its base (committed, uncommitted, untracked), or agent A vs agent B")
     df.add_argument("name")
@@ -85,12 +88,24 @@ def build_parser() -> argparse.ArgumentParser:
                         help="archive the agent's work, then remove its window, worktree and branch (restorable)")
     dc.add_argument("name")
     dc.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    dc.add_argument("--force", action="store_true", help="even if its pane cannot be seen (another tmux server?)")
     rs = sub.add_parser("restore", parents=[common], help="bring a discarded agent's worktree back from its archive")
     rs.add_argument("name")
     pr = sub.add_parser("prune", parents=[common], help="remove worktrees that are merged and clean")
     pr.add_argument("--dry-run", action="store_true")
+    pr.add_argument("--force", action="store_true", help="even worktrees of agents whose pane cannot be seen")
     sub.add_parser("doctor", parents=[common], help="check tmux, git and which agent CLIs are installed")
     return p
+
+
+def _restart_parser(sub, common) -> None:
+    rt = sub.add_parser("restart", parents=[common],
+                        help="start a stopped agent again in its worktree, resuming its conversation")
+    rt.add_argument("name", nargs="?", default=None)
+    rt.add_argument("--all", action="store_true", help="every agent that is not running, merged or discarded")
+    rt.add_argument("--force", action="store_true", help="even if its pane cannot be seen (another tmux server?)")
+    rt.add_argument("--agent", default=None,
+                    help="for a forgotten branch taken up again: preset or command (default: its task's, or defaults.agent)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,6 +186,10 @@ def _fleet(args):
     if args.repo is not None and not args.repo.is_dir():
         raise PaneboardError(f"--repo {args.repo}: no such directory")
     fleet = Fleet.open(args.repo or Path.cwd(), socket_name=args.socket, task_file=args.file)
+    if args.socket is not None:
+        # Each agent is found on the socket recorded with it; a flag that says otherwise is a mistake.
+        from .fleet.sockets import check_socket
+        check_socket(fleet.state.read()["agents"], args.socket, getattr(args, "name", None))
     if fleet.recovered is not None:
         r = fleet.recovered
         print(f"paneboard: an interrupted merge into {r.base} was {r.outcome} "
@@ -198,7 +217,8 @@ def _up(fleet, args) -> int:
     taskfile = config.load(args.file or fleet.repo.root / config.DEFAULT_FILE)
     fleet.settings = taskfile.settings if args.socket is None else config.with_overrides(
         taskfile.settings, tmux_socket=args.socket)
-    fleet.tmux = type(fleet.tmux)(fleet.settings.tmux_socket or os.environ.get("PANEBOARD_TMUX_SOCKET"))
+    if fleet.settings.tmux_socket and fleet.settings.tmux_socket != fleet.tmux.socket_name:
+        fleet.tmux = type(fleet.tmux)(fleet.settings.tmux_socket)
     if not taskfile.tasks:
         print(f"no tasks in {taskfile.path}: add some under `tasks:` (see README)")
         return 0
@@ -207,10 +227,64 @@ def _up(fleet, args) -> int:
         print(f"started {agent.name}  {agent.branch}  {agent.worktree}  pane {agent.pane}  PORT={agent.port}")
     for name in queued:
         print(f"queued  {name}  (waits for its `after` tasks to be merged)")
-    for name in skipped:
-        print(f"skipped {name}  (already exists)")
+    code = _up_existing(fleet, skipped, args.restart)
     fleet.wait_for_prompts()
-    return 0
+    return code
+
+
+def _up_existing(fleet, skipped: list[str], restart: bool) -> int:
+    """What `up` says of tasks started before: running ones are left alone, stopped ones restarted if asked."""
+    agents = {a.name: a for a in fleet.agents(stats=False)} if skipped else {}
+    code = 0
+    for name in skipped:
+        a = agents.get(name)
+        if a is not None and (a.pane_alive or a.merged):
+            print(f"skipped {name}  ({'running' if a.pane_alive else 'merged'})")
+        elif not restart:
+            print(f"stopped {name}  (start it again: paneboard restart {_quote(name)}, or `paneboard up --restart`)")
+        else:
+            try:
+                r = fleet.restart(name)
+            except PaneboardError as exc:
+                print(f"paneboard: {exc}", file=sys.stderr)
+                code = exc.exit_code
+                continue
+            print(f"restarted {name}  {r.branch}  {r.worktree}  pane {r.pane}  PORT={r.port}")
+    return code
+
+
+def _quote(name: str) -> str:
+    import shlex
+    return shlex.quote(name)
+
+
+def _restart(fleet, args) -> int:
+    if args.all == (args.name is not None):
+        raise PaneboardError("restart needs an agent NAME or --all (not both)")
+    if args.name is not None:
+        agent = fleet.restart(args.name, force=args.force, agent_spec=args.agent)
+        print(_restarted_line(agent))
+        fleet.wait_for_prompts()
+        return 0
+    started, failed = fleet.restart_all()
+    for agent in started:
+        print(_restarted_line(agent))
+    for name, why in failed:
+        print(f"paneboard: not restarted {name}: {why}", file=sys.stderr)
+    if not started and not failed:
+        print("nothing to restart: every agent is running, merged or discarded")
+    fleet.wait_for_prompts()
+    return 1 if failed else 0
+
+
+def _restarted_line(agent) -> str:
+    from . import presets
+    preset = presets.resolve(agent.agent)
+    if agent.session_id and preset.resume:
+        how = f"resuming session {agent.session_id}"
+    else:
+        how = "continuing its latest session" if preset.resume_latest else "started as before"
+    return f"restarted {agent.name}  {agent.branch}  {agent.worktree}  pane {agent.pane}  PORT={agent.port}  ({how})"
 
 
 def _send(fleet, args) -> int:
@@ -243,16 +317,21 @@ def _merge(fleet, args) -> int:
 
 def _discard(fleet, args) -> int:
     files, commits = fleet.discard_preview(args.name)
+    force = args.force
     if not args.yes:
         if not sys.stdin.isatty():
             raise PaneboardError(f"discarding {args.name} removes {files} changed file(s) and {commits} commit(s) "
                                  f"from its worktree and branch (archived first); confirm with --yes")
-        answer = input(f"Discard {args.name}: {files} file(s), {commits} commit(s) archived then removed. "
+        unseen = fleet.get(args.name, stats=False).pane_unseen and not force
+        warning = ("WARNING: its pane is not on this tmux server and nothing says it stopped: it may still run "
+                   "on another one. ") if unseen else ""
+        answer = input(f"{warning}Discard {args.name}: {files} file(s), {commits} commit(s) archived then removed. "
                        f"Type the agent's name to confirm: ")
         if answer.strip() != args.name:
             print("not discarded")
             return 1
-    saved = fleet.discard(args.name)
+        force = True    # the question said so, and the answer was yes
+    saved = fleet.discard(args.name, force=force)
     print(f"discarded {args.name}; its work is archived at {saved.ref}"
           + (f" and {saved.patch}" if saved.patch else "") + f" (undo: paneboard restore {args.name!r})")
     return 0
@@ -272,7 +351,7 @@ def _prune(fleet, args) -> int:
             verdict = "would remove" if st.prunable else ("keeps (unmerged)" if not st.merged else "keeps (dirty)")
             print(f"{verdict}  {st.branch}  {st.path}")
         return 0
-    removed = fleet.prune()
+    removed = fleet.prune(force=args.force)
     for st in removed:
         print(f"removed {st.branch}  {st.path}")
     if not removed:
@@ -284,7 +363,7 @@ def _kill(fleet, args) -> int:
     if fleet.unqueue(args.name):
         print(f"dropped queued task {args.name} (it had not started)")
         return 0
-    agent = fleet.kill(args.name)
+    agent = fleet.kill(args.name, force=args.force)
     if args.forget:
         fleet.forget(args.name)
     print(f"stopped {agent.name}; its work stays on branch {agent.branch} in {agent.worktree}")
@@ -493,6 +572,7 @@ _COMMANDS = {
     "attach": lambda fleet, args: _attach(fleet, args.name), "send": _send,
     "diff": lambda fleet, args: _diff(fleet, args.name, args.other, args.stat), "check": _check,
     "merge": _merge, "discard": _discard, "restore": _restore, "prune": _prune, "kill": _kill,
+    "restart": _restart,
 }
 
 

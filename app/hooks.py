@@ -12,7 +12,8 @@ MAX_BYTES) and always exits 0 without printing: some events add a hook's stdout 
 
 Reading: `hint(event)` maps the latest event to a status (`Hint`); events that say nothing about
 the status (SessionEnd, Notification auth_success…) are skipped. The monitor decides what wins
-(see `app.monitor.facts.hook_hint`).
+(see `app.monitor.facts.hook_hint`). Every event carries Claude's `session_id` (SessionStart
+first): the newest one is the conversation `paneboard restart` resumes (`last_session_id`).
 
 Stdlib only at module level: `record` runs once per hook event and must start in milliseconds.
 Measured on Claude Code 2.1.197 offline: SessionStart fires once the folder is trusted,
@@ -220,6 +221,39 @@ def _lines(data: bytes) -> list[dict]:
     return out
 
 
+_SESSION_ID = None
+
+
+def session_id(event: dict) -> str | None:
+    """The event's session id if it is one (never an option or a path: it becomes an argv element)."""
+    global _SESSION_ID
+    if _SESSION_ID is None:
+        import re
+        _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{5,127}")
+    value = event.get("session_id")
+    return value if isinstance(value, str) and _SESSION_ID.fullmatch(value) else None
+
+
+def _newest_session(events: list[dict]) -> str | None:
+    for event in reversed(events):
+        sid = session_id(event)
+        if sid:
+            return sid
+    return None
+
+
+def last_session_id(path: Path) -> str | None:
+    """The session id of the newest event that has one, in the events file or its rotated one."""
+    for p in (Path(path), _older(Path(path))):
+        try:
+            sid = _newest_session(_lines(p.read_bytes()))
+        except OSError:
+            continue
+        if sid:
+            return sid
+    return None
+
+
 def latest(path: Path, since: float = 0.0) -> Hint | None:
     """The newest event in the agent's events file (or its rotated one) that implies a status, at or after since."""
     for p in (Path(path), _older(Path(path))):
@@ -240,6 +274,7 @@ class EventsFile:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.hint: Hint | None = None
+        self.session_id: str | None = None     # the newest session id the events carried
         self._key: tuple[int, int, int] | None = None     # (inode, size, mtime_ns) last seen
         self._offset = 0
         self._ino = 0
@@ -252,7 +287,7 @@ class EventsFile:
             if self._key is None or os.path.exists(_older(self.path)):
                 return False    # nothing yet, or caught mid-rotation
             # The file went (a respawn of the same name starts a fresh one): its events are over.
-            before, self.hint = self.hint, None
+            before, self.hint, self.session_id = self.hint, None, None
             self._key, self._offset, self._ino = None, 0, 0
             return before is not None
         key = (st.st_ino, st.st_size, st.st_mtime_ns)
@@ -264,6 +299,7 @@ class EventsFile:
             # A new or rotated file: its predecessor may hold the latest status-moving event.
             self._ino, self._offset = st.st_ino, 0
             self.hint = latest(_older(self.path))
+            self.session_id = last_session_id(_older(self.path)) or self.session_id
         try:
             with open(self.path, "rb") as fh:
                 fh.seek(self._offset)
@@ -272,7 +308,9 @@ class EventsFile:
             return self.hint != before
         cut = data.rfind(b"\n") + 1          # a line still being written is read next time
         self._offset += cut
-        for event in reversed(_lines(data[:cut])):
+        events = _lines(data[:cut])
+        self.session_id = _newest_session(events) or self.session_id
+        for event in reversed(events):
             h = hint(event)
             if h is not None:
                 self.hint = h

@@ -121,6 +121,9 @@ class Agent:
     check_running: dict | None = None   # {"started_at", "command", "log", "pid"} while a check runs
     limit_resets_at: float | None = None   # when the usage limit on its screen lifts, if it says
     limit_resume_at: float | None = None   # when paneboard sends its continue message (on_limit: resume)
+    socket: str | None = None        # the tmux socket (-L name) it lives on; None: the default server
+    session_id: str | None = None    # the agent CLI's own session id, which restart resumes
+    pane_unseen: bool = False        # no pane found, and no record of where it lives or that it stopped
 
     @property
     def files_changed(self) -> int:
@@ -141,5 +144,6 @@ class Agent:
             "merged": self.merged, "scope": list(self.scope), "after": list(self.after),
             "last_check": self.last_check, "check_running": self.check_running,
             "limit_resets_at": _iso(self.limit_resets_at), "limit_resume_at": _iso(self.limit_resume_at),
+            "socket": self.socket, "session_id": self.session_id,
             "started_at": self.started_at, "last_activity_at": self.last_activity_at,
         }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -20,6 +21,11 @@ class Preset:
     mechanism the agent offers ("claude": Claude Code hooks, given as `--settings FILE`; see
     app/hooks.py), None when it offers none: custom commands never get any. `continue_text` is
     typed (then Enter) to carry on once a usage limit lifted, with `on_limit: resume`.
+
+    Restarting a stopped agent resumes its conversation: `resume` are the arguments that reopen
+    a session by id ("{id}" stands for it), `resume_latest` those that continue the latest session
+    when no id is known, and `session_hint` finds the id in the hint the CLI prints as it exits.
+    A preset without them (and every custom command) starts again as it was first started.
     """
 
     name: str
@@ -36,6 +42,9 @@ class Preset:
     hooks: str | None = None
     # What to type to carry on after a usage limit lifted (`on_limit: resume`).
     continue_text: str = "continue"
+    resume: tuple[str, ...] = ()
+    resume_latest: tuple[str, ...] = ()
+    session_hint: str | None = None
 
     @property
     def binary(self) -> str:
@@ -53,24 +62,61 @@ class Preset:
             argv.append(prompt)
         return argv
 
+    def resuming(self, session_id: str | None) -> "Preset | None":
+        """This preset continuing its conversation (by id, else the latest) and taking no prompt; None if it cannot."""
+        if session_id and self.resume and valid_session_id(session_id):
+            extra = tuple(session_id if a == "{id}" else a for a in self.resume)
+        elif self.resume_latest:
+            extra = self.resume_latest
+        else:
+            return None
+        return replace(self, argv=self.argv + extra, prompt="none")
+
+    def session_from_screen(self, text: str) -> str | None:
+        """The session id in the resume hint this CLI printed on its way out (the last one), if any."""
+        if not self.session_hint or not text:
+            return None
+        # A hint can wrap inside a box (gemini): drop the box's sides and read across lines.
+        flat = " ".join(text.translate(_BOX_SIDES).split())
+        found = re.findall(self.session_hint, flat)
+        return found[-1] if found and valid_session_id(found[-1]) else None
+
     def missing_binary(self) -> str | None:
         """The executable name if it is not on PATH, else None."""
         return None if shutil.which(self.binary) else self.binary
 
 
+_SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{5,127}")
+_BOX_SIDES = str.maketrans({c: " " for c in "│┃║|"})
+
+
+def valid_session_id(value: object) -> bool:
+    """True for something that can only be a session id (never an option, a path or shell text)."""
+    return isinstance(value, str) and bool(_SESSION_ID.fullmatch(value))
+
+
+_ID = r"([A-Za-z0-9][A-Za-z0-9_-]{5,127})"
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
         Preset("claude", ("claude",), prompt="arg", rules="claude", approve=("1",), deny=("Escape",),
-               hooks="claude", description="Claude Code (Anthropic)"),
-        Preset("codex", ("codex",), prompt="arg", rules="codex", approve=("y",), deny=("Escape",), description="Codex CLI (OpenAI)"),
+               hooks="claude", description="Claude Code (Anthropic)",
+               resume=("--resume", "{id}"), resume_latest=("--continue",),
+               session_hint=r"claude --resume " + _ID),
+        Preset("codex", ("codex",), prompt="arg", rules="codex", approve=("y",), deny=("Escape",),
+               description="Codex CLI (OpenAI)",
+               resume=("resume", "{id}"), resume_latest=("resume", "--last"), session_hint=r"codex resume " + _ID),
         Preset("gemini", ("gemini",), prompt="arg", prompt_flag="--prompt-interactive",
-               rules="gemini", approve=("Enter",), deny=("Escape",), description="Gemini CLI (Google)"),
+               rules="gemini", approve=("Enter",), deny=("Escape",), description="Gemini CLI (Google)",
+               resume=("--resume", "{id}"), resume_latest=("--resume", "latest"),
+               session_hint=r"gemini --resume " + _ID),
         Preset("aider", ("aider",), prompt="paste", ready=r"(?m)^(\w+ )?> ?$", rules="aider",
-               description="Aider"),
+               description="Aider", resume_latest=("--restore-chat-history",)),
         Preset("opencode", ("opencode",), prompt="arg", prompt_flag="--prompt", rules="opencode",
                approve=("Enter",), deny=("Escape",),
-               description="OpenCode"),
+               description="OpenCode",
+               resume=("--session", "{id}"), resume_latest=("--continue",), session_hint=r"opencode -s " + _ID),
         Preset("demo", (sys.executable, "-m", "app.demo_agent"), prompt="arg", rules="demo",
                approve=("1", "Enter"), deny=("2", "Enter"),
                description="paneboard's scripted demo agent (no AI, no network)",

@@ -7,6 +7,8 @@ merge.py    check, merge_preview, merge, recover_interrupted_merge
 discard.py  kill, discard_preview, discard, restore, forget
 prune.py    prune
 queue.py    queued, unqueue, start_ready
+restart.py  restart, restart_all, stopped (adopting a forgotten branch); sockets.py, sessions.py: where
+            an agent lives and the conversation it resumes
 attach.py   attach_argv, tmux_client_inside, switch_client_to
 """
 
@@ -19,10 +21,11 @@ from .discard import DiscardVerbs
 from .merge import MergeVerbs
 from .prune import PruneVerbs
 from .queue import QueueVerbs
+from .restart import RestartVerbs
 from .start import StartVerbs
 
 __all__ = ["Fleet", "session_name"]
 
 
-class Fleet(StartVerbs, AnswerVerbs, MergeVerbs, DiscardVerbs, PruneVerbs, QueueVerbs, AttachVerbs):
+class Fleet(RestartVerbs, StartVerbs, AnswerVerbs, MergeVerbs, DiscardVerbs, PruneVerbs, QueueVerbs, AttachVerbs):
     """All agents of one repository on one tmux server."""

@@ -14,7 +14,9 @@ class AttachVerbs(FleetCore):
     def attach_argv(self, name: str) -> list[str]:
         """The tmux command that attaches a terminal to the agent's window."""
         pane = self._live_pane_or_dead(name)
-        return [*self.tmux.base_argv, "attach-session", "-t", self.session, ";", "select-window", "-t", pane,
+        agent = self.get(name, stats=False)
+        return [*self.tmux_on(agent.socket).base_argv, "attach-session", "-t", agent.session or self.session,
+                ";", "select-window", "-t", pane,
                 ";", "display-message", "-d", "5000", "paneboard: detach (prefix d, usually C-b d) to come back"]
 
     def tmux_client_inside(self) -> bool:

@@ -13,11 +13,13 @@ from typing import Self
 
 from ..git import worktrees
 from ..config import Settings
-from ..errors import AgentNotFound
+from ..errors import AgentNotFound, PaneboardError
 from ..model import Agent, Kind, Status
 from ..state import StateFile
 from ..tmux import PaneInfo, Tmux
 from ..git.worktrees import RepoInfo
+from . import sessions
+from .sockets import recorded_socket, stopped_on_purpose
 
 _POOL = 8
 
@@ -51,9 +53,14 @@ class FleetCore:
     def __init__(self, repo: RepoInfo, settings: Settings, tmux: Tmux | None = None):
         self.repo = repo
         self.settings = settings
-        self.tmux = tmux or Tmux(settings.tmux_socket or os.environ.get("PANEBOARD_TMUX_SOCKET"))
-        self.session = settings.session or session_name(repo)
         self.state = StateFile(repo.state_dir)
+        if tmux is None:
+            # Where the agents live is recorded with them (sockets.py): no flag or variable needed to find them.
+            recorded = recorded_socket(self.state.read()["agents"])
+            tmux = Tmux(settings.tmux_socket or (recorded[0] if recorded else os.environ.get("PANEBOARD_TMUX_SOCKET")))
+        self.tmux = tmux
+        self._servers: dict[str | None, Tmux] = {tmux.socket_name: tmux}
+        self.session = settings.session or session_name(repo)
         self._paste_threads: list[threading.Thread] = []
         self.recovered = None  # what recover_interrupted_merge() did at start, if anything
         self.task_file: Path | None = None
@@ -91,16 +98,19 @@ class FleetCore:
     def agents(self, stats: bool = True) -> list[Agent]:
         """Every agent, rebuilt from the state file, tmux pane options and git worktrees."""
         records = self.state.read()["agents"]
-        panes = {p.options["name"]: p for p in self.tmux.list_agent_panes()
-                 if p.options.get("repo") == str(self.repo.root)}
-        agents = [self._agent(name, rec, panes.get(name)) for name, rec in records.items()]
+        found = self._panes_by_socket(records)
+        agents = []
+        for name, rec in records.items():
+            socket, pane = self._find_pane(name, rec, found)
+            agents.append(self._agent(name, rec, pane, socket))
         # Panes that carry our options but have no record (state file lost): still show them.
-        for name, pane in panes.items():
-            if name not in records:
-                rec = {"task": pane.options.get("task") or name, "agent": pane.options.get("agent", "?"),
-                       "branch": pane.options.get("branch", ""), "worktree": pane.options.get("worktree", ""),
-                       "started_at": float(pane.options.get("started") or 0)}
-                agents.append(self._agent(name, rec, pane))
+        for socket, panes in found.items():
+            for name, pane in panes.items():
+                if name not in records:
+                    rec = {"task": pane.options.get("task") or name, "agent": pane.options.get("agent", "?"),
+                           "branch": pane.options.get("branch", ""), "worktree": pane.options.get("worktree", ""),
+                           "started_at": float(pane.options.get("started") or 0), "session": pane.session}
+                    agents.append(self._agent(name, rec, pane, socket))
         if stats:
             with ThreadPoolExecutor(_POOL) as pool:
                 list(pool.map(self._fill_stats, [a for a in agents if a.worktree_exists and not a.merged]))
@@ -114,7 +124,35 @@ class FleetCore:
                 return agent
         raise AgentNotFound(f"no agent named {name!r} in {self.repo.root} (see `paneboard ls`)")
 
-    def _agent(self, name: str, rec: dict, pane: PaneInfo | None) -> Agent:
+    def tmux_on(self, socket: str | None) -> Tmux:
+        """The tmux server on this socket (None: the default server), one object per socket."""
+        socket = socket or None
+        if socket == self.tmux.socket_name:
+            return self.tmux
+        if socket not in self._servers:
+            self._servers[socket] = Tmux(socket)
+        return self._servers[socket]
+
+    def _panes_by_socket(self, records: dict) -> dict[str | None, dict[str, PaneInfo]]:
+        """This repository's agent panes on the fleet's server and every server a record names (one call each)."""
+        sockets = [self.tmux.socket_name]
+        for rec in records.values():
+            if "socket" in rec and (rec["socket"] or None) not in sockets:
+                sockets.append(rec["socket"] or None)
+        return {s: {p.options["name"]: p for p in self.tmux_on(s).list_agent_panes()
+                    if p.options.get("repo") == str(self.repo.root)} for s in sockets}
+
+    def _find_pane(self, name: str, rec: dict, found: dict) -> tuple[str | None, PaneInfo | None]:
+        """(socket, pane) of a recorded agent: on its recorded socket, or for an older record wherever it is."""
+        if "socket" in rec:
+            socket = rec["socket"] or None
+            return socket, found.get(socket, {}).get(name)
+        for socket, panes in found.items():
+            if name in panes:
+                return socket, panes[name]
+        return self.tmux.socket_name, None
+
+    def _agent(self, name: str, rec: dict, pane: PaneInfo | None, socket: str | None = None) -> Agent:
         worktree = rec.get("worktree", "")
         agent = Agent(
             name=name, task=rec.get("task", name), agent=rec.get("agent", "?"),
@@ -127,7 +165,13 @@ class FleetCore:
             last_check=rec.get("last_check"),
             check_running=running_check(rec.get("check_running"), self.settings.check_timeout),
             worktree_exists=bool(worktree) and Path(worktree).is_dir(),
+            socket=socket, session_id=rec.get("session_id"),
+            pane_unseen=pane is None and "socket" not in rec and not stopped_on_purpose(rec),
         )
+        if agent.merged and "merged_files" in rec:
+            # What was merged, recorded at merge time: the worktree may be gone, the branch part of the base.
+            agent.files = tuple(rec.get("merged_files") or ())
+            agent.added, agent.removed = int(rec.get("merged_added") or 0), int(rec.get("merged_removed") or 0)
         agent.last_activity_at = agent.started_at
         if pane is not None:
             agent.pane, agent.pid = pane.pane_id, pane.pid
@@ -165,7 +209,12 @@ class FleetCore:
                 rec.update(fields)
 
     def _close_window(self, agent: Agent) -> None:
+        try:
+            sessions.remember(self, agent)   # the conversation a later restart resumes
+        except (PaneboardError, OSError):
+            pass
         if agent.pane is not None:
+            tmux = self.tmux_on(agent.socket)
             if agent.pane_alive and agent.pid:
-                self.tmux.kill_pane_processes(agent.pane, agent.pid)
-            self.tmux.kill_window(agent.pane)
+                tmux.kill_pane_processes(agent.pane, agent.pid)
+            tmux.kill_window(agent.pane)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..errors import AgentNotFound, PaneboardError
 from ..model import Agent
 from .core import FleetCore
+from .sockets import refuse_unseen
 
 if TYPE_CHECKING:
     from ..git.archive import Archive
@@ -17,9 +18,10 @@ if TYPE_CHECKING:
 class DiscardVerbs(FleetCore):
     """Kill, discard_preview, discard, restore and forget: stopping an agent, and its work archived or brought back."""
 
-    def kill(self, name: str) -> Agent:
+    def kill(self, name: str, force: bool = False) -> Agent:
         """Stop the agent and close its window; its branch and worktree (its work) are kept."""
         agent = self.get(name, stats=False)
+        refuse_unseen(agent, "kill", force)
         self._mark_stopped(name, exit_code=agent.exit_code)
         self._close_window(agent)
         return agent
@@ -32,10 +34,11 @@ class DiscardVerbs(FleetCore):
             return (0, 0)
         return archive.discard_preview(self.repo.root, Path(agent.worktree), agent.branch, agent.base)
 
-    def discard(self, name: str) -> "Archive":
+    def discard(self, name: str, force: bool = False) -> "Archive":
         """Archive the agent's work (ref + patch), then stop it and remove its worktree and branch."""
         from ..git import archive
         agent = self.get(name, stats=False)
+        refuse_unseen(agent, "discard", force)
         self._mark_stopped(name)
         self._close_window(agent)
         saved = archive.discard(self.repo.root, name, Path(agent.worktree), agent.branch, agent.base)

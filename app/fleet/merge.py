@@ -14,6 +14,7 @@ from ..errors import PaneboardError
 from ..names import slugify
 from ..state import write_atomic
 from .core import FleetCore
+from .sockets import refuse_unseen
 
 if TYPE_CHECKING:
     from ..git.checks import CheckResult
@@ -95,6 +96,7 @@ class MergeVerbs(FleetCore):
         strategy = strategy or self.settings.merge_strategy
         preview = self.merge_preview(name)
         agent, prediction = preview["agent"], preview["prediction"]
+        refuse_unseen(agent, "merge", force)
         if not prediction.clean:
             raise UnsafeOperation(f"merge refused: {name} conflicts with {agent.base} in "
                                   f"{', '.join(prediction.conflicts[:5])}; nothing was changed")
@@ -122,7 +124,9 @@ class MergeVerbs(FleetCore):
         with self.state.edit() as data:
             rec = data["agents"].get(name)
             if rec is not None:
-                rec.update(merged=True, merged_at=time.time(), merge_commit=result.new, merge_strategy=strategy)
+                rec.update(merged=True, merged_at=time.time(), merge_commit=result.new, merge_strategy=strategy,
+                           # What was merged stays known after the worktree goes (ls and the dashboard show it).
+                           merged_files=list(agent.files), merged_added=agent.added, merged_removed=agent.removed)
         on_step("clean up")
         if self.settings.close_on_merge:
             self._mark_stopped(name)

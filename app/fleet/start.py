@@ -84,6 +84,11 @@ class StartVerbs(FleetCore):
         path = worktrees.worktree_root(self.repo, self.settings.worktree_root) / slug
         if any(rec.get("branch") == branch for rec in records.values()):
             raise PaneboardError(f"another agent already uses branch {branch!r}; pick a different name")
+        if worktrees.branch_exists(self.repo, branch):
+            # An agent's work whose record was forgotten: restart takes it up again, nothing is deleted.
+            raise SpawnError("worktree", f"branch {branch!r} already exists and holds earlier work: "
+                                         f"`paneboard restart {task.name}` starts an agent on it again "
+                                         f"(or pick another name)")
         try:
             worktrees.add_worktree(self.repo, branch, path, base)
         except PaneboardError as exc:
@@ -98,10 +103,10 @@ class StartVerbs(FleetCore):
                 pane = self._open_window(task, preset, slug, branch, path, port, started)
                 data["agents"][task.name] = {
                     "task": task.group or task.name, "agent": task.agent, "branch": branch, "worktree": str(path),
-                    "base": base, "session": self.session, "pane": pane, "port": port,
+                    "base": base, "session": self.session, "socket": self.tmux.socket_name, "pane": pane, "port": port,
                     "prompt": task.prompt, "scope": list(task.scope), "after": list(task.after),
                     "env": task.env, "silence": task.silence, "check": task.check,
-                    "rules": preset.rules, "started_at": started,
+                    "rules": preset.rules, "started_at": started, "hooks": task.hooks,
                 }
                 data["queued"].pop(task.name, None)
         except BaseException as exc:
@@ -171,6 +176,9 @@ class StartVerbs(FleetCore):
                     screen.strip() or time.time() - (deadline - timeout) > 3.0):
                 break  # settled: a drawn prompt, or a program that draws nothing (cat, a plain REPL)
             time.sleep(0.2)
+        dead = self.tmux.run("display-message", "-p", "-t", pane, "#{pane_dead}", check=False)
+        if not dead or dead[0].strip() != "0":
+            return      # it exited (or went) before it was ready: a key in a dead pane would close it
         try:
             self.tmux.paste(pane, prompt)
         except TmuxError:
@@ -192,8 +200,8 @@ class StartVerbs(FleetCore):
         skipped: list[str] = []
         for task in taskfile.tasks:
             for t in self.expand(task):
-                if t.name in records:
-                    skipped.append(t.name)
+                if t.name in records or worktrees.branch_exists(self.repo, worktrees.BRANCH_PREFIX + slugify(t.name)):
+                    skipped.append(t.name)     # running, stopped (see `restart`) or merged: never started twice
                 elif all(dep in merged for dep in task.after):
                     to_start.append(t)
                 else:

@@ -32,6 +32,8 @@ def merge_agent(f: Facts, a: Agent, now: float) -> bool:
         f.exited_at = now
     if a.pane != old.pane:
         f.captured, f.screen, f.reading = False, "", None
+        # A new pane (a restart): the earlier exit is over; if it died already, that is a new exit.
+        f.exited_at = None if a.pane_alive else (a.last_activity_at or now)
     for name in _OWNED_BY_FLEET:
         setattr(old, name, getattr(a, name))
     if a.exit_code is not None or not a.pane_alive:

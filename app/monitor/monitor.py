@@ -29,7 +29,7 @@ from .facts import Facts, apply_overlaps, apply_scope, apply_stats, seed_errors_
     status_since
 from .gitstats import StatsScheduler
 from .limits import Parking
-from .once import stats_with_mtime
+from .once import settle_since, stats_with_mtime
 from .publish import Publisher, Update, coordination, status_file_paths
 
 if TYPE_CHECKING:  # watchfiles loads only for the live monitor, not `ls`
@@ -362,12 +362,16 @@ class Monitor:
             self._settled(name)
             return False
         self.counters["stats"] += 1
-        f.stats_done = True
+        first, f.stats_done = not f.stats_done, True
         now = self.clock()
         apply_stats(f, s, newest)
         apply_scope(f, now)
+        moved = set(apply_overlaps(self._facts, now)) | {a.name}
+        if first:
+            # Found already true, not seen beginning: it began when its files were written (as `ls` says).
+            settle_since(self._facts, moved)
         # Sorted: the order triggers are raised in is the order the log shows them.
-        for other in sorted(set(apply_overlaps(self._facts, now)) | {a.name}):
+        for other in sorted(moved):
             self._reassess(other)
         self._settled(name)
         return True

@@ -1,4 +1,10 @@
-"""One look at the fleet without history: every agent's status and triggers now, for `paneboard ls`."""
+"""One look at the fleet without history: every agent's status and triggers now, for `paneboard ls`.
+
+`since` is the moment a condition began, the same at every call: a screen's status began at the
+pane's last output, files out of scope or shared with another agent when those files were
+written; and while a dashboard runs (or ran), the moment it saw the same status or trigger begin
+(its `status.json`), so `ls`, `ls --json`, `status.json` and the dashboard say the same.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,11 @@ from pathlib import Path
 
 from ..tmux import logs
 from ..git import worktrees
-from ..model import Agent
+from ..model import Agent, Kind
 from ..triggers import TriggerBook, evaluate
 from .agent_events import events_file
 from .limits import resume_at
+from .attention import carry_since, read_previous_status
 from .facts import Facts, apply_overlaps, apply_reading, apply_scope, apply_stats, classify, \
     restore_from_log, seed_errors_from_screen, snapshot, status_of, stopped_why
 
@@ -36,6 +43,48 @@ def stats_with_mtime(worktree: str, base: str, with_mtime: bool):
     return s, (newest_mtime(worktree, s.files) if with_mtime else None)
 
 
+def _mtimes(worktree: str, files) -> dict[str, float]:
+    out = {}
+    for f in files:
+        try:
+            out[f] = os.stat(os.path.join(worktree, f)).st_mtime
+        except OSError:
+            continue
+    return out
+
+
+def settle_since(facts: dict[str, Facts], names) -> None:
+    """For conditions found already true (no one saw them begin): since = when the files concerned were written.
+
+    Out of scope: the oldest write among the files outside the scope. Overlap: for each shared file,
+    the later of the two agents' writes (the moment it became shared); the earliest of those.
+    A file that is gone tells nothing; then the time found stays.
+    """
+    for name in names:
+        f = facts.get(name)
+        if f is None or not f.agent.worktree_exists:
+            continue
+        mine = _mtimes(f.agent.worktree, set(f.oos) | {p for paths in f.overlaps.values() for p in paths})
+        if f.oos and f.oos_since is not None:
+            written = [mine[p] for p in f.oos if p in mine]
+            f.oos_since = min(written) if written else f.oos_since
+        if f.overlaps and f.overlap_since is not None:
+            shared = []
+            for other, paths in f.overlaps.items():
+                o = facts.get(other)
+                theirs = _mtimes(o.agent.worktree, paths) if o is not None else {}
+                shared += [max(mine[p], theirs[p]) for p in paths if p in mine and p in theirs]
+            f.overlap_since = min(shared) if shared else f.overlap_since
+
+
+def _screen_since(f: Facts, status, now: float):
+    """A status read from a live screen began with the output that drew it (the pane's last output)."""
+    from dataclasses import replace
+    if f.agent.pane_alive and status.kind in (Kind.NEEDS_INPUT, Kind.IDLE, Kind.ERROR) and f.last_output_at:
+        return replace(status, since=min(f.last_output_at, now))
+    return status
+
+
 def _gather(fleet, now: float) -> tuple[list[Agent], dict[str, Facts], dict, dict[str, str]]:
     """In parallel: records, screens, git stats and logs of every agent, as facts."""
     settings = fleet.settings
@@ -43,7 +92,9 @@ def _gather(fleet, now: float) -> tuple[list[Agent], dict[str, Facts], dict, dic
         records_f = pool.submit(lambda: fleet.state.read()["agents"])
         agents = fleet.agents(stats=False)
         live = [a for a in agents if a.pane and a.pane_alive]
-        screens_f = pool.submit(fleet.tmux.capture_all, [a.pane for a in live])
+        # Each agent's screen from the server it lives on (one call per server).
+        screens_f = [pool.submit(fleet.tmux_on(s).capture_all, [a.pane for a in live if a.socket == s])
+                     for s in {a.socket for a in live}]
         stats_f = {a.name: pool.submit(stats_with_mtime, a.worktree, a.base, True)
                    for a in agents if a.worktree_exists and not a.merged}
         facts: dict[str, Facts] = {}
@@ -57,7 +108,9 @@ def _gather(fleet, now: float) -> tuple[list[Agent], dict[str, Facts], dict, dic
         for a in agents:
             facts[a.name].hook_events = events_file(fleet.repo.common_dir, a.name)
         records = records_f.result()
-        screens = screens_f.result()
+        screens = {}
+        for fut in screens_f:
+            screens.update(fut.result())
         for name, fut in stats_f.items():
             s, newest = fut.result()
             apply_stats(facts[name], s, None)
@@ -69,10 +122,12 @@ def _gather(fleet, now: float) -> tuple[list[Agent], dict[str, Facts], dict, dic
 
 def assess_once(fleet, now: float | None = None) -> list[Agent]:
     """Every agent with status and triggers from what can be known without history (for `ls --json`)."""
+    from .publish import status_file_paths
     now = time.time() if now is None else now
     settings = fleet.settings
     agents, facts, records, screens = _gather(fleet, now)
     agents_by_name = {a.name: a for a in agents}
+    _, shown, carried = read_previous_status(status_file_paths(fleet)[0])
     for a in agents:
         f = facts[a.name]
         f.stopped_why = stopped_why(records.get(a.name))
@@ -85,17 +140,35 @@ def assess_once(fleet, now: float | None = None) -> list[Agent]:
             f.screen_output_at = f.last_output_at
             seed_errors_from_screen(f, f.last_output_at or now)
             apply_reading(f, classify(f.screen, a.rules), now)
+            if f.limit:
+                f.limit_since = min(f.last_output_at or now, now)    # the notice was the last thing printed
         apply_scope(f, now)
     apply_overlaps(facts, now)
     for a in agents:
         a.limit_resets_at = facts[a.name].limit_resets_at
     for name, at in resume_at(fleet, agents).items():
         facts[name].resume_at = agents_by_name[name].limit_resume_at = at
+    settle_since(facts, list(facts))
     book = TriggerBook()
     for a in agents:
         f = facts[a.name]
-        a.status = status_of(f, now, settings)
-        book.update(a.name, evaluate(snapshot(f, a.status, now), now, settings), now)
+        a.status = _screen_since(f, status_of(f, now, settings), now)
+        prev = shown.get(a.name)
+        if prev is not None and prev[0] == a.status.kind.value:
+            # The dashboard saw this status begin: its moment, as a restarted dashboard would carry it.
+            from dataclasses import replace
+            a.status = replace(a.status, since=prev[1])
+        found = [carry_since(t, carried.get(t.key)) for t in evaluate(snapshot(f, a.status, now), now, settings)]
+        book.update(a.name, found, now)
         a.triggers = book.active(a.name)
         a.last_activity_at = max(a.started_at, f.last_output_at or 0.0, f.last_file_change_at or 0.0)
+        a.session_id = _session_id(fleet, a, f)
     return agents
+
+
+def _session_id(fleet, a: Agent, f: Facts) -> str | None:
+    """The agent CLI's session id: its hook events' newest, else the one recorded or left in its exit hint."""
+    sid = f.hook_events.session_id if f.hook_events is not None else None
+    if sid or a.pane_alive:
+        return sid or a.session_id
+    return fleet.session_id_of(a)

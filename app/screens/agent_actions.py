@@ -1,5 +1,5 @@
 """The main screen's actions on the selected agent itself: attach, reply, approve, reject, stop,
-acknowledge and snooze its triggers, show its output; and starting a new agent.
+restart, acknowledge and snooze its triggers, show its output; and starting a new agent.
 
 Fleet calls run in a thread worker (`fleet_action`) that posts how they ended; nothing here
 changes the screen's state, which the handlers in `MainScreen` own.
@@ -162,6 +162,13 @@ class AgentActions:
             f"Its branch [b]{escape(agent.branch)}[/b] and worktree stay as they are "
             f"({agent.files_changed} files changed, {'uncommitted work kept' if agent.dirty else 'clean'}).",
             "Stop"), done)
+
+    def action_restart(self) -> None:
+        """Start the selected stopped agent again in its worktree, resuming its conversation where its CLI can."""
+        agent = self._current()
+        if agent is None:
+            return
+        self.fleet_action(f"restarted {agent.name}", self.fleet.restart, agent.name)
 
     def action_acknowledge(self) -> None:
         """Hide the selected agent's triggers until they clear and fire again."""

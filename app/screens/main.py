@@ -70,6 +70,8 @@ KEYS = [
             tooltip="Clear the filter and show every agent"),
     Binding("n", "spawn", "New", id="fleet.spawn", tooltip="Start a new agent"),
     Binding("x", "kill", "Stop", id="agent.kill", tooltip="Stop the agent (asks first; its work is kept)"),
+    Binding("R", "restart", "Restart", id="agent.restart",
+            tooltip="Start the stopped agent again in its worktree, resuming its conversation"),
 ]
 """The main screen's keys, in the order the footer and the README show them."""
 
@@ -159,6 +161,8 @@ class MainScreen(AgentActions, ReviewFlow, Screen):
         # What was already true before this dashboard started (the first update, and whatever the
         # first diffs of the worktrees reveal) is logged but not news: no toast, no bell.
         news = [] if self._first_update else message.raised
+        if self._first_update:
+            self._say_stopped(message.agents)
         for t in message.found + message.raised:
             style = self.app.theme_variables.get("trigger-loud" if t.loud else "trigger-quiet", "")
             label = t.kind.value.replace("_", " ")
@@ -179,6 +183,15 @@ class MainScreen(AgentActions, ReviewFlow, Screen):
         if self.table.filter_text:
             self._show_view()     # "3 of 12 match"
         self._show_selected()
+
+    def _say_stopped(self, agents: list[Agent]) -> None:
+        """Once, at start: agents whose window is gone (a reboot, `tmux kill-server`) and how to bring them back."""
+        stopped = [a for a in agents if a.pane is None and not a.merged and a.status.kind != Kind.QUEUED]
+        if stopped:
+            n = len(stopped)
+            self.notify(f"{n} agent{'s are' if n != 1 else ' is'} stopped: press R on one, or run "
+                        f"`paneboard restart --all`", title="stopped agents", severity="warning", timeout=12,
+                        markup=False)
 
     def _announce(self, news: list[Trigger]) -> None:
         """One toast per trigger; a burst (more than TOAST_BURST within TOAST_WINDOW s) becomes one summary."""
@@ -221,7 +234,7 @@ class MainScreen(AgentActions, ReviewFlow, Screen):
         self.app.push_screen(ConfirmScreen(message.question, message.label), answered)
 
     _STATEFUL_ACTIONS = ("attach", "reply", "approve", "reject", "kill", "merge", "discard", "check", "compare",
-                         "check_log", "output_log", "acknowledge", "snooze", "review")
+                         "check_log", "output_log", "acknowledge", "snooze", "review", "restart")
 
     def _refresh_keys(self) -> None:
         # Which keys apply depends on the selected agent's state; an update can land while quitting.
@@ -309,6 +322,9 @@ class MainScreen(AgentActions, ReviewFlow, Screen):
             return agent is not None and (agent.pane is not None or agent.status.kind == Kind.QUEUED)
         if action in ("merge", "discard", "check", "compare"):
             return agent is not None and agent.worktree_exists and not agent.merged
+        if action == "restart":
+            return agent is not None and not agent.pane_alive and not agent.merged \
+                and agent.status.kind != Kind.QUEUED and agent.worktree_exists
         if action == "check_log":
             return agent is not None and bool(agent.last_check or agent.check_running)
         if action == "output_log":
