@@ -84,9 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="archive the agent's work, then remove its window, worktree and branch (restorable)")
     dc.add_argument("name")
     dc.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    dc.add_argument("--force", action="store_true",
+                    help="archive its ignored files that are not disposable even above 50 MB")
     rs = sub.add_parser("restore", parents=[common], help="bring a discarded agent's worktree back from its archive")
     rs.add_argument("name")
-    pr = sub.add_parser("prune", parents=[common], help="remove worktrees that are merged and clean")
+    pr = sub.add_parser("prune", parents=[common],
+                        help="remove worktrees that are merged and clean, whose agent is not running, and that hold "
+                             "no ignored files but disposable ones; name the rest and what keeps them")
     pr.add_argument("--dry-run", action="store_true")
     sub.add_parser("doctor", parents=[common], help="check tmux, git and which agent CLIs are installed")
     return p
@@ -180,19 +184,31 @@ def _merge(fleet, args) -> int:
 
 def _discard(fleet, args) -> int:
     files, commits = fleet.discard_preview(args.name)
+    holdings = fleet.discard_holdings(args.name, force=args.force)    # refuses here, before anything stops
+    what = f"{files} changed file(s), {commits} commit(s)" + _kept_words(holdings)
     if not args.yes:
         if not sys.stdin.isatty():
-            raise PaneboardError(f"discarding {args.name} removes {files} changed file(s) and {commits} commit(s) "
-                                 f"from its worktree and branch (archived first); confirm with --yes")
-        answer = input(f"Discard {args.name}: {files} file(s), {commits} commit(s) archived then removed. "
+            raise PaneboardError(f"discarding {args.name} removes {what} from its worktree and branch "
+                                 f"(archived first); confirm with --yes")
+        answer = input(f"Discard {args.name}: {what} archived then removed. "
                        f"Type the agent's name to confirm: ")
         if answer.strip() != args.name:
             print("not discarded")
             return 1
-    saved = fleet.discard(args.name)
+    saved = fleet.discard(args.name, force=args.force)
     print(f"discarded {args.name}; its work is archived at {saved.ref}"
           + (f" and {saved.patch}" if saved.patch else "") + f" (undo: paneboard restore {args.name!r})")
     return 0
+
+
+def _kept_words(holdings) -> str:
+    """", 2 ignored file(s) (1.2 KB) and the work of 1 submodule(s)" for a discard question ("" when none)."""
+    if holdings is None:
+        return ""
+    ignored = holdings.all_ignored()
+    size = sum(n for _, n in ignored)
+    words = f", {len(ignored)} ignored file(s) ({size / 1024:.1f} KB)" if ignored else ""
+    return words + (f", the work of {len(holdings.submodules)} submodule(s)" if holdings.submodules else "")
 
 
 def _restore(fleet, args) -> int:
@@ -203,17 +219,17 @@ def _restore(fleet, args) -> int:
 
 def _prune(fleet, args) -> int:
     if args.dry_run:
-        from .git import archive, worktrees
-        base = worktrees.resolve_base(fleet.repo, fleet.settings.base)
-        for st in archive.worktree_states(fleet.repo.root, base):
-            verdict = "would remove" if st.prunable else ("keeps (unmerged)" if not st.merged else "keeps (dirty)")
-            print(f"{verdict}  {st.branch}  {st.path}")
+        for st in fleet.prune_plan():
+            print(f"would remove {st.branch}  {st.path}" if st.prunable
+                  else f"keeps {st.branch}  {st.path}: {st.why_kept}")
         return 0
-    removed = fleet.prune()
+    removed, kept = fleet.prune()
     for st in removed:
         print(f"removed {st.branch}  {st.path}")
-    if not removed:
-        print("nothing to prune (only clean, merged worktrees are removed)")
+    for st in kept:
+        print(f"kept {st.branch}  {st.path}: {st.why_kept or 'it changed while prune looked; run prune again'}")
+    if not removed and not kept:
+        print("nothing to prune (only clean, merged worktrees of stopped agents are removed)")
     return 0
 
 

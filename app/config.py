@@ -15,6 +15,12 @@ from .errors import ConfigError
 
 DEFAULT_FILE = "paneboard.yaml"
 MERGE_STRATEGIES = ("merge", "squash", "rebase")
+# Ignored files that can be made again (dependencies, virtualenvs, caches, build output): prune and
+# discard throw these away; every other ignored file (a `.env`, notes) is kept or archived.
+DEFAULT_DISPOSABLE = (
+    "node_modules/", ".venv/", "venv/", "__pycache__/", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/",
+    ".tox/", "dist/", "build/", "target/", ".next/", ".cache/", "*.pyc",
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class Settings:
     close_on_merge: bool = True          # close the agent's tmux window after its merge
     remove_on_merge: bool = True         # remove its (clean, merged) worktree after its merge
     hooks: bool = True                   # Claude Code: status from its hooks (--settings), the screen as fallback
+    disposable: tuple[str, ...] = DEFAULT_DISPOSABLE   # ignored files prune and discard may throw away (globs)
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,15 @@ def _str_list(ctx, node, where) -> tuple[str, ...]:
     return tuple(_str(ctx, item, f"{where}[{i}]") for i, item in enumerate(node.value))
 
 
+def _globs(ctx, node, where) -> tuple[str, ...]:
+    globs = _str_list(ctx, node, where)
+    for i, glob in enumerate(globs):
+        if not glob.strip() or glob.strip() in ("!", "/"):
+            item = node.value[i] if isinstance(node, yaml.SequenceNode) else node
+            raise ctx.fail(item, f"{where}[{i}]", f"{glob!r} is not a glob (e.g. node_modules/ or *.pyc)")
+    return globs
+
+
 def _str_map(ctx, node, where) -> dict[str, str]:
     out = {}
     for key, val in _mapping(ctx, node, where):
@@ -194,7 +210,7 @@ _SETTING_FIELDS: dict[str, Callable] = {
     "on_trigger": _str_list, "status_file": _str,
     "error_count": lambda c, n, w: _int(c, n, w, 1), "error_window": _duration,
     "bell": _bool, "theme": _str, "check_timeout": _duration,
-    "close_on_merge": _bool, "remove_on_merge": _bool, "hooks": _bool,
+    "close_on_merge": _bool, "remove_on_merge": _bool, "hooks": _bool, "disposable": _globs,
 }
 _TASK_FIELDS: dict[str, Callable] = {
     "name": _str, "agent": _agent, "prompt": _str, "scope": _str_list, "after": _str_list,

@@ -1,16 +1,53 @@
-"""Pruning: clearing away worktrees whose work is merged (or, asked to, archived)."""
+"""Pruning: clearing away worktrees whose work is merged (or, asked to, archived), never a running agent's."""
 
 from __future__ import annotations
+
+import shlex
+from pathlib import Path
 
 from ..git import worktrees
 from .core import FleetCore
 
 
+def _stopped(rec: dict | None) -> bool:
+    """True when the agent's record says paneboard stopped it (kill, discard, merge, restore) since it started."""
+    if not rec:
+        return False
+    started = float(rec.get("started_at") or 0)
+    return bool(rec.get("merged")) or max(float(rec.get("killed_at") or 0), float(rec.get("restored_at") or 0)) > started
+
+
 class PruneVerbs(FleetCore):
     """Prune: remove merged agents' clean worktrees, and with archive_others the rest, archived first."""
 
-    def prune(self, archive_others: bool = False) -> list:
-        """Remove clean, merged agent worktrees (and with archive_others, archive and remove the rest)."""
+    def running_worktrees(self) -> dict[Path, str]:
+        """Worktree (resolved) -> why its agent may still be running: a live pane, or one paneboard cannot see."""
+        records = self.state.read()["agents"]
+        running = {}
+        for a in self.agents(stats=False):
+            if not a.worktree:
+                continue
+            kill = f"paneboard kill {shlex.quote(a.name)}"
+            if a.pane is not None and a.pane_alive:
+                running[Path(a.worktree).resolve()] = f"its agent {a.name} is running (pane {a.pane}; stop it: {kill})"
+            elif a.pane is None and not _stopped(records.get(a.name)):
+                running[Path(a.worktree).resolve()] = (
+                    f"its agent {a.name} may be running: its pane is not on this tmux server and paneboard did not "
+                    f"stop it (if it is done: {kill})")
+        return running
+
+    def prune_plan(self) -> list:
+        """Every agent worktree with whether prune would remove it, and what keeps it if not."""
         from ..git import archive
         base = worktrees.resolve_base(self.repo, self.settings.base)
-        return archive.prune(self.repo.root, base, archive_others=archive_others)
+        return archive.worktree_states(self.repo.root, base, self.settings.disposable, self.running_worktrees())
+
+    def prune(self, archive_others: bool = False) -> tuple[list, list]:
+        """Remove clean, merged worktrees of agents that are not running and hold nothing else to keep
+        (with archive_others, archive and remove the rest too): (removed, kept)."""
+        from ..git import archive
+        base = worktrees.resolve_base(self.repo, self.settings.base)
+        states = self.prune_plan()
+        removed = archive.prune(self.repo.root, base, archive_others=archive_others,
+                                disposable=self.settings.disposable, states=states)
+        return removed, [s for s in states if s not in removed]

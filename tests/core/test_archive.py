@@ -46,7 +46,7 @@ def busy_agent(repo: Path, name: str = "a") -> Path:
     git(a, "rm", "-q", "old_name.py")                            # staged deletion
     write(a / "new dir" / UNICODE, "untracked unicode\n")
     write(a / "blob.bin", BINARY)
-    write(a / "debug.log", "ignored, not archived\n")
+    write(a / "debug.log", "ignored, archived beside the rest\n")
     return a
 
 
@@ -69,7 +69,7 @@ def test_discard_then_restore_round_trip(repo: Path):
     path = ar.restore(repo, "a", a, "paneboard/a")
     assert path == a
     assert picture(a) == before
-    assert not (a / "debug.log").exists()
+    assert (a / "debug.log").read_text() == "ignored, archived beside the rest\n"
 
 
 def test_patch_file_brings_the_work_back_without_the_ref(repo: Path, tmp_path: Path):
