@@ -177,6 +177,8 @@ def _merge(fleet, args) -> int:
     if result.changed:
         print(f"merged {args.name} into {result.base} ({result.strategy}): {result.old[:10]} -> {result.new[:10]}, "
               f"{len(result.commits)} commit(s)")
+        for note in result.notes:
+            print(f"paneboard: {note}", file=sys.stderr)
     else:
         print(f"nothing to merge: {args.name} adds nothing to {result.base}")
     return 0

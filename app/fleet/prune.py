@@ -50,4 +50,15 @@ class PruneVerbs(FleetCore):
         states = self.prune_plan()
         removed = archive.prune(self.repo.root, base, archive_others=archive_others,
                                 disposable=self.settings.disposable, states=states)
+        self._forget_pruned({s.path.resolve() for s in removed})
         return removed, [s for s in states if s not in removed]
+
+    def _forget_pruned(self, paths: set[Path]) -> None:
+        """Agents whose worktree prune removed are done: their dead windows close and their records go."""
+        gone = [a for a in self.agents(stats=False) if a.worktree and Path(a.worktree).resolve() in paths]
+        for a in gone:
+            if a.pane is not None and not a.pane_alive:
+                self._close_window(a)
+        with self.state.edit() as data:
+            for a in gone:
+                data["agents"].pop(a.name, None)

@@ -28,7 +28,7 @@ from .discovery import fold, prepare_new, recheck_stopped
 from .facts import Facts, apply_overlaps, apply_scope, apply_stats, seed_errors_from_screen, snapshot, \
     status_since
 from .gitstats import StatsScheduler
-from .once import stats_with_mtime
+from .once import branch_stats, stats_with_mtime
 from .publish import Publisher, Update, coordination, status_file_paths
 
 if TYPE_CHECKING:  # watchfiles loads only for the live monitor, not `ls`
@@ -341,6 +341,10 @@ class Monitor:
         """Read the agent's git stats and judge it (and whoever it overlaps with) again."""
         f = self._facts.get(name)
         a = f.agent if f else None
+        if a is not None and a.worktree and not a.worktree_exists and not a.merged:
+            # Removed outside paneboard: what its branch still holds goes into its `missing` why.
+            apply_stats(f, await asyncio.to_thread(branch_stats, self.fleet.repo.root, a.branch, a.base), None)
+            self._reassess(name)
         if a is None or not a.worktree_exists or a.merged:
             self._settled(name)
             return False
