@@ -341,10 +341,12 @@ class Monitor:
         """Read the agent's git stats and judge it (and whoever it overlaps with) again."""
         f = self._facts.get(name)
         a = f.agent if f else None
-        if a is not None and a.worktree and not a.worktree_exists and not a.merged:
+        if a is not None and a.worktree and not a.merged and not Path(a.worktree).is_dir():
             # Removed outside paneboard: what its branch still holds goes into its `missing` why.
             apply_stats(f, await asyncio.to_thread(branch_stats, self.fleet.repo.root, a.branch, a.base), None)
             self._reassess(name)
+            self._settled(name)
+            return False
         if a is None or not a.worktree_exists or a.merged:
             self._settled(name)
             return False

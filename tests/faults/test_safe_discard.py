@@ -8,6 +8,7 @@ refs, and every file's bytes and executable bit, commits, staged, unstaged, untr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -325,3 +326,51 @@ def test_prune_keeps_a_worktree_whose_submodule_commits_are_nowhere_else(sub_rep
     out = ok(pb(repo, tmux_socket, "prune"))
     assert out == f"kept paneboard/b3  {wt}: submodule sub has 1 commit(s) found nowhere else (push them first)\n"
     assert rev(wt / "sub", "HEAD") == bumped
+
+
+async def test_the_dashboards_monitor_shows_missing_with_a_trigger(repo: Path, tmux_socket: str):
+    import asyncio
+
+    from app.config import Settings
+    from app.fleet import Fleet
+    from app.git.worktrees import find_repo
+    from app.model import Kind, TriggerKind
+    from app.monitor import Monitor
+    from tests.helpers import until
+
+    wt = spawn(repo, tmux_socket, "m3")
+    write(wt / "work.txt", "committed work\n")
+    git(wt, "add", "work.txt")
+    git(wt, "commit", "-qm", "agent work")
+    fleet = Fleet(find_repo(repo), Settings(tmux_socket=tmux_socket))
+
+    def missing(a):
+        t = next((t for t in a.triggers if t.kind == TriggerKind.MISSING), None)
+        return a.status.kind == Kind.MISSING and "holds 1 commit(s)" in a.status.why and t is not None and t.loud
+
+    async def started():
+        monitor = Monitor(fleet, rediscover_every=0.3)
+        return monitor, asyncio.create_task(monitor.run())
+
+    async def stop(task):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    def m3(monitor):
+        return next(a for a in monitor.agents() if a.name == "m3")
+
+    # A dashboard that sees the worktree go...
+    monitor, task = await started()
+    try:
+        await until(lambda: m3(monitor).status.kind in (Kind.WORKING, Kind.STARTING))
+        shutil.rmtree(wt)
+        await until(lambda: missing(m3(monitor)))
+    finally:
+        await stop(task)
+    # ...and one started after it went.
+    monitor, task = await started()
+    try:
+        await until(lambda: missing(m3(monitor)))
+    finally:
+        await stop(task)
