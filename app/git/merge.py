@@ -325,8 +325,7 @@ def merge(repo_root: Path, branch: str, base: str, strategy: str = "merge",
             done.append(checkout)
         _crash_point("checkout-updated")
         _remove_journal(info)
-        notes = _update_submodules(info, checkouts, old, new, branch)
-        return MergeResult(strategy, base, old, new, tuple(commits), notes)
+        return MergeResult(strategy, base, old, new, tuple(commits), _update_submodules(info, checkouts, old, new, branch))
 
 
 def _update_submodules(info: RepoInfo, checkouts: list[Path], old: str, new: str, branch: str) -> tuple[str, ...]:
