@@ -37,7 +37,7 @@ class DiscardVerbs(FleetCore):
         without a worktree; raises UnsafeOperation when discard could not keep it all."""
         from ..git import archive, keep
         agent = self.get(name, stats=False)
-        if not (Path(agent.worktree) / ".git").exists():
+        if not agent.worktree_exists or not (Path(agent.worktree) / ".git").exists():
             return None
         holdings = keep.survey(Path(agent.worktree), self.settings.disposable)
         archive.refuse_what_cannot_be_kept(holdings, force)

@@ -80,7 +80,8 @@ def _one_line(text: str) -> str:
 
 
 def _worktree_present(worktree: Path) -> bool:
-    return (Path(worktree) / ".git").exists()
+    # Worktree paths are absolute: an empty or relative one must never stand for the current directory.
+    return Path(worktree).is_absolute() and (Path(worktree) / ".git").exists()
 
 
 def _fork_point(root: Path, base: str | None, head: str, info: RepoInfo) -> str:
@@ -214,7 +215,7 @@ def _refuse_main_checkout(info: RepoInfo, worktree: Path, branch: str) -> None:
 
 
 def _remove(info: RepoInfo, worktree: Path, branch: str, tip: str | None, force: bool) -> None:
-    if Path(worktree).exists():
+    if Path(worktree).is_absolute() and Path(worktree).exists():
         _git(info.root, "worktree", "remove", *(["--force"] if force else []), str(worktree))
     _git(info.root, "worktree", "prune", check=False)
     if tip is not None:

@@ -164,14 +164,15 @@ def ignored_commit(checkout: Path, paths: list[str]) -> str | None:
     checkout = Path(checkout)
     entries = []
     regular = [p for p in paths if not (checkout / p).is_symlink()]
-    if regular:
-        data = b"".join(p.encode("utf-8", "surrogateescape") + b"\n" for p in regular)
-        if any("\n" in p for p in regular):
-            raise GitError(f"cannot archive an ignored file with a newline in its name: {regular[0]!r}")
-        blobs = _out(checkout, "hash-object", "-w", "--no-filters", "--stdin-paths", input=data).split()
-        for path, blob in zip(regular, blobs):
-            mode = "100755" if os.stat(checkout / path).st_mode & stat.S_IXUSR else "100644"
-            entries.append(f"{mode} {blob}\t{path}")
+    # --stdin-paths reads one path a line: a name holding a newline is hashed from its bytes instead.
+    plain = [p for p in regular if "\n" not in p]
+    blobs = dict(zip(plain, _out(checkout, "hash-object", "-w", "--no-filters", "--stdin-paths", input=b"".join(
+        p.encode("utf-8", "surrogateescape") + b"\n" for p in plain)).split())) if plain else {}
+    for path in regular:
+        blob = blobs.get(path) or _out(checkout, "hash-object", "-w", "--no-filters", "--stdin",
+                                       input=(checkout / path).read_bytes())
+        mode = "100755" if os.stat(checkout / path).st_mode & stat.S_IXUSR else "100644"
+        entries.append(f"{mode} {blob}\t{path}")
     for path in paths:
         if (checkout / path).is_symlink():
             target = os.fsencode(os.readlink(checkout / path))

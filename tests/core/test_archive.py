@@ -167,16 +167,19 @@ def test_ignored_files_round_trip_byte_for_byte_and_disposable_ones_are_dropped(
     write(a / "cache" / "run.sh", "#!/bin/sh\n")
     (a / "cache" / "run.sh").chmod(0o755)
     os.symlink("run.sh", a / "cache" / "latest.log")
+    write(a / "cache" / "two\nlines.log", "a name with a newline\n")
     write(a / "cache" / "x.pyc", "compiled\n")          # disposable inside a kept folder
     write(a / "build" / "out.log", "build output\n")    # a disposable folder
     held = keep.survey(a, ("build/", "*.pyc"))
-    assert sorted(p for p, _ in held.ignored) == [".env", "cache/latest.log", "cache/run.sh", "cache/tool.log"]
+    assert sorted(p for p, _ in held.ignored) == [".env", "cache/latest.log", "cache/run.sh", "cache/tool.log",
+                                                  "cache/two\nlines.log"]
     assert held.changes == [] and held.unkeepable == [] and held.submodules == []
 
     ar.discard(repo, "a", a, "paneboard/a", "main", disposable=("build/", "*.pyc"))
     ar.restore(repo, "a", a, "paneboard/a")
     assert (a / ".env").read_bytes() == b"SECRET=1\r\n" and (a / "cache" / "tool.log").read_bytes() == BINARY
     assert os.access(a / "cache" / "run.sh", os.X_OK) and os.readlink(a / "cache" / "latest.log") == "run.sh"
+    assert (a / "cache" / "two\nlines.log").read_text() == "a name with a newline\n"
     assert not (a / "cache" / "x.pyc").exists() and not (a / "build").exists()
     assert status_z(a) == []
 
