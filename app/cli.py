@@ -88,10 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="archive the agent's work, then remove its window, worktree and branch (restorable)")
     dc.add_argument("name")
     dc.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    dc.add_argument("--force", action="store_true", help="even if its pane cannot be seen (another tmux server?)")
+    dc.add_argument("--force", action="store_true",
+                    help="even if its pane cannot be seen (another tmux server?), and archive its ignored "
+                         "files that are not disposable even above 50 MB")
     rs = sub.add_parser("restore", parents=[common], help="bring a discarded agent's worktree back from its archive")
     rs.add_argument("name")
-    pr = sub.add_parser("prune", parents=[common], help="remove worktrees that are merged and clean")
+    pr = sub.add_parser("prune", parents=[common],
+                        help="remove worktrees that are merged and clean, whose agent is not running, and that hold "
+                             "no ignored files but disposable ones; name the rest and what keeps them")
     pr.add_argument("--dry-run", action="store_true")
     pr.add_argument("--force", action="store_true", help="even worktrees of agents whose pane cannot be seen")
     sub.add_parser("doctor", parents=[common], help="check tmux, git and which agent CLIs are installed")
@@ -310,6 +314,8 @@ def _merge(fleet, args) -> int:
     if result.changed:
         print(f"merged {args.name} into {result.base} ({result.strategy}): {result.old[:10]} -> {result.new[:10]}, "
               f"{len(result.commits)} commit(s)")
+        for note in result.notes:
+            print(f"paneboard: {note}", file=sys.stderr)
     else:
         print(f"nothing to merge: {args.name} adds nothing to {result.base}")
     return 0
@@ -317,15 +323,17 @@ def _merge(fleet, args) -> int:
 
 def _discard(fleet, args) -> int:
     files, commits = fleet.discard_preview(args.name)
+    holdings = fleet.discard_holdings(args.name, force=args.force)    # refuses here, before anything stops
+    what = f"{files} changed file(s), {commits} commit(s)" + _kept_words(holdings)
     force = args.force
     if not args.yes:
         if not sys.stdin.isatty():
-            raise PaneboardError(f"discarding {args.name} removes {files} changed file(s) and {commits} commit(s) "
-                                 f"from its worktree and branch (archived first); confirm with --yes")
+            raise PaneboardError(f"discarding {args.name} removes {what} from its worktree and branch "
+                                 f"(archived first); confirm with --yes")
         unseen = fleet.get(args.name, stats=False).pane_unseen and not force
         warning = ("WARNING: its pane is not on this tmux server and nothing says it stopped: it may still run "
                    "on another one. ") if unseen else ""
-        answer = input(f"{warning}Discard {args.name}: {files} file(s), {commits} commit(s) archived then removed. "
+        answer = input(f"{warning}Discard {args.name}: {what} archived then removed. "
                        f"Type the agent's name to confirm: ")
         if answer.strip() != args.name:
             print("not discarded")
@@ -337,6 +345,16 @@ def _discard(fleet, args) -> int:
     return 0
 
 
+def _kept_words(holdings) -> str:
+    """", 2 ignored file(s) (1.2 KB) and the work of 1 submodule(s)" for a discard question ("" when none)."""
+    if holdings is None:
+        return ""
+    ignored = holdings.all_ignored()
+    size = sum(n for _, n in ignored)
+    words = f", {len(ignored)} ignored file(s) ({size / 1024:.1f} KB)" if ignored else ""
+    return words + (f", the work of {len(holdings.submodules)} submodule(s)" if holdings.submodules else "")
+
+
 def _restore(fleet, args) -> int:
     agent = fleet.restore(args.name)
     print(f"restored {agent.name}: {agent.branch} in {agent.worktree}")
@@ -345,17 +363,17 @@ def _restore(fleet, args) -> int:
 
 def _prune(fleet, args) -> int:
     if args.dry_run:
-        from .git import archive, worktrees
-        base = worktrees.resolve_base(fleet.repo, fleet.settings.base)
-        for st in archive.worktree_states(fleet.repo.root, base):
-            verdict = "would remove" if st.prunable else ("keeps (unmerged)" if not st.merged else "keeps (dirty)")
-            print(f"{verdict}  {st.branch}  {st.path}")
+        for st in fleet.prune_plan(force=args.force):
+            print(f"would remove {st.branch}  {st.path}" if st.prunable
+                  else f"keeps {st.branch}  {st.path}: {st.why_kept}")
         return 0
-    removed = fleet.prune(force=args.force)
+    removed, kept = fleet.prune(force=args.force)
     for st in removed:
         print(f"removed {st.branch}  {st.path}")
-    if not removed:
-        print("nothing to prune (only clean, merged worktrees are removed)")
+    for st in kept:
+        print(f"kept {st.branch}  {st.path}: {st.why_kept or 'it changed while prune looked; run prune again'}")
+    if not removed and not kept:
+        print("nothing to prune (only clean, merged worktrees of stopped agents are removed)")
     return 0
 
 

@@ -18,6 +18,12 @@ DEFAULT_FILE = "paneboard.yaml"
 # The largest prompt paneboard delivers (pasted when it is too long for a command line).
 PROMPT_MAX_BYTES = 1024 * 1024
 MERGE_STRATEGIES = ("merge", "squash", "rebase")
+# Ignored files that can be made again (dependencies, virtualenvs, caches, build output): prune and
+# discard throw these away; every other ignored file (a `.env`, notes) is kept or archived.
+DEFAULT_DISPOSABLE = (
+    "node_modules/", ".venv/", "venv/", "__pycache__/", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/",
+    ".tox/", "dist/", "build/", "target/", ".next/", ".cache/", "*.pyc",
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class Settings:
     hooks: bool = True                   # Claude Code: status from its hooks (--settings), the screen as fallback
     on_limit: str = "off"                # "resume": send the preset's continue message once a usage limit lifts
     limit_margin: float = 30.0           # ... this long after the reset time the agent printed
+    disposable: tuple[str, ...] = DEFAULT_DISPOSABLE   # ignored files prune and discard may throw away (globs)
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,15 @@ def _str_list(ctx, node, where) -> tuple[str, ...]:
     return tuple(_str(ctx, item, f"{where}[{i}]") for i, item in enumerate(node.value))
 
 
+def _globs(ctx, node, where) -> tuple[str, ...]:
+    globs = _str_list(ctx, node, where)
+    for i, glob in enumerate(globs):
+        if not glob.strip() or glob.strip() in ("!", "/"):
+            item = node.value[i] if isinstance(node, yaml.SequenceNode) else node
+            raise ctx.fail(item, f"{where}[{i}]", f"{glob!r} is not a glob (e.g. node_modules/ or *.pyc)")
+    return globs
+
+
 def _str_map(ctx, node, where) -> dict[str, str]:
     out = {}
     for key, val in _mapping(ctx, node, where):
@@ -212,7 +228,7 @@ _SETTING_FIELDS: dict[str, Callable] = {
     "on_trigger": _str_list, "status_file": _str,
     "error_count": lambda c, n, w: _int(c, n, w, 1), "error_window": _duration,
     "bell": _bool, "theme": _str, "check_timeout": _duration,
-    "close_on_merge": _bool, "remove_on_merge": _bool, "hooks": _bool,
+    "close_on_merge": _bool, "remove_on_merge": _bool, "hooks": _bool, "disposable": _globs,
     "on_limit": _on_limit, "limit_margin": _duration,
 }
 _TASK_FIELDS: dict[str, Callable] = {

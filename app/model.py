@@ -38,6 +38,7 @@ class Kind(StrEnum):
     ERROR = "error"
     EXITED = "exited"
     QUEUED = "queued"      # a task waiting for its `after` tasks to be merged: no pane, no worktree yet
+    MISSING = "missing"    # its worktree was removed outside paneboard (rm -rf, git worktree remove)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class TriggerKind(StrEnum):
     EXITED = "exited"
     LIMIT = "limit"
     CONFLICT = "conflict"
+    MISSING = "missing"
 
 
 @dataclass(frozen=True)

@@ -351,6 +351,11 @@ def evaluate(snapshot: AgentSnapshot, now: float, settings) -> list[Trigger]:
         return []
     out: list[Trigger] = []
     gone = s.pane_gone or not s.pane_alive
+    if s.status == Kind.MISSING:
+        # Work at risk outside paneboard's reach: that is the news, whatever the pane does.
+        out.append(Trigger(TriggerKind.MISSING, s.name, s.status_why, s.status_since or now, loud=True))
+        exited = _exit_trigger(s, now) if gone and not s.killed else None
+        return out + ([exited] if exited else [])
     if gone and not s.killed:
         exited = _exit_trigger(s, now)
         if exited is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,18 +32,30 @@ class DiscardVerbs(FleetCore):
         """(files, commits) that discarding would take out of the branch and worktree (all archived first)."""
         from ..git import archive
         agent = self.get(name, stats=False)
-        if not agent.worktree_exists:
-            return (0, 0)
         return archive.discard_preview(self.repo.root, Path(agent.worktree), agent.branch, agent.base)
 
+    def discard_holdings(self, name: str, force: bool = False):
+        """What the agent's worktree holds beyond its branch (ignored files to keep, submodules), or None
+        without a worktree; raises UnsafeOperation when discard could not keep it all."""
+        from ..git import archive, keep
+        agent = self.get(name, stats=False)
+        if not agent.worktree_exists or not (Path(agent.worktree) / ".git").exists():
+            return None
+        holdings = keep.survey(Path(agent.worktree), self.settings.disposable)
+        archive.refuse_what_cannot_be_kept(holdings, force)
+        return holdings
+
     def discard(self, name: str, force: bool = False) -> "Archive":
-        """Archive the agent's work (ref + patch), then stop it and remove its worktree and branch."""
+        """Archive the agent's work (ref + patch, ignored files, submodules), then stop it and remove its
+        worktree and branch; refuses before stopping it when the archive could not keep everything."""
         from ..git import archive
         agent = self.get(name, stats=False)
         refuse_unseen(agent, "discard", force)
+        self.discard_holdings(name, force)
         self._mark_stopped(name)
         self._close_window(agent)
-        saved = archive.discard(self.repo.root, name, Path(agent.worktree), agent.branch, agent.base)
+        saved = archive.discard(self.repo.root, name, Path(agent.worktree), agent.branch, agent.base,
+                                self.settings.disposable, force)
         with self.state.edit() as data:
             rec = data["agents"].pop(name, None) or {}
             data.setdefault("discarded", {})[name] = {**rec, "archive": saved.ref, "patch": str(saved.patch or ""),
@@ -53,6 +67,9 @@ class DiscardVerbs(FleetCore):
         from ..git import archive
         data = self.state.read()
         if name in data["agents"]:
+            rec = data["agents"][name]
+            if rec.get("worktree") and not os.path.lexists(rec["worktree"]) and not rec.get("merged"):
+                return self._restore_missing(name, rec)
             raise PaneboardError(f"an agent named {name!r} exists; restore needs the name free")
         rec = data.get("discarded", {}).get(name)
         if rec is None:
@@ -64,6 +81,18 @@ class DiscardVerbs(FleetCore):
             rec.pop("archive", None), rec.pop("patch", None), rec.pop("discarded_at", None)
             rec["restored_at"] = rec["killed_at"] = time.time()
             data["agents"][name] = rec
+        return self.get(name)
+
+    def _restore_missing(self, name: str, rec: dict) -> Agent:
+        """A worktree removed outside paneboard comes back from its branch (what was not committed is gone)."""
+        from ..git import worktrees
+        branch = rec.get("branch", "")
+        if not branch or not worktrees.branch_exists(self.repo, branch):
+            raise PaneboardError(f"cannot restore {name!r}: its worktree and its branch {branch or '?'} are both gone "
+                                 f"(drop it from the list: paneboard kill --forget {shlex.quote(name)})")
+        worktrees.run_git(self.repo.root, "worktree", "prune")
+        Path(rec["worktree"]).parent.mkdir(parents=True, exist_ok=True)
+        worktrees.run_git(self.repo.root, "worktree", "add", "--quiet", rec["worktree"], branch)
         return self.get(name)
 
     def forget(self, name: str) -> None:

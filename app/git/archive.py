@@ -13,28 +13,37 @@ The shape of an archive (the same as `git stash` uses)
 
 Restoring checks out H on a new branch, writes W's tree into the files and puts I back as
 the index, so committed, staged, unstaged and untracked files all come back as they were.
-Ignored files are not archived. The commit message holds `Paneboard-*` trailers (name,
-branch, worktree, base, patch, time). Archiving the same slug again moves the older archive
-to `refs/paneboard/archive-history/<slug>-<time>`, so nothing is dropped.
+The commit message holds `Paneboard-*` trailers (name, branch, worktree, base, patch, time).
+Archiving the same slug again moves the older archive to
+`refs/paneboard/archive-history/<slug>-<time>`, so nothing is dropped.
+
+Ignored files and submodules (app/git/keep.py)
+----------------------------------------------
+Ignored files that are not disposable (see `disposable:`) are a further parent of W, a root
+commit named by the `Paneboard-Ignored:` trailer; disposable ones are not archived. Each
+initialised submodule's work is archived in its own git dir, which discard moves to
+`<git-common-dir>/paneboard/archive/modules/`; `Paneboard-Submodule:` trailers name them.
+Restore brings both back. Discard refuses, changing nothing, when ignored files to keep pass
+`keep.IGNORED_LIMIT` (unless forced) or the worktree holds what it cannot keep.
 
 Beside the ref, `<git-common-dir>/paneboard/archive/<slug>-<time>.patch` holds
 `git diff --binary` from the fork point with base to W: `git apply --index` on that commit
-brings the work back even without the ref.
+brings the tracked and untracked work back even without the ref.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import DEFAULT_DISPOSABLE
 from ..errors import GitError, UnsafeOperation
-from .merge import _NO_LOCKS, _TOOL_IDENTITY, _git, _is_ancestor, _out, _rev, _split_z, _tree, predict
 from ..names import slugify
+from . import keep
+from .merge import _NO_LOCKS, _TOOL_IDENTITY, _git, _is_ancestor, _out, _rev, _split_z, _tree, predict
 from .worktrees import BRANCH_PREFIX, RepoInfo, find_repo, list_worktrees, resolve_base
 
 ARCHIVE_PREFIX = "refs/paneboard/archive/"
@@ -55,6 +64,8 @@ class Archive:
     base: str
     created: float
     patch: Path | None
+    ignored: int = 0        # ignored files archived (not disposable), submodules included
+    submodules: int = 0     # initialised submodules whose work is archived
 
 
 def archive_slug(name: str, branch: str) -> str:
@@ -69,23 +80,8 @@ def _one_line(text: str) -> str:
 
 
 def _worktree_present(worktree: Path) -> bool:
-    return (Path(worktree) / ".git").exists()
-
-
-def _index_tree(worktree: Path, fallback: str) -> str:
-    """The tree of the worktree's index, written from a copy so the real index is not touched."""
-    real = Path(_out(worktree, "rev-parse", "--path-format=absolute", "--git-path", "index"))
-    if not real.exists():
-        return fallback
-    tmpdir = tempfile.mkdtemp(prefix="paneboard-index-")
-    try:
-        copy = os.path.join(tmpdir, "index")
-        shutil.copy2(real, copy)
-        proc = _git(worktree, "write-tree", env={"GIT_INDEX_FILE": copy}, check=False)
-        # Unmerged entries cannot be written; the full snapshot still holds the files.
-        return proc.stdout.decode().strip() if proc.returncode == 0 else fallback
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+    # Worktree paths are absolute: an empty or relative one must never stand for the current directory.
+    return Path(worktree).is_absolute() and (Path(worktree) / ".git").exists()
 
 
 def _fork_point(root: Path, base: str | None, head: str, info: RepoInfo) -> str:
@@ -97,8 +93,19 @@ def _fork_point(root: Path, base: str | None, head: str, info: RepoInfo) -> str:
     return head
 
 
-def archive(repo_root: Path, name: str, worktree: Path, branch: str, base: str | None = None) -> Archive:
-    """Store the branch's commits and the worktree's uncommitted and untracked work under refs/paneboard/archive/<slug>."""
+def _stamp(created: float) -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.localtime(created)) + f"-{int(created * 1e6) % 1_000_000:06d}"
+
+
+def archive(repo_root: Path, name: str, worktree: Path, branch: str, base: str | None = None,
+            disposable: tuple[str, ...] = DEFAULT_DISPOSABLE, holdings: keep.Holdings | None = None,
+            modules_dir: Path | None = None) -> Archive:
+    """Store the branch's commits, the worktree's uncommitted, untracked and (not disposable) ignored files,
+    and its submodules' work under refs/paneboard/archive/<slug>.
+
+    modules_dir: where discard will move the submodules' git dirs (the trailers name it); None
+    leaves them where they are.
+    """
     from . import diff
 
     info = find_repo(Path(repo_root))
@@ -107,17 +114,19 @@ def archive(repo_root: Path, name: str, worktree: Path, branch: str, base: str |
     present = _worktree_present(worktree)
     if tip is None and not present:
         raise GitError(f"nothing to archive for {name}: no branch {branch!r} and no worktree at {worktree}")
-    head = _rev(worktree, "HEAD") if present else tip
-    head = head or tip
+    head = (_rev(worktree, "HEAD") if present else tip) or tip
     head_tree = _tree(root, head)
     if present:
-        snapshot = diff.snapshot_tree(worktree)
-        index = _index_tree(worktree, head_tree)
+        holdings = holdings or keep.survey(worktree, disposable)
+        snapshot, index = diff.snapshot_tree(worktree), keep.index_tree(worktree, head_tree)
+        ignored = keep.ignored_commit(worktree, [p for p, _ in holdings.ignored])
+        subs = [_archive_submodule(sub, modules_dir, i) for i, sub in enumerate(holdings.submodules)]
     else:
         snapshot = index = head_tree
+        ignored, subs = None, []
     slug = archive_slug(name, branch)
     created = time.time()
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(created)) + f"-{int(created * 1e6) % 1_000_000:06d}"
+    stamp = _stamp(created)
     patch = info.state_dir / "archive" / f"{slug}-{stamp}.patch"
     resolved_base = base or ""
     with contextlib.suppress(GitError):
@@ -125,9 +134,10 @@ def archive(repo_root: Path, name: str, worktree: Path, branch: str, base: str |
     text = (f"paneboard archive: {_one_line(name)}\n\n"
             f"Paneboard-Name: {_one_line(name)}\nPaneboard-Branch: {branch}\n"
             f"Paneboard-Worktree: {_one_line(str(worktree))}\nPaneboard-Base: {resolved_base}\n"
-            f"Paneboard-Patch: {patch}\nPaneboard-Time: {created:.6f}\n")
+            f"Paneboard-Patch: {patch}\nPaneboard-Time: {created:.6f}\n" + keep.trailer_lines(ignored, subs))
     index_commit = _out(root, "commit-tree", index, "-p", head, "-m", f"index on {branch}", env=_TOOL_IDENTITY)
-    parents = ["-p", head, "-p", index_commit] + (["-p", tip] if tip and tip != head else [])
+    parents = ["-p", head, "-p", index_commit] + (["-p", tip] if tip and tip != head else []) \
+        + (["-p", ignored] if ignored else [])
     commit = _out(root, "commit-tree", snapshot, *parents, "-F", "-", input=text.encode("utf-8"), env=_TOOL_IDENTITY)
 
     ref = ARCHIVE_PREFIX + slug
@@ -135,8 +145,13 @@ def archive(repo_root: Path, name: str, worktree: Path, branch: str, base: str |
     if previous:
         _git(root, "update-ref", f"{HISTORY_PREFIX}{slug}-{stamp}", previous)
     _git(root, "update-ref", "-m", f"paneboard: archive {name}", ref, commit, *([previous] if previous else ["0" * 40]))
+    _write_patch(root, patch, _fork_point(root, base, head, info), commit, name, branch, ref)
+    return Archive(name=name, slug=slug, ref=ref, commit=commit, head=head, branch=branch, worktree=str(worktree),
+                   base=resolved_base, created=created, patch=patch,
+                   ignored=len(holdings.all_ignored()) if present else 0, submodules=len(subs))
 
-    fork = _fork_point(root, base, head, info)
+
+def _write_patch(root: Path, patch: Path, fork: str, commit: str, name: str, branch: str, ref: str) -> None:
     patch.parent.mkdir(parents=True, exist_ok=True)
     body = _git(root, "diff", "--binary", "--full-index", "-M", fork, commit).stdout
     header = (f"# paneboard archive of {_one_line(name)} (branch {branch}, {ref})\n"
@@ -144,8 +159,25 @@ def archive(repo_root: Path, name: str, worktree: Path, branch: str, base: str |
     tmp = patch.with_suffix(".patch.tmp")
     tmp.write_bytes(header + body)
     os.replace(tmp, patch)
-    return Archive(name=name, slug=slug, ref=ref, commit=commit, head=head, branch=branch, worktree=str(worktree),
-                   base=resolved_base, created=created, patch=patch)
+
+
+def _archive_submodule(sub: keep.Submodule, modules_dir: Path | None, i: int) -> dict:
+    """Archive one submodule's work inside its own git dir (ref refs/paneboard/archive); its trailer record."""
+    from . import diff
+
+    co = sub.holdings.checkout
+    head = _rev(co, "HEAD")
+    if head is None:
+        raise UnsafeOperation(f"discard refused: submodule {sub.path} has no commit checked out; nothing was changed")
+    ignored = keep.ignored_commit(co, [p for p, _ in sub.holdings.ignored])
+    index_commit = _out(co, "commit-tree", keep.index_tree(co, _tree(co, head)), "-p", head, "-m", "index",
+                        env=_TOOL_IDENTITY)
+    text = f"paneboard archive of submodule {sub.path}\n\n" + keep.trailer_lines(ignored, [])
+    commit = _out(co, "commit-tree", diff.snapshot_tree(co), "-p", head, "-p", index_commit,
+                  *(["-p", ignored] if ignored else []), "-F", "-", input=text.encode("utf-8"), env=_TOOL_IDENTITY)
+    _git(co, "update-ref", "-m", "paneboard: archive", keep.ARCHIVE_REF, commit)
+    gitdir = modules_dir / str(i) if modules_dir is not None else sub.gitdir
+    return {"path": sub.path, "name": sub.name, "gitdir": str(gitdir), "commit": commit}
 
 
 def discard_preview(repo_root: Path, worktree: Path, branch: str, base: str) -> tuple[int, int]:
@@ -158,6 +190,8 @@ def discard_preview(repo_root: Path, worktree: Path, branch: str, base: str) -> 
     tip = _rev(root, f"refs/heads/{branch}")
     if tip is None or is_merged(root, base, tip):
         return files, 0
+    if _rev(root, f"refs/heads/{base}") is None:
+        return files, int(_out(root, "rev-list", "--count", tip) or 0)
     return files, int(_out(root, "rev-list", "--count", f"refs/heads/{base}..{tip}") or 0)
 
 
@@ -181,7 +215,7 @@ def _refuse_main_checkout(info: RepoInfo, worktree: Path, branch: str) -> None:
 
 
 def _remove(info: RepoInfo, worktree: Path, branch: str, tip: str | None, force: bool) -> None:
-    if Path(worktree).exists():
+    if Path(worktree).is_absolute() and Path(worktree).exists():
         _git(info.root, "worktree", "remove", *(["--force"] if force else []), str(worktree))
     _git(info.root, "worktree", "prune", check=False)
     if tip is not None:
@@ -190,21 +224,59 @@ def _remove(info: RepoInfo, worktree: Path, branch: str, tip: str | None, force:
             raise UnsafeOperation(f"branch {branch} moved while it was being removed; it was kept")
 
 
-def discard(repo_root: Path, name: str, worktree: Path, branch: str, base: str | None = None) -> Archive:
-    """Archive the agent's work, then remove its worktree (forced) and delete its branch; restore() brings it back."""
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def refuse_what_cannot_be_kept(holdings: keep.Holdings, force: bool, limit: int = keep.IGNORED_LIMIT) -> None:
+    """Refuse (one line, nothing changed) when discard could not archive everything the worktree holds."""
+    bad = holdings.all_unkeepable()
+    if bad:
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise UnsafeOperation(f"discard refused: it cannot keep {bad[0]}{more}; nothing was changed")
+    ignored = holdings.all_ignored()
+    total = sum(n for _, n in ignored)
+    if total > limit and not force:
+        biggest = ", ".join(f"{p} ({_mb(n)})" for p, n in sorted(ignored, key=lambda e: (-e[1], e[0]))[:3])
+        raise UnsafeOperation(
+            f"discard refused: its ignored files that are not disposable come to {_mb(total)}, over the "
+            f"{_mb(limit)} an archive takes (biggest: {biggest}); move them out, list them under `disposable:` "
+            f"in paneboard.yaml, or discard --force to archive them all; nothing was changed")
+
+
+def discard(repo_root: Path, name: str, worktree: Path, branch: str, base: str | None = None,
+            disposable: tuple[str, ...] = DEFAULT_DISPOSABLE, force: bool = False,
+            limit: int = keep.IGNORED_LIMIT) -> Archive:
+    """Archive the agent's work (ignored files and submodules too), then remove its worktree and branch;
+    restore() brings it back. Refuses, changing nothing, when it could not keep everything."""
     info = find_repo(Path(repo_root))
-    _refuse_main_checkout(info, Path(worktree), branch)
-    saved = archive(info.root, name, worktree, branch, base)
+    worktree = Path(worktree)
+    _refuse_main_checkout(info, worktree, branch)
+    holdings = keep.survey(worktree, disposable) if _worktree_present(worktree) else None
+    modules_dir = None
+    if holdings is not None:
+        refuse_what_cannot_be_kept(holdings, force, limit)
+        if holdings.submodules:
+            modules_dir = info.state_dir / "archive" / "modules" / f"{archive_slug(name, branch)}-{_stamp(time.time())}"
+    saved = archive(info.root, name, worktree, branch, base, disposable, holdings, modules_dir)
     held = set(_out(info.root, "rev-list", "--parents", "-n", "1", saved.commit).split()[1:])
     tip = _rev(info.root, f"refs/heads/{branch}")
     if tip is not None and tip not in held:
         raise UnsafeOperation(f"branch {branch} moved while it was being archived; nothing was removed, discard again")
-    _remove(info, Path(worktree), branch, tip, force=True)
+    moved = keep.move_gitdirs([(s.gitdir, modules_dir / str(i)) for i, s in enumerate(holdings.submodules)]) \
+        if modules_dir is not None else []
+    try:
+        _remove(info, worktree, branch, tip, force=True)
+    except BaseException:
+        if worktree.exists():
+            keep.move_gitdirs([(dst, src) for src, dst in moved])
+        raise
     return saved
 
 
 def restore(repo_root: Path, name: str, worktree_path: Path, branch: str) -> Path:
-    """Recreate branch and worktree from the agent's archive, with uncommitted and untracked files back as they were."""
+    """Recreate branch and worktree from the agent's archive: uncommitted, untracked and ignored files and
+    submodules back as they were."""
     info = find_repo(Path(repo_root))
     root, path = info.root, Path(worktree_path)
     ref = ARCHIVE_PREFIX + archive_slug(name, branch)
@@ -215,6 +287,11 @@ def restore(repo_root: Path, name: str, worktree_path: Path, branch: str) -> Pat
         raise UnsafeOperation(f"restore refused: branch {branch} already exists (rename or delete it first)")
     if path.exists() or path.is_symlink():
         raise UnsafeOperation(f"restore refused: {path} already exists (move it away first)")
+    ignored, subs = keep.trailers(root, commit)
+    for rec in subs:
+        if not Path(rec["gitdir"]).is_dir():
+            raise UnsafeOperation(f"restore refused: the archived git dir of submodule {rec['path']} "
+                                  f"({rec['gitdir']}) is gone; its patch {ref} still holds the rest")
     parents = _out(root, "rev-list", "--parents", "-n", "1", commit).split()[1:]
     head = parents[0]
     index = parents[1] if len(parents) > 1 else commit
@@ -225,7 +302,10 @@ def restore(repo_root: Path, name: str, worktree_path: Path, branch: str) -> Pat
         _git(path, "read-tree", "-m", "-u", "HEAD", f"{commit}^{{tree}}")
         _git(path, "read-tree", "--reset", f"{index}^{{tree}}")
         _git(path, "update-index", "-q", "--refresh", check=False)
-    except GitError:
+        if ignored:
+            keep.write_ignored(path, ignored)
+        keep.restore_submodules(path, subs)
+    except BaseException:
         _git(root, "worktree", "remove", "--force", str(path), check=False)
         _git(root, "worktree", "prune", check=False)
         _git(root, "update-ref", "-d", f"refs/heads/{branch}", check=False)
@@ -260,52 +340,81 @@ def list_archives(repo_root: Path) -> list[Archive]:
 
 @dataclass(frozen=True)
 class WorktreeState:
-    """An agent worktree as prune sees it."""
+    """An agent worktree as prune sees it, with what keeps it if anything does."""
 
     path: Path
     branch: str
     merged: bool
     clean: bool
+    kept: tuple[str, ...] = ()       # what else it holds that removing it would lose (ignored files, submodule work)
+    running: str = ""                # why its agent may still be running ("" when it is not)
+    submodules: bool = False         # has initialised submodules (git removes it only when forced)
 
     @property
     def prunable(self) -> bool:
-        return self.merged and self.clean
+        return self.merged and self.clean and not self.kept and not self.running
+
+    @property
+    def why_kept(self) -> str:
+        """What keeps this worktree, in one line ("" when nothing does)."""
+        reasons = [self.running] if self.running else []
+        if not self.merged:
+            reasons.append("its branch is not merged")
+        if not self.clean:
+            reasons.append("it has uncommitted or untracked changes")
+        return "; ".join(reasons + list(self.kept))
 
 
-def worktree_states(repo_root: Path, base: str) -> list[WorktreeState]:
-    """Every paneboard worktree (branch under paneboard/) with whether it is merged into base and clean."""
+def worktree_states(repo_root: Path, base: str, disposable: tuple[str, ...] = DEFAULT_DISPOSABLE,
+                    running: dict[Path, str] | None = None) -> list[WorktreeState]:
+    """Every paneboard worktree (branch under paneboard/): merged into base, clean, and what else keeps it.
+
+    running maps a worktree (resolved) to why its agent may still be running: such a worktree is kept.
+    """
     info = find_repo(Path(repo_root))
     states = []
     for path, branch in list_worktrees(info).items():
         if not branch or not branch.startswith(BRANCH_PREFIX) or branch == base or path.resolve() == info.root:
             continue
         tip = _rev(info.root, f"refs/heads/{branch}")
-        clean = path.is_dir() and _git(path, "status", "--porcelain=v1", "-z", "--untracked-files=all",
-                                       env=_NO_LOCKS).stdout == b""
+        kept: list[str] = []
+        clean, subs = False, False
+        if path.is_dir():
+            holdings = keep.survey(path, disposable)
+            clean, subs = not holdings.changes, bool(holdings.submodules)
+            kept += keep.what_prune_would_lose(holdings, info.common_dir)
+        else:
+            kept.append("its folder is gone (removed outside paneboard)")
+            clean = True
         states.append(WorktreeState(path=path, branch=branch, merged=tip is not None and is_merged(info.root, base, tip),
-                                    clean=clean))
+                                    clean=clean, kept=tuple(kept), submodules=subs,
+                                    running=(running or {}).get(path.resolve(), "")))
     return states
 
 
-def prunable(repo_root: Path, base: str) -> list[WorktreeState]:
+def prunable(repo_root: Path, base: str, disposable: tuple[str, ...] = DEFAULT_DISPOSABLE) -> list[WorktreeState]:
     """The paneboard worktrees that are clean and whose branch is merged into base: safe to remove."""
-    return [s for s in worktree_states(repo_root, base) if s.prunable]
+    return [s for s in worktree_states(repo_root, base, disposable) if s.prunable]
 
 
-def prune(repo_root: Path, base: str, archive_others: bool = False) -> list[WorktreeState]:
-    """Remove clean, merged worktrees and their branches; with archive_others, discard (archive first) the rest too."""
+def prune(repo_root: Path, base: str, archive_others: bool = False, disposable: tuple[str, ...] = DEFAULT_DISPOSABLE,
+          states: list[WorktreeState] | None = None) -> list[WorktreeState]:
+    """Remove clean, merged worktrees that hold nothing else to keep, and their branches; with archive_others,
+    discard (archive first) the rest too, except where an agent may still run."""
     info = find_repo(Path(repo_root))
     removed = []
-    for state in worktree_states(info.root, base):
+    for state in worktree_states(info.root, base, disposable) if states is None else states:
         tip = _rev(info.root, f"refs/heads/{state.branch}")
         if state.prunable:
-            # No --force: git itself refuses if the worktree got dirty since we looked.
+            # Without submodules no --force: git itself refuses if the worktree got dirty since we looked.
             try:
-                _remove(info, state.path, state.branch, tip, force=False)
+                _remove(info, state.path, state.branch, tip, force=state.submodules)
             except (GitError, UnsafeOperation):
                 continue
             removed.append(state)
-        elif archive_others:
-            discard(info.root, state.branch.removeprefix(BRANCH_PREFIX), state.path, state.branch, base)
-            removed.append(state)
+        elif archive_others and state.path.is_dir() and not state.running:
+            with contextlib.suppress(GitError, UnsafeOperation):
+                discard(info.root, state.branch.removeprefix(BRANCH_PREFIX), state.path, state.branch, base,
+                        disposable)
+                removed.append(state)
     return removed

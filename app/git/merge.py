@@ -238,6 +238,7 @@ class MergeResult:
     old: str
     new: str
     commits: tuple[str, ...]
+    notes: tuple[str, ...] = ()     # what the user should know: a submodule checkout left as it was
 
     @property
     def changed(self) -> bool:
@@ -324,7 +325,43 @@ def merge(repo_root: Path, branch: str, base: str, strategy: str = "merge",
             done.append(checkout)
         _crash_point("checkout-updated")
         _remove_journal(info)
-        return MergeResult(strategy, base, old, new, tuple(commits))
+        return MergeResult(strategy, base, old, new, tuple(commits), _update_submodules(info, checkouts, old, new, branch))
+
+
+def _update_submodules(info: RepoInfo, checkouts: list[Path], old: str, new: str, branch: str) -> tuple[str, ...]:
+    """After a merge, bring each checkout's initialised submodules that the merge moved to their merged commit,
+    when they were clean at the old one; notes for those left as they were (git status stays clean otherwise)."""
+    raw = _split_z(_git(info.root, "diff-tree", "-r", "-z", "--no-renames", old, new).stdout)
+    moved = [(path, meta.split()[2], meta.split()[3]) for meta, path in zip(raw[0::2], raw[1::2])
+             if meta.split()[0] == ":160000" and meta.split()[1] == "160000"]
+    # The agent's worktree holds the submodule commits it made, which may be nowhere else yet.
+    sources = [p for p, b in list_worktrees(info).items() if b == branch]
+    notes = []
+    for checkout in checkouts:
+        for path, was, now in moved:
+            note = _update_submodule(checkout, path, was, now, sources)
+            if note:
+                notes.append(note)
+    return tuple(notes)
+
+
+def _update_submodule(checkout: Path, path: str, was: str, now: str, sources: list[Path]) -> str | None:
+    sub = checkout / path
+    if not (sub / ".git").exists() or _rev(sub, "HEAD") == now:
+        return None     # not initialised (git status shows nothing), or already there
+    todo = f"then run `git submodule update -- {path}` in {checkout}"
+    dirty = _git(sub, "status", "--porcelain", "--untracked-files=no", env=_NO_LOCKS).stdout
+    if _rev(sub, "HEAD") != was or dirty:
+        return f"submodule {path} in {checkout} was left as it was (it has local changes or another commit); {todo}"
+    for source in [s / path for s in sources if (s / path / ".git").exists()] + ["origin"]:
+        if _rev(sub, now) is not None:
+            break
+        _git(sub, "fetch", "--quiet", "--no-tags", str(source), now, check=False)
+    proc = _git(sub, "checkout", "--quiet", "--detach", now, check=False) if _rev(sub, now) else None
+    if proc is None or proc.returncode != 0:
+        why = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] if proc else [f"{now[:10]} is not there"]
+        return f"submodule {path} in {checkout} stays at {was[:10]} ({'; '.join(why)}); fetch {now[:10]} there, {todo}"
+    return None
 
 
 def _names(paths: tuple[str, ...], limit: int = 5) -> str:

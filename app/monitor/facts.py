@@ -7,6 +7,7 @@ every decision is testable with plain values (tests/core/test_hooks.py does).
 from __future__ import annotations
 
 import codecs
+import shlex
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -103,6 +104,8 @@ def status_of(f: Facts, now: float, settings) -> Status:
     since = f.kind_since or now
     if a.merged:
         return Status(Kind.EXITED, "merged", since=since)
+    if a.worktree and not a.worktree_exists:
+        return Status(Kind.MISSING, missing_why(a), since=since)
     if a.pane is None:
         why = f.stopped_why or "its tmux pane vanished"
         return Status(Kind.EXITED, why, since=f.exited_at or since)
@@ -132,6 +135,17 @@ def status_of(f: Facts, now: float, settings) -> Status:
                    f"(threshold {duration(silence_threshold(snap, settings))}); the screen said: {why}")
             return Status(Kind.SILENT, why, evidence=evidence, since=last)
     return Status(kind, why, evidence=evidence, since=since)
+
+
+def missing_why(a: Agent) -> str:
+    """Why an agent whose worktree went shows `missing`, and what to do (a.commits < 0: its branch is gone too)."""
+    name = shlex.quote(a.name)
+    gone = f"its worktree {a.worktree} is gone (removed outside paneboard)"
+    if a.commits < 0:
+        return f"{gone}, and its branch {a.branch} too: nothing is left to keep (drop it: paneboard kill --forget {name})"
+    return (f"{gone}; its branch {a.branch} holds {a.commits} commit(s) not in {a.base or 'its base'}: "
+            f"`paneboard restore {name}` brings the worktree back from it, `paneboard discard {name}` archives "
+            f"and clears it")
 
 
 def status_since(f: Facts, now: float, settings, previous) -> Status:

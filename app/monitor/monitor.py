@@ -29,7 +29,7 @@ from .facts import Facts, apply_overlaps, apply_scope, apply_stats, seed_errors_
     status_since
 from .gitstats import StatsScheduler
 from .limits import Parking
-from .once import settle_since, stats_with_mtime
+from .once import branch_stats, settle_since, stats_with_mtime
 from .publish import Publisher, Update, coordination, status_file_paths
 
 if TYPE_CHECKING:  # watchfiles loads only for the live monitor, not `ls`
@@ -352,6 +352,12 @@ class Monitor:
         """Read the agent's git stats and judge it (and whoever it overlaps with) again."""
         f = self._facts.get(name)
         a = f.agent if f else None
+        if a is not None and a.worktree and not a.merged and not Path(a.worktree).is_dir():
+            # Removed outside paneboard: what its branch still holds goes into its `missing` why.
+            apply_stats(f, await asyncio.to_thread(branch_stats, self.fleet.repo.root, a.branch, a.base), None)
+            self._reassess(name)
+            self._settled(name)
+            return False
         if a is None or not a.worktree_exists or a.merged:
             self._settled(name)
             return False

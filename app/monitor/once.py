@@ -85,6 +85,21 @@ def _screen_since(f: Facts, status, now: float):
     return status
 
 
+def _has_branch(root: Path, branch: str) -> bool:
+    return bool(branch) and bool(worktrees.run_git(root, "rev-parse", "--verify", "--quiet",
+                                                   f"refs/heads/{branch}^{{commit}}", check=False).strip())
+
+
+def branch_stats(repo_root: Path, branch: str, base: str) -> worktrees.Stats:
+    """A missing worktree's stats from its branch alone: its commits not in base (-1 when the branch is gone too)."""
+    root = Path(repo_root)
+    if not _has_branch(root, branch):
+        return worktrees.Stats(commits=-1)
+    span = f"refs/heads/{base}..refs/heads/{branch}" if _has_branch(root, base) else f"refs/heads/{branch}"
+    count = worktrees.run_git(root, "rev-list", "--count", span, check=False).strip()
+    return worktrees.Stats(commits=int(count) if count.isdigit() else 0)
+
+
 def _gather(fleet, now: float) -> tuple[list[Agent], dict[str, Facts], dict, dict[str, str]]:
     """In parallel: records, screens, git stats and logs of every agent, as facts."""
     settings = fleet.settings
@@ -97,6 +112,8 @@ def _gather(fleet, now: float) -> tuple[list[Agent], dict[str, Facts], dict, dic
                      for s in {a.socket for a in live}]
         stats_f = {a.name: pool.submit(stats_with_mtime, a.worktree, a.base, True)
                    for a in agents if a.worktree_exists and not a.merged}
+        missing_f = {a.name: pool.submit(branch_stats, fleet.repo.root, a.branch, a.base)
+                     for a in agents if a.worktree and not a.worktree_exists and not a.merged}
         facts: dict[str, Facts] = {}
         for a in agents:
             f = Facts.new(a, settings)
@@ -115,6 +132,8 @@ def _gather(fleet, now: float) -> tuple[list[Agent], dict[str, Facts], dict, dic
             s, newest = fut.result()
             apply_stats(facts[name], s, None)
             facts[name].last_file_change_at = newest
+        for name, fut in missing_f.items():
+            apply_stats(facts[name], fut.result(), None)
         for fut in log_f:
             fut.result()
     return agents, facts, records, screens

@@ -46,7 +46,7 @@ def busy_agent(repo: Path, name: str = "a") -> Path:
     git(a, "rm", "-q", "old_name.py")                            # staged deletion
     write(a / "new dir" / UNICODE, "untracked unicode\n")
     write(a / "blob.bin", BINARY)
-    write(a / "debug.log", "ignored, not archived\n")
+    write(a / "debug.log", "ignored, archived beside the rest\n")
     return a
 
 
@@ -69,7 +69,7 @@ def test_discard_then_restore_round_trip(repo: Path):
     path = ar.restore(repo, "a", a, "paneboard/a")
     assert path == a
     assert picture(a) == before
-    assert not (a / "debug.log").exists()
+    assert (a / "debug.log").read_text() == "ignored, archived beside the rest\n"
 
 
 def test_patch_file_brings_the_work_back_without_the_ref(repo: Path, tmp_path: Path):
@@ -154,3 +154,56 @@ def test_prune_removes_only_clean_merged_worktrees(repo: Path):
     ar.restore(repo, "merged-dirty", merged_dirty, "paneboard/merged-dirty")
     assert (merged_dirty / "scratch.txt").read_text() == "not committed\n"
     assert status_z(merged_dirty) == ["?? scratch.txt"]
+
+
+def test_ignored_files_round_trip_byte_for_byte_and_disposable_ones_are_dropped(repo: Path):
+    from app.git import keep
+    write(repo / ".gitignore", "*.log\n.env\nbuild/\ncache/\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-qm", "ignore more")
+    a = agent(repo, "a")
+    write(a / ".env", "SECRET=1\r\n")                  # CRLF kept as is: no filters
+    write(a / "cache" / "tool.log", BINARY)
+    write(a / "cache" / "run.sh", "#!/bin/sh\n")
+    (a / "cache" / "run.sh").chmod(0o755)
+    os.symlink("run.sh", a / "cache" / "latest.log")
+    write(a / "cache" / "two\nlines.log", "a name with a newline\n")
+    write(a / "cache" / "x.pyc", "compiled\n")          # disposable inside a kept folder
+    write(a / "build" / "out.log", "build output\n")    # a disposable folder
+    held = keep.survey(a, ("build/", "*.pyc"))
+    assert sorted(p for p, _ in held.ignored) == [".env", "cache/latest.log", "cache/run.sh", "cache/tool.log",
+                                                  "cache/two\nlines.log"]
+    assert held.changes == [] and held.unkeepable == [] and held.submodules == []
+
+    ar.discard(repo, "a", a, "paneboard/a", "main", disposable=("build/", "*.pyc"))
+    ar.restore(repo, "a", a, "paneboard/a")
+    assert (a / ".env").read_bytes() == b"SECRET=1\r\n" and (a / "cache" / "tool.log").read_bytes() == BINARY
+    assert os.access(a / "cache" / "run.sh", os.X_OK) and os.readlink(a / "cache" / "latest.log") == "run.sh"
+    assert (a / "cache" / "two\nlines.log").read_text() == "a name with a newline\n"
+    assert not (a / "cache" / "x.pyc").exists() and not (a / "build").exists()
+    assert status_z(a) == []
+
+
+def test_discard_over_the_bound_refuses_and_changes_nothing(repo: Path):
+    a = agent(repo, "a")
+    write(a / "big.log", b"x" * 3000)
+    write(a / "small.log", b"y" * 10)
+    with pytest.raises(UnsafeOperation, match=r"come to 0\.0 MB, over the 0\.0 MB .*biggest: big\.log \(0\.0 MB\), "
+                                              r"small\.log"):
+        ar.discard(repo, "a", a, "paneboard/a", "main", limit=1000)
+    assert (a / "big.log").exists() and rev(repo, "paneboard/a") and ar.list_archives(repo) == []
+    ar.discard(repo, "a", a, "paneboard/a", "main", force=True, limit=1000)
+    ar.restore(repo, "a", a, "paneboard/a")
+    assert (a / "big.log").read_bytes() == b"x" * 3000
+
+
+def test_prune_keeps_what_an_agent_may_still_use_and_says_why(repo: Path):
+    a = agent(repo, "a")
+    write(a / "notes.log", "mine\n")
+    b = agent(repo, "b")
+    states = {s.branch: s for s in ar.worktree_states(repo, "main", running={b.resolve(): "its agent b is running"})}
+    assert states["paneboard/a"].why_kept == "ignored files that are not disposable: notes.log"
+    assert states["paneboard/b"].why_kept == "its agent b is running"
+    assert not states["paneboard/a"].prunable and not states["paneboard/b"].prunable
+    assert ar.prune(repo, "main", states=list(states.values())) == []
+    assert (a / "notes.log").read_text() == "mine\n" and b.is_dir()

@@ -213,7 +213,9 @@ def test_prune_keeps_the_worktree_of_an_agent_it_cannot_see(repo: Path, tmux_soc
     away = there.spawn(Task(name="fresh", agent=sleeper(tmp_path)))    # clean and "merged": prunable
     with there.state.edit() as data:
         del data["agents"]["fresh"]["socket"]
-    one_line_error(run("prune", cwd=repo, socket=tmux_socket), "fresh", "--force", "another tmux server")
+    kept = run("prune", cwd=repo, socket=tmux_socket)     # kept and named, never removed unasked
+    assert kept.returncode == 0 and "Traceback" not in kept.stderr
+    assert "kept paneboard/fresh" in kept.stdout and "another tmux server" in kept.stdout and "--force" in kept.stdout
     assert Path(away.worktree).is_dir() and panes(second_socket) == {"fresh": True}
     result = run("prune", "--force", cwd=repo, socket=tmux_socket)
     assert result.returncode == 0 and "removed paneboard/fresh" in result.stdout

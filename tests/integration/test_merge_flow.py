@@ -170,6 +170,10 @@ def test_prune_removes_only_merged_clean_worktrees(repo: Path, tmux_socket: str)
     git(Path(done["worktree"]), "merge", "-q", "main")  # nothing new: merged and clean
     result = paneboard("prune", cwd=repo, socket_name=tmux_socket)
     assert result.returncode == 0, result.stderr
+    assert Path(done["worktree"]).exists() and "its agent done is running" in result.stdout   # never a live agent's
+    assert paneboard("kill", "done", cwd=repo, socket_name=tmux_socket).returncode == 0
+    result = paneboard("prune", cwd=repo, socket_name=tmux_socket)
+    assert result.returncode == 0, result.stderr
     assert not Path(done["worktree"]).exists()
     assert (Path(kept["worktree"]) / "wip.txt").exists()
 
