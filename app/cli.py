@@ -108,10 +108,9 @@ def _fleet(args):
     if args.repo is not None and not args.repo.is_dir():
         raise PaneboardError(f"--repo {args.repo}: no such directory")
     fleet = Fleet.open(args.repo or Path.cwd(), socket_name=args.socket, task_file=args.file)
-    if fleet.recovered is not None:
-        r = fleet.recovered
-        print(f"paneboard: an interrupted merge into {r.base} was {r.outcome} "
-              f"({r.old[:10]} -> {r.new[:10]}){': ' + '; '.join(r.notes) if r.notes else ''}", file=sys.stderr)
+    # A merge recovered, a state file moved aside and rebuilt: one line each, before the command's own output.
+    for line in fleet.take_notices():
+        print(f"paneboard: {line}", file=sys.stderr)
     return fleet
 
 
@@ -305,6 +304,7 @@ def _diff(fleet, name: str, other: str | None, stat_only: bool) -> int:
         raise PaneboardError(f"agent {name!r} has no worktree any more ({a.worktree})")
     wt = Path(a.worktree)
     if other is None:
+        a.base = fleet.base_of(a)
         old, new = diff.merge_base(wt, a.base), diff.snapshot_tree(wt)
         changes = diff.changed_between(wt, old, new)
         header = f"{a.name} ({a.branch}, with uncommitted work) vs {a.base}"

@@ -16,6 +16,7 @@ from ..config import Settings
 from ..errors import AgentNotFound
 from ..model import Agent, Kind, Status
 from ..state import StateFile
+from .rebuild import rebuild_state
 from ..tmux import PaneInfo, Tmux
 from ..git.worktrees import RepoInfo
 
@@ -37,9 +38,11 @@ class FleetCore:
         self.settings = settings
         self.tmux = tmux or Tmux(settings.tmux_socket or os.environ.get("PANEBOARD_TMUX_SOCKET"))
         self.session = settings.session or session_name(repo)
-        self.state = StateFile(repo.state_dir)
+        # An unreadable state file is moved aside and rebuilt from tmux, git and the archives (rebuild.py).
+        self.state = StateFile(repo.state_dir, rebuild=lambda: rebuild_state(self))
         self._paste_threads: list[threading.Thread] = []
         self.recovered = None  # what recover_interrupted_merge() did at start, if anything
+        self.notices: list[str] = []  # one-line warnings for the CLI or the dashboard to show (take_notices)
         self.task_file: Path | None = None
 
     @classmethod
@@ -55,7 +58,19 @@ class FleetCore:
         fleet.task_file = task_file
         # A crash mid-merge is finished or rolled back before anyone reads the agents (merge.py).
         fleet.recovered = fleet.recover_interrupted_merge()
+        if fleet.recovered is not None:
+            fleet.notices.append(fleet.recovered.summary())
+        fleet.state.read()  # an unreadable state file is moved aside and rebuilt now, with a warning
+        fleet.notices += fleet.finish_interrupted_merges()
         return fleet
+
+    def take_notices(self) -> list[str]:
+        """The one-line warnings not shown yet (state file moved aside, merge recovered); each is taken once."""
+        taken = []
+        for source in (self.state.warnings, self.notices):
+            while source:
+                taken.append(source.pop(0))
+        return taken
 
     def reload_settings(self) -> None:
         """Pick up edits to the task file made while paneboard runs (the tmux socket stays as started)."""
@@ -131,6 +146,10 @@ class FleetCore:
             agent.status = Status(agent.status.kind, f"{agent.status.why}; worktree {worktree} is missing",
                                   since=agent.status.since)
         return agent
+
+    def base_of(self, agent: Agent) -> str:
+        """The branch this agent merges into (its recorded base, else `base:`); BaseBranchMissing when gone."""
+        return worktrees.agent_base(self.repo, agent.base, self.settings.base, agent.branch, agent.name)
 
     def _fill_stats(self, agent: Agent) -> None:
         s = worktrees.stats(Path(agent.worktree), agent.base)

@@ -30,7 +30,7 @@ class DiscardVerbs(FleetCore):
         agent = self.get(name, stats=False)
         if not agent.worktree_exists:
             return (0, 0)
-        return archive.discard_preview(self.repo.root, Path(agent.worktree), agent.branch, agent.base)
+        return archive.discard_preview(self.repo.root, Path(agent.worktree), agent.branch, self.base_of(agent))
 
     def discard(self, name: str) -> "Archive":
         """Archive the agent's work (ref + patch), then stop it and remove its worktree and branch."""
