@@ -103,13 +103,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _fleet(args):
+def _fleet(args, announce: bool = True):
     from .fleet import Fleet
     if args.repo is not None and not args.repo.is_dir():
         raise PaneboardError(f"--repo {args.repo}: no such directory")
     fleet = Fleet.open(args.repo or Path.cwd(), socket_name=args.socket, task_file=args.file)
-    # A merge recovered, a state file moved aside and rebuilt: one line each, before the command's own output.
-    for line in fleet.take_notices():
+    # A merge recovered, a state file moved aside and rebuilt: one line each, before the command's own
+    # output (the dashboard shows them as notifications instead).
+    for line in fleet.take_notices() if announce else ():
         print(f"paneboard: {line}", file=sys.stderr)
     return fleet
 
@@ -120,7 +121,7 @@ def _dispatch(args) -> int | None:
         return _doctor(args.repo or Path.cwd())
     if cmd == "demo":
         return _demo(args)
-    fleet = _fleet(args)
+    fleet = _fleet(args, announce=cmd != "dashboard")
     if cmd == "dashboard":
         return _dashboard(fleet)
     run = _COMMANDS.get(cmd)

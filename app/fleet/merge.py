@@ -1,4 +1,12 @@
-"""Merging an agent's work: its check, what a merge would do, the merge itself, and crash recovery."""
+"""Merging an agent's work: its check, what a merge would do, the merge itself, and crash recovery.
+
+Every refusal comes before any change (the check, then `preflight` on the work as it would be
+committed), so a refused merge leaves even the agent's branch and index as they were. While a
+merge runs, the agent's record carries a `merging` mark and this process holds
+`agent-merge.lock`; a mark without the lock is a merge that died (kill -9 of the CLI or the
+dashboard), and the next paneboard gives it every effect of a merge if the base holds its work
+now (recorded merged, window closed, worktree removed, `after:` tasks started), or drops it.
+"""
 
 from __future__ import annotations
 
@@ -212,5 +220,10 @@ class MergeVerbs(FleetCore):
             return f"the merge of {name} into {base} was interrupted before it moved {base}; {name} is not merged"
         agent = self.get(name, stats=False)
         self._record_merged(name, head, str(mark.get("strategy") or self.settings.merge_strategy))
-        self._after_merge(agent)
-        return f"the merge of {name} into {base} was interrupted after it moved {base}; it is now recorded as merged"
+        line = f"the merge of {name} into {base} was interrupted after it moved {base}; it is now recorded as merged"
+        try:
+            self._after_merge(agent)
+        except PaneboardError as exc:
+            # Found while opening the fleet for any command: that command must still run.
+            return f"{line}, but what follows a merge failed: {exc}"
+        return line

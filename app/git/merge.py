@@ -4,9 +4,12 @@ Plain Python (no Textual, no Rich); git runs as an argv list, never through a sh
 
 How a merge stays safe
 ----------------------
-1. Refuse first: a conflict predicted by `git merge-tree --write-tree`, or a checkout of the
-   base branch (the main checkout or any worktree) with tracked changes, an operation in
-   progress, or untracked files the merge would overwrite (`git read-tree -n -m -u` dry run).
+1. Refuse first (`_plan`): the base branch gone, the branch gone, a checkout of the base branch
+   (the main checkout or any worktree) with an operation in progress, a held index.lock or
+   tracked changes, a conflict predicted by `git merge-tree --write-tree`, a rebase that cannot
+   replay a commit, or untracked or ignored files the merge would overwrite (checked by path,
+   then a `git read-tree -n -m -u` dry run). `preflight()` runs the same checks on an agent's
+   work before it is committed, so the fleet refuses before it changes even the agent's branch.
 2. Build the result commit from objects only: `merge-tree --write-tree` + `commit-tree` for
    "merge" and "squash"; for "rebase" each agent commit is replayed with merge-tree over a
    throw-away commit whose parent is the replayed commit's parent (git 2.39 has neither
@@ -20,7 +23,9 @@ How a merge stays safe
 decides from facts, not from how far the dead process claimed to get: the base ref still at
 OLD means roll back (checkouts are put back to OLD), at NEW means finish (checkouts are
 brought to NEW, including ones a killed `read-tree` left half-written with a stale
-`index.lock`), anywhere else means someone moved it since and nothing is touched.
+`index.lock`), anywhere else means someone moved it since and nothing is touched. A journal
+that cannot be read (garbage, truncated, the wrong shape) is not acted on: it is moved aside
+to `merge-journal.json.corrupt-<time>` and named in one line.
 """
 
 from __future__ import annotations

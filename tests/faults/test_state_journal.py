@@ -132,6 +132,24 @@ def test_random_bytes_in_state_are_moved_aside_and_every_agent_rebuilt(repo: Pat
     assert len(ports) == len(set(ports)), ports   # k4 is not handed k1's port
 
 
+def test_spawn_as_the_first_command_after_the_damage_keeps_every_agent(repo: Path, tmux_socket: str):
+    """Two commands at once meet the damaged file: one moves it aside and rebuilds, the other reads the result."""
+    three_agents(repo, tmux_socket)
+    state_path(repo).write_bytes(b'{"version":1,"agents":[]}')
+    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+    env.update(PANEBOARD_TMUX_SOCKET=tmux_socket, PYTHONPATH=str(ROOT))
+    commands = [["spawn", "k4", "--agent", RUNNING], ["ls"], ["ls", "--json"]]
+    procs = [subprocess.Popen([sys.executable, "-m", "app.cli", *c], cwd=repo, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for c in commands]
+    results = [(p.wait(60), *p.communicate()) for p in procs]
+    assert all(code == 0 and "Traceback" not in err for code, _, err in results), results
+    warned = [ln for _, _, err in results for ln in err.splitlines() if "moved aside" in ln]
+    assert len(warned) == 1, results
+    assert len(list(state_path(repo).parent.glob("state.json.corrupt-*"))) == 1
+    data = state(repo)
+    assert set(data["agents"]) == {"k1", "k2", "k4"} and set(data["discarded"]) == {"k3"}
+
+
 @pytest.mark.parametrize("content", [
     b'{"version":1,"agents":[]}',
     b"{}",
