@@ -178,14 +178,18 @@ def test_state_of_the_wrong_shape_is_rebuilt_not_replaced(repo: Path, tmux_socke
     assert k2.is_dir() and git(repo, "rev-parse", "--verify", "paneboard/k2")
 
 
-def test_a_state_unreadable_while_the_dashboard_runs_is_a_notification(repo: Path, tmux_socket: str):
+@pytest.mark.parametrize("when", ["before-start", "while-running"])
+def test_an_unreadable_state_is_a_notification_in_the_dashboard(repo: Path, tmux_socket: str, when: str):
     import asyncio
 
     from app.dashboard import Dashboard
     from app.fleet import Fleet
     spawn(repo, tmux_socket, "k1")
+    if when == "before-start":
+        state_path(repo).write_bytes(b'{"version":1,"agents":[]}')
     fleet = Fleet.open(repo, socket_name=tmux_socket)
-    state_path(repo).write_bytes(b'{"version":1,"agents":[]}')
+    if when == "while-running":
+        state_path(repo).write_bytes(b'{"version":1,"agents":[]}')
 
     async def run() -> list[str]:
         app = Dashboard(fleet, refresh_seconds=0.2)
