@@ -185,7 +185,7 @@ def _enter_existing_directory(args) -> None:
         raise PaneboardError("the current directory no longer exists: cd to your repository") from None
 
 
-def _fleet(args):
+def _fleet(args, announce: bool = True):
     from .fleet import Fleet
     if args.repo is not None and not args.repo.is_dir():
         raise PaneboardError(f"--repo {args.repo}: no such directory")
@@ -194,10 +194,10 @@ def _fleet(args):
         # Each agent is found on the socket recorded with it; a flag that says otherwise is a mistake.
         from .fleet.sockets import check_socket
         check_socket(fleet.state.read()["agents"], args.socket, getattr(args, "name", None))
-    if fleet.recovered is not None:
-        r = fleet.recovered
-        print(f"paneboard: an interrupted merge into {r.base} was {r.outcome} "
-              f"({r.old[:10]} -> {r.new[:10]}){': ' + '; '.join(r.notes) if r.notes else ''}", file=sys.stderr)
+    # A merge recovered, a state file moved aside and rebuilt: one line each, before the command's own
+    # output (the dashboard shows them as notifications instead).
+    for line in fleet.take_notices() if announce else ():
+        print(f"paneboard: {line}", file=sys.stderr)
     return fleet
 
 
@@ -207,7 +207,7 @@ def _dispatch(args) -> int | None:
         return _doctor(args.repo or Path.cwd())
     if cmd == "demo":
         return _demo(args)
-    fleet = _fleet(args)
+    fleet = _fleet(args, announce=cmd != "dashboard")
     if cmd == "dashboard":
         return _dashboard(fleet)
     run = _COMMANDS.get(cmd)
@@ -465,6 +465,7 @@ def _diff(fleet, name: str, other: str | None, stat_only: bool) -> int:
         raise PaneboardError(f"agent {name!r} has no worktree any more ({a.worktree})")
     wt = Path(a.worktree)
     if other is None:
+        a.base = fleet.base_of(a)
         old, new = diff.merge_base(wt, a.base), diff.snapshot_tree(wt)
         changes = diff.changed_between(wt, old, new)
         header = f"{a.name} ({a.branch}, with uncommitted work) vs {a.base}"

@@ -64,8 +64,14 @@ class Dashboard(App):
 
     def on_mount(self) -> None:
         """Start feeding the main screen."""
+        self._show_notices()
         self.run_monitor()
         self.refresh_agents()
+
+    def _show_notices(self) -> None:
+        """A merge recovered, a state file moved aside and rebuilt: each one a notification, once."""
+        for line in self.fleet.take_notices():
+            self.notify(line, title="paneboard", severity="warning", timeout=30)
 
     # -- the main screen's keys and the command palette's agent commands ----
 
@@ -125,6 +131,7 @@ class Dashboard(App):
 
     def on_agents_refreshed(self, message: AgentsRefreshed) -> None:
         """The title counts the agents by status (every screen's header shows it)."""
+        self._show_notices()
         counts: dict[str, int] = {}
         for a in message.agents:
             kind = "merged" if a.merged else a.status.kind.value

@@ -106,3 +106,20 @@ def one_line(exc: BaseException, near: str | os.PathLike | None = None) -> str:
     else:
         text = f"internal error: {type(exc).__name__}: {exc}"
     return " ".join(text.split())
+
+
+class BaseBranchMissing(GitError):
+    """An agent's base branch (or the configured one) no longer exists."""
+
+    def __init__(self, base: str, fork: str | None = None, agent: str | None = None):
+        whose = f" of {agent}" if agent else ""
+        again = f"`git branch {base}`"
+        if fork:
+            again = f"`git branch {base} {fork[:10]}`, where {agent or 'the agent'} started"
+        super().__init__(f"the base branch {base}{whose} no longer exists: create it again ({again}) "
+                         f"or set `base:` in paneboard.yaml")
+        self.base = base
+
+
+class StateUnreadable(PaneboardError):
+    """A state file cannot be read and cannot be moved aside either."""

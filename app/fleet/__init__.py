@@ -1,9 +1,10 @@
 """The fleet: the one owner of agent state. One door, `Fleet`; each family of verbs in its own module.
 
 core.py     construction, settings, discovery (agents, get), stopping an agent's window
+rebuild.py  the state rebuilt from tmux, git and the archive refs when state.json cannot be read
 start.py    spawn, up, pasted prompts, ports
 answer.py   send, send_key, press
-merge.py    check, merge_preview, merge, recover_interrupted_merge
+merge.py    check, merge_preview, merge, recover_interrupted_merge, finish_interrupted_merges
 discard.py  kill, discard_preview, discard, restore, forget
 prune.py    prune
 queue.py    queued, unqueue, start_ready

@@ -16,6 +16,7 @@ from ..config import Settings
 from ..errors import AgentNotFound, PaneboardError
 from ..model import Agent, Kind, Status
 from ..state import StateFile
+from .rebuild import rebuild_state
 from ..tmux import PaneInfo, Tmux
 from ..git.worktrees import RepoInfo
 from . import sessions
@@ -53,16 +54,19 @@ class FleetCore:
     def __init__(self, repo: RepoInfo, settings: Settings, tmux: Tmux | None = None):
         self.repo = repo
         self.settings = settings
-        self.state = StateFile(repo.state_dir)
-        if tmux is None:
+        self.session = settings.session or session_name(repo)
+        self.tmux = tmux or Tmux(settings.tmux_socket or os.environ.get("PANEBOARD_TMUX_SOCKET"))
+        # An unreadable state file is moved aside and rebuilt from tmux, git and the archives (rebuild.py).
+        self.state = StateFile(repo.state_dir, rebuild=lambda: rebuild_state(self))
+        if tmux is None and not settings.tmux_socket:
             # Where the agents live is recorded with them (sockets.py): no flag or variable needed to find them.
             recorded = recorded_socket(self.state.read()["agents"])
-            tmux = Tmux(settings.tmux_socket or (recorded[0] if recorded else os.environ.get("PANEBOARD_TMUX_SOCKET")))
-        self.tmux = tmux
-        self._servers: dict[str | None, Tmux] = {tmux.socket_name: tmux}
-        self.session = settings.session or session_name(repo)
+            if recorded:
+                self.tmux = Tmux(recorded[0])
+        self._servers: dict[str | None, Tmux] = {self.tmux.socket_name: self.tmux}
         self._paste_threads: list[threading.Thread] = []
         self.recovered = None  # what recover_interrupted_merge() did at start, if anything
+        self.notices: list[str] = []  # one-line warnings for the CLI or the dashboard to show (take_notices)
         self.task_file: Path | None = None
 
     @classmethod
@@ -78,7 +82,19 @@ class FleetCore:
         fleet.task_file = task_file
         # A crash mid-merge is finished or rolled back before anyone reads the agents (merge.py).
         fleet.recovered = fleet.recover_interrupted_merge()
+        if fleet.recovered is not None:
+            fleet.notices.append(fleet.recovered.summary())
+        fleet.state.read()  # an unreadable state file is moved aside and rebuilt now, with a warning
+        fleet.notices += fleet.finish_interrupted_merges()
         return fleet
+
+    def take_notices(self) -> list[str]:
+        """The one-line warnings not shown yet (state file moved aside, merge recovered); each is taken once."""
+        taken = []
+        for source in (self.state.warnings, self.notices):
+            while source:
+                taken.append(source.pop(0))
+        return taken
 
     def reload_settings(self) -> None:
         """Pick up edits to the task file made while paneboard runs (the tmux socket stays as started)."""
@@ -192,6 +208,10 @@ class FleetCore:
             agent.status = Status(agent.status.kind, f"{agent.status.why}; worktree {worktree} is missing",
                                   since=agent.status.since)
         return agent
+
+    def base_of(self, agent: Agent) -> str:
+        """The branch this agent merges into (its recorded base, else `base:`); BaseBranchMissing when gone."""
+        return worktrees.agent_base(self.repo, agent.base, self.settings.base, agent.branch, agent.name)
 
     def _fill_stats(self, agent: Agent) -> None:
         s = worktrees.stats(Path(agent.worktree), agent.base)

@@ -32,7 +32,7 @@ class DiscardVerbs(FleetCore):
         """(files, commits) that discarding would take out of the branch and worktree (all archived first)."""
         from ..git import archive
         agent = self.get(name, stats=False)
-        return archive.discard_preview(self.repo.root, Path(agent.worktree), agent.branch, agent.base)
+        return archive.discard_preview(self.repo.root, Path(agent.worktree), agent.branch, self.base_of(agent))
 
     def discard_holdings(self, name: str, force: bool = False):
         """What the agent's worktree holds beyond its branch (ignored files to keep, submodules), or None

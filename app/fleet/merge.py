@@ -1,13 +1,22 @@
-"""Merging an agent's work: its check, what a merge would do, the merge itself, and crash recovery."""
+"""Merging an agent's work: its check, what a merge would do, the merge itself, and crash recovery.
+
+Every refusal comes before any change (the check, then `preflight` on the work as it would be
+committed), so a refused merge leaves even the agent's branch and index as they were. While a
+merge runs, the agent's record carries a `merging` mark and this process holds
+`agent-merge.lock`; a mark without the lock is a merge that died (kill -9 of the CLI or the
+dashboard), and the next paneboard gives it every effect of a merge if the base holds its work
+now (recorded merged, window closed, worktree removed, `after:` tasks started), or drops it.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from ..git import worktrees
 from ..errors import PaneboardError
@@ -19,6 +28,10 @@ from .sockets import refuse_unseen
 if TYPE_CHECKING:
     from ..git.checks import CheckResult
     from ..git.merge import MergeResult
+
+
+CRASH_BEFORE_RECORD = "merged-not-recorded"
+"""Test hook (PANEBOARD_MERGE_CRASH_AT): die after the base moved and its journal went, before the state says merged."""
 
 
 class MergeVerbs(FleetCore):
@@ -84,6 +97,7 @@ class MergeVerbs(FleetCore):
             raise PaneboardError(f"agent {name!r} is already merged")
         if not agent.worktree_exists:
             raise PaneboardError(f"agent {name!r} has no worktree ({agent.worktree})")
+        agent.base = self.base_of(agent)
         prediction = merging.predict_agent(self.repo.root, agent.base, Path(agent.worktree))
         return {"agent": agent, "prediction": prediction, "check": self.check_command(name),
                 "strategy": self.settings.merge_strategy}
@@ -94,15 +108,14 @@ class MergeVerbs(FleetCore):
         from ..git import merge as merging
         from ..errors import UnsafeOperation
         strategy = strategy or self.settings.merge_strategy
+        self._settle_before_merge()
         preview = self.merge_preview(name)
         agent, prediction = preview["agent"], preview["prediction"]
         refuse_unseen(agent, "merge", force)
         if not prediction.clean:
             raise UnsafeOperation(f"merge refused: {name} conflicts with {agent.base} in "
                                   f"{', '.join(prediction.conflicts[:5])}; nothing was changed")
-        rec = self.state.read()["agents"].get(name, {})
-        first_line = (rec.get("prompt") or "").strip().splitlines()[0:1]
-        message = f"{agent.task}: {first_line[0][:72]}" if first_line else f"{agent.task}: work by paneboard agent {name}"
+        message = self._merge_message(name, agent)
         if preview["check"]:
             # The check sees the same files before or after the commit; running it first means a
             # refused merge leaves even the agent's branch as it was.
@@ -111,29 +124,134 @@ class MergeVerbs(FleetCore):
             if not result.passed and not force:
                 raise UnsafeOperation(f"merge refused: check `{preview['check']}` failed ({result.summary_line}); "
                                       f"log: {result.log_path}; nothing was changed (use --force to merge anyway)")
-        # Refuse before touching the agent's branch if the base's checkout could not take the merge.
-        for checkout in merging._checkouts_of(self.repo, agent.base):
-            merging._refuse_if_busy(checkout, agent.base)
-        on_step("commit")
-        merging.commit_work(Path(agent.worktree), message + f"\n\nPaneboard-Agent: {name}\n")
-        on_step("merge")
-        # A merge commit says what it merged; a squash commit stands for the work itself.
-        result_message = (f"Merge {agent.branch} into {agent.base}: {message}" if strategy == "merge" else message) \
-            + f"\n\nPaneboard-Agent: {name}\n"
-        result = merging.merge(self.repo.root, agent.branch, agent.base, strategy, result_message)
+        # Every refusal the merge itself could make is made now, on the work as it would be committed,
+        # so that a refused merge leaves the agent's branch, its index and every checkout as they were.
+        merging.preflight(self.repo.root, agent.branch, agent.base, strategy,
+                          merging.candidate_commit(Path(agent.worktree)))
+        with self._merging(name, agent.base, strategy):
+            on_step("commit")
+            merging.commit_work(Path(agent.worktree), message + f"\n\nPaneboard-Agent: {name}\n")
+            on_step("merge")
+            # A merge commit says what it merged; a squash commit stands for the work itself.
+            result_message = (f"Merge {agent.branch} into {agent.base}: {message}" if strategy == "merge"
+                              else message) + f"\n\nPaneboard-Agent: {name}\n"
+            result = merging.merge(self.repo.root, agent.branch, agent.base, strategy, result_message)
+            merging._crash_point(CRASH_BEFORE_RECORD)
+            self._record_merged(name, result.new, strategy, agent)
+        on_step("clean up")
+        self._after_merge(agent)
+        return result
+
+    def _merge_message(self, name: str, agent) -> str:
+        rec = self.state.read()["agents"].get(name, {})
+        first_line = (rec.get("prompt") or "").strip().splitlines()[0:1]
+        return f"{agent.task}: {first_line[0][:72]}" if first_line else f"{agent.task}: work by paneboard agent {name}"
+
+    def _record_merged(self, name: str, commit: str, strategy: str, agent=None) -> None:
         with self.state.edit() as data:
             rec = data["agents"].get(name)
             if rec is not None:
-                rec.update(merged=True, merged_at=time.time(), merge_commit=result.new, merge_strategy=strategy,
-                           # What was merged stays known after the worktree goes (ls and the dashboard show it).
-                           merged_files=list(agent.files), merged_added=agent.added, merged_removed=agent.removed)
-        on_step("clean up")
+                rec.pop("merging", None)
+                rec.update(merged=True, merged_at=time.time(), merge_commit=commit, merge_strategy=strategy)
+                if agent is not None:
+                    # What was merged stays known after the worktree goes (ls and the dashboard show it).
+                    rec.update(merged_files=list(agent.files), merged_added=agent.added, merged_removed=agent.removed)
+
+    def _after_merge(self, agent) -> None:
+        """What follows every merge, a normal one or one a crash interrupted: window, worktree, queued tasks."""
         if self.settings.close_on_merge:
-            self._mark_stopped(name)
+            self._mark_stopped(agent.name)
             self._close_window(agent)
-        if self.settings.remove_on_merge:
+        if self.settings.remove_on_merge and agent.worktree:
             # Clean and merged by now; a plain (non-forced) remove refuses anything else.
             worktrees.run_git(self.repo.root, "worktree", "remove", agent.worktree, check=False)
         # A merge may be what queued tasks were waiting for (queue.py).
         self.start_ready()
-        return result
+
+    # -- merges a crash interrupted ------------------------------------------
+
+    @contextlib.contextmanager
+    def _merging(self, name: str, base: str, strategy: str) -> Iterator[None]:
+        """Mark the agent as being merged, for as long as this process merges it.
+
+        The mark outlives a crash (kill -9 of the CLI or the dashboard) and the lock does not, so
+        finish_interrupted_merges() can tell a merge that died from one still running.
+        """
+        from ..git.merge import _rev
+        with self._merge_claim(block=True):
+            with self.state.edit() as data:
+                rec = data["agents"].get(name)
+                if rec is not None:
+                    rec["merging"] = {"base": base, "strategy": strategy, "at": time.time(),
+                                      "base_commit": _rev(self.repo.root, f"refs/heads/{base}")}
+            try:
+                yield
+            except BaseException:
+                with self.state.edit() as data:
+                    rec = data["agents"].get(name)
+                    if rec is not None:
+                        rec.pop("merging", None)
+                raise
+
+    @contextlib.contextmanager
+    def _merge_claim(self, block: bool) -> Iterator[bool]:
+        self.repo.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.repo.state_dir / "agent-merge.lock", "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _settle_before_merge(self) -> None:
+        from ..errors import UnsafeOperation
+        recovery = self.recover_interrupted_merge()
+        if recovery is not None:
+            self.notices.append(recovery.summary())
+            if recovery.outcome == "blocked":
+                raise UnsafeOperation(f"merge refused: {recovery.summary()}")
+        self.notices.extend(self.finish_interrupted_merges())
+
+    def finish_interrupted_merges(self) -> list[str]:
+        """Give a merge that a crash interrupted every effect of a normal one (or drop its mark); what was done."""
+        pending = [n for n, r in self.state.read()["agents"].items() if isinstance(r.get("merging"), dict)]
+        if not pending:
+            return []
+        done = []
+        with self._merge_claim(block=False) as ours:
+            if not ours:
+                return []  # another paneboard is merging right now: its mark is not a leftover
+            for name in pending:
+                line = self._finish_one(name)
+                if line:
+                    done.append(line)
+        return done
+
+    def _finish_one(self, name: str) -> str | None:
+        from ..git.merge import _rev, holds
+        rec = self.state.read()["agents"].get(name) or {}
+        mark = rec.get("merging") or {}
+        base, branch = str(mark.get("base") or rec.get("base") or ""), rec.get("branch", "")
+        before = mark.get("base_commit")
+        tip = _rev(self.repo.root, f"refs/heads/{branch}") if branch else None
+        head = _rev(self.repo.root, f"refs/heads/{base}") if base else None
+        # Merged by the interrupted merge: the base holds the branch now and did not before it began
+        # (a branch with nothing of its own yet, its work still uncommitted, was not merged).
+        if (tip is None or head is None or not isinstance(before, str) or not holds(self.repo.root, head, tip)
+                or _rev(self.repo.root, before) is None or holds(self.repo.root, before, tip)):
+            with self.state.edit() as data:
+                data["agents"].get(name, {}).pop("merging", None)
+            return f"the merge of {name} into {base} was interrupted before it moved {base}; {name} is not merged"
+        agent = self.get(name, stats=False)
+        self._record_merged(name, head, str(mark.get("strategy") or self.settings.merge_strategy))
+        line = f"the merge of {name} into {base} was interrupted after it moved {base}; it is now recorded as merged"
+        try:
+            self._after_merge(agent)
+        except PaneboardError as exc:
+            # Found while opening the fleet for any command: that command must still run.
+            return f"{line}, but what follows a merge failed: {exc}"
+        return line

@@ -4,9 +4,12 @@ Plain Python (no Textual, no Rich); git runs as an argv list, never through a sh
 
 How a merge stays safe
 ----------------------
-1. Refuse first: a conflict predicted by `git merge-tree --write-tree`, or a checkout of the
-   base branch (the main checkout or any worktree) with tracked changes, an operation in
-   progress, or untracked files the merge would overwrite (`git read-tree -n -m -u` dry run).
+1. Refuse first (`_plan`): the base branch gone, the branch gone, a checkout of the base branch
+   (the main checkout or any worktree) with an operation in progress, a held index.lock or
+   tracked changes, a conflict predicted by `git merge-tree --write-tree`, a rebase that cannot
+   replay a commit, or untracked or ignored files the merge would overwrite (checked by path,
+   then a `git read-tree -n -m -u` dry run). `preflight()` runs the same checks on an agent's
+   work before it is committed, so the fleet refuses before it changes even the agent's branch.
 2. Build the result commit from objects only: `merge-tree --write-tree` + `commit-tree` for
    "merge" and "squash"; for "rebase" each agent commit is replayed with merge-tree over a
    throw-away commit whose parent is the replayed commit's parent (git 2.39 has neither
@@ -20,7 +23,9 @@ How a merge stays safe
 decides from facts, not from how far the dead process claimed to get: the base ref still at
 OLD means roll back (checkouts are put back to OLD), at NEW means finish (checkouts are
 brought to NEW, including ones a killed `read-tree` left half-written with a stale
-`index.lock`), anywhere else means someone moved it since and nothing is touched.
+`index.lock`), anywhere else means someone moved it since and nothing is touched. A journal
+that cannot be read (garbage, truncated, the wrong shape) is not acted on: it is moved aside
+to `merge-journal.json.corrupt-<time>` and named in one line.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import diff
-from ..errors import GitError, UnsafeOperation
+from ..errors import BaseBranchMissing, GitError, UnsafeOperation
 from .worktrees import RepoInfo, find_repo, list_worktrees
 
 STRATEGIES = ("merge", "squash", "rebase")
@@ -136,11 +141,13 @@ def predict(repo_root: Path, ours: str, theirs: str) -> Prediction:
     """Predict merging theirs into ours with `git merge-tree --write-tree` (no working tree or ref touched)."""
     proc = _git(Path(repo_root), "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z",
                 ours, theirs, check=False)
-    if proc.returncode not in (0, 1):
-        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit {proc.returncode}"]
-        raise GitError(f"cannot predict merging {theirs} into {ours}: {lines[-1]}")
     fields = _split_z(proc.stdout)
     tree = fields[0] if fields else None
+    if proc.returncode not in (0, 1) or tree is None:
+        # Exit 1 without a tree is git refusing to start (a missing ref), not a conflict.
+        said = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip().splitlines()
+        lines = said or [f"exit {proc.returncode}"]
+        raise GitError(f"cannot predict merging {theirs} into {ours}: {lines[-1]}")
     if proc.returncode == 0:
         return Prediction(clean=True, conflicts=(), tree=tree)
     conflicts = tuple(dict.fromkeys(fields[1:]))
@@ -159,6 +166,8 @@ def candidate_commit(worktree: Path) -> str:
 
 def predict_agent(repo_root: Path, base_branch: str, worktree: Path) -> Prediction:
     """Predict merging an agent's full current work (committed or not) into base_branch."""
+    if _rev(Path(repo_root), f"refs/heads/{base_branch}") is None:
+        raise BaseBranchMissing(base_branch)
     return predict(repo_root, f"refs/heads/{base_branch}", candidate_commit(worktree))
 
 
@@ -177,7 +186,7 @@ def predict_fleet(repo_root: Path, base: str, worktrees: dict[str, Path], worker
     repo_root = Path(repo_root)
     base_commit = _rev(repo_root, f"refs/heads/{base}")
     if base_commit is None:
-        raise GitError(f"base branch {base!r} does not exist")
+        raise BaseBranchMissing(base)
     names = sorted(worktrees)
     workers = workers or min(8, max(2, (os.cpu_count() or 2) * 2))
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -210,16 +219,41 @@ def predict_fleet(repo_root: Path, base: str, worktrees: dict[str, Path], worker
         return vs_base, dict(zip(pairs, pool.map(pair, pairs)))
 
 
+def holds(repo_root: Path, rev: str, commit: str) -> bool:
+    """True when rev already holds commit's work: commit is an ancestor, or merging it would change nothing."""
+    root = Path(repo_root)
+    if _is_ancestor(root, commit, rev):
+        return True
+    try:
+        prediction = predict(root, rev, commit)
+    except GitError:
+        return False
+    return prediction.clean and prediction.tree == _tree(root, rev)
+
+
 # ---------------------------------------------------------------- committing an agent's work
 
 def commit_work(worktree: Path, message: str, verify: bool = True) -> str | None:
     """Commit every uncommitted and untracked change on the worktree's branch; the new HEAD, or None if nothing changed."""
     worktree = Path(worktree)
-    _git(worktree, "add", "-A", "--", ".")
-    if _git(worktree, "diff", "--cached", "--quiet", check=False).returncode == 0:
-        return None
-    _git(worktree, *identity_args(worktree), "commit", "--quiet", *([] if verify else ["--no-verify"]),
-         "-F", "-", input=message.encode("utf-8"))
+    index = _git_path(worktree, "index")
+    saved = index.with_name("index.paneboard-saved")
+    had_index = index.exists()
+    if had_index:
+        shutil.copy2(index, saved)  # a refused commit (a hook said no) puts the staging area back as it was
+    try:
+        _git(worktree, "add", "-A", "--", ".")
+        if _git(worktree, "diff", "--cached", "--quiet", check=False).returncode == 0:
+            return None
+        _git(worktree, *identity_args(worktree), "commit", "--quiet", *([] if verify else ["--no-verify"]),
+             "-F", "-", input=message.encode("utf-8"))
+    except GitError:
+        if had_index:
+            os.replace(saved, index)
+        raise
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            saved.unlink()
     return _out(worktree, "rev-parse", "HEAD")
 
 
@@ -250,7 +284,8 @@ class Recovery:
     """What recover() did with an interrupted merge.
 
     outcome: 'finished', 'rolled-back', 'abandoned' (base was moved by someone else since; nothing
-    touched) or 'blocked' (a checkout is locked by another git command; the journal is kept).
+    touched), 'blocked' (a checkout is locked by another git command; the journal is kept) or
+    'unreadable' (the journal was garbage: moved aside, nothing touched; notes say where).
     """
 
     outcome: str
@@ -258,6 +293,15 @@ class Recovery:
     old: str
     new: str
     notes: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """What happened, on one line for a person."""
+        if self.outcome == "unreadable":
+            return "; ".join(self.notes)
+        done = {"finished": "finished", "rolled-back": "rolled back", "abandoned": "left as it was",
+                "blocked": "not settled yet"}.get(self.outcome, self.outcome)
+        text = f"an interrupted merge into {self.base} was {done} ({self.old[:10]} -> {self.new[:10]})"
+        return text + (": " + "; ".join(self.notes) if self.notes else "")
 
 
 def _crash_point(step: str) -> None:
@@ -269,36 +313,17 @@ def _crash_point(step: str) -> None:
 def merge(repo_root: Path, branch: str, base: str, strategy: str = "merge",
           message: str | None = None) -> MergeResult:
     """Merge branch into base with strategy "merge", "squash" or "rebase"; all or nothing, refusing when unsafe."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown merge strategy {strategy!r} (one of {', '.join(STRATEGIES)})")
-    if branch == base:
-        raise UnsafeOperation(f"merge refused: {branch!r} cannot be merged into itself")
+    _check_request(branch, base, strategy)
     info = find_repo(Path(repo_root))
     root = info.root
     with _merge_lock(info):
         recovery = _recover_locked(info)
         if recovery is not None and recovery.outcome == "blocked":
             raise UnsafeOperation(f"merge refused: an interrupted merge is not settled yet ({recovery.notes[-1]})")
-        ref = f"refs/heads/{base}"
-        old = _rev(root, ref)
-        if old is None:
-            raise GitError(f"base branch {base!r} does not exist")
-        tip = _rev(root, f"refs/heads/{branch}")
-        if tip is None:
-            raise GitError(f"branch {branch!r} does not exist")
-        checkouts = _checkouts_of(info, base)
-        for checkout in checkouts:
-            _refuse_if_busy(checkout, base)
-
-        prediction = predict(root, old, tip)
-        if not prediction.clean:
-            raise UnsafeOperation(f"merge refused: {branch} conflicts with {base} in {_names(prediction.conflicts)}; "
-                                  "nothing was changed (resolve in the agent's worktree, then merge again)")
-        new, commits = _result_commit(root, strategy, branch, base, old, tip, prediction, message)
+        plan = _plan(info, branch, base, strategy, message)
+        ref, old, new, commits, checkouts = plan.ref, plan.old, plan.new, plan.commits, plan.checkouts
         if new == old:
             return MergeResult(strategy, base, old, old, ())
-        for checkout in checkouts:
-            _refuse_if_overwrites(checkout, base, old, new)
         _crash_point("computed")
 
         journal = {"version": _JOURNAL_VERSION, "pid": os.getpid(), "time": time.time(), "strategy": strategy,
@@ -362,6 +387,63 @@ def _update_submodule(checkout: Path, path: str, was: str, now: str, sources: li
         why = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] if proc else [f"{now[:10]} is not there"]
         return f"submodule {path} in {checkout} stays at {was[:10]} ({'; '.join(why)}); fetch {now[:10]} there, {todo}"
     return None
+
+
+def _check_request(branch: str, base: str, strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown merge strategy {strategy!r} (one of {', '.join(STRATEGIES)})")
+    if branch == base:
+        raise UnsafeOperation(f"merge refused: {branch!r} cannot be merged into itself")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A merge with every precondition checked: base moves from old to new, its checkouts follow."""
+
+    ref: str
+    old: str
+    new: str
+    commits: tuple[str, ...]
+    checkouts: tuple[Path, ...]
+
+
+def _plan(info: RepoInfo, branch: str, base: str, strategy: str, message: str | None,
+          tip: str | None = None) -> _Plan:
+    """Check every precondition of merging tip (default: the branch's tip) into base and build the result commit.
+
+    Nothing a user sees changes here (only unreferenced objects are written), so a refusal leaves
+    refs, indexes and files exactly as they were.
+    """
+    root = info.root
+    ref = f"refs/heads/{base}"
+    old = _rev(root, ref)
+    if old is None:
+        raise BaseBranchMissing(base)
+    tip = tip or _rev(root, f"refs/heads/{branch}")
+    if tip is None:
+        raise GitError(f"merge refused: the branch {branch} no longer exists; nothing was changed")
+    checkouts = tuple(_checkouts_of(info, base))
+    for checkout in checkouts:
+        _refuse_if_busy(checkout, base)
+    prediction = predict(root, old, tip)
+    if not prediction.clean:
+        raise UnsafeOperation(f"merge refused: {branch} conflicts with {base} in {_names(prediction.conflicts)}; "
+                              "nothing was changed (resolve in the agent's worktree, then merge again)")
+    new, commits = _result_commit(root, strategy, branch, base, old, tip, prediction, message)
+    if new != old:
+        for checkout in checkouts:
+            _refuse_if_overwrites(checkout, base, old, new)
+    return _Plan(ref, old, new, tuple(commits), checkouts)
+
+
+def preflight(repo_root: Path, branch: str, base: str, strategy: str, tip: str) -> None:
+    """Refuse exactly as merge() would if branch pointed at tip (an agent's work not committed yet); change nothing."""
+    _check_request(branch, base, strategy)
+    info = find_repo(Path(repo_root))
+    if journal_path(info).exists():
+        raise UnsafeOperation("merge refused: an interrupted merge is not settled yet; nothing was changed "
+                              "(run `paneboard ls` to settle it, then merge again)")
+    _plan(info, branch, base, strategy, None, tip)
 
 
 def _names(paths: tuple[str, ...], limit: int = 5) -> str:
@@ -578,11 +660,67 @@ def _merge_lock(info: RepoInfo, timeout: float = 30.0) -> Iterator[None]:
 
 
 def pending(repo_root: Path) -> dict | None:
-    """The journal of an interrupted merge, if there is one."""
+    """The journal of an interrupted merge, if there is one that can be read."""
+    journal, _ = _read_journal(journal_path(find_repo(Path(repo_root))))
+    return journal
+
+
+_SHA_LENGTHS = (40, 64)
+
+
+def _journal_problem(journal) -> str | None:
+    """Why journal is not one this paneboard wrote (None when it is)."""
+    if not isinstance(journal, dict):
+        return f"it holds a JSON {type(journal).__name__}, not an object"
+    if journal.get("version") != _JOURNAL_VERSION:
+        return f"version {journal.get('version')!r}, not {_JOURNAL_VERSION}"
+    for key in ("branch", "base", "ref", "old", "new"):
+        if not isinstance(journal.get(key), str) or not journal[key]:
+            return f"it has no {key}"
+    for key in ("old", "new"):
+        if len(journal[key]) not in _SHA_LENGTHS or any(c not in "0123456789abcdef" for c in journal[key]):
+            return f"its {key} is not a commit id"
+    if journal["ref"] != f"refs/heads/{journal['base']}":
+        return "its ref and base disagree"
+    checkouts = journal.get("checkouts", [])
+    if not isinstance(checkouts, list) or not all(isinstance(c, str) for c in checkouts):
+        return "its checkouts are not a list of paths"
+    if not isinstance(journal.get("updating"), (str, type(None))):
+        return "its updating field is not a path"
+    return None
+
+
+def _read_journal(path: Path) -> tuple[dict | None, str]:
+    """The journal at path, or None and why it cannot be read ("" when there is none)."""
     try:
-        return json.loads(journal_path(find_repo(Path(repo_root))).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, ""
+    except OSError as exc:
+        return None, exc.strerror or type(exc).__name__
+    try:
+        journal = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "it is not text"
+    except json.JSONDecodeError:
+        return None, "it is empty" if not raw.strip() else "it is not JSON"
+    why = _journal_problem(journal)
+    return (None, why) if why else (journal, "")
+
+
+def _move_journal_aside(info: RepoInfo, why: str) -> Recovery:
+    """An unreadable journal is not ours to act on: keep it for a human, touch nothing else."""
+    path = journal_path(info)
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        os.rename(path, aside)
+    except OSError as exc:
+        raise UnsafeOperation(f"{path} cannot be read ({why}) nor moved aside ({exc.strerror}); "
+                              "move it away by hand, then run paneboard again") from None
+    _fsync_dir(info.state_dir)
+    return Recovery("unreadable", "", "", "", (
+        f"the merge journal {path} could not be read ({why}); it was moved aside to {aside.name} and nothing "
+        f"was touched (if a merge was interrupted, `git status` in {info.root} shows what it left)",))
 
 
 def recover(repo_root: Path) -> Recovery | None:
@@ -594,14 +732,10 @@ def recover(repo_root: Path) -> Recovery | None:
 
 def _recover_locked(info: RepoInfo) -> Recovery | None:
     path = journal_path(info)
-    try:
-        journal = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except json.JSONDecodeError:
-        # Written by rename, so a torn journal is not ours to act on; keep it for a human.
-        path.rename(path.with_suffix(f".corrupt-{int(time.time())}"))
-        return Recovery("abandoned", "", "", "", (f"unreadable journal moved aside next to {path}",))
+    journal, why = _read_journal(path)
+    if journal is None:
+        # Written by rename, so a torn or foreign journal is not ours to act on.
+        return _move_journal_aside(info, why) if why else None
     ref, old, new, base = journal["ref"], journal["old"], journal["new"], journal["base"]
     now = _rev(info.root, ref)
     notes: list[str] = []
@@ -611,7 +745,8 @@ def _recover_locked(info: RepoInfo) -> Recovery | None:
         outcome, target = "rolled-back", old
     else:
         outcome, target = "abandoned", None
-        notes.append(f"{base} was moved to {now} after the interrupted merge; nothing was touched")
+        moved = f"was moved to {now[:10]}" if now else "was deleted"
+        notes.append(f"{base} {moved} after the interrupted merge; nothing was touched")
     blocked = False
     if target is not None:
         for checkout in map(Path, journal.get("checkouts", [])):

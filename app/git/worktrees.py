@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import GitError
+from ..errors import BaseBranchMissing, GitError
 
 BRANCH_PREFIX = "paneboard/"
 _THREAD_LOCK = threading.Lock()
@@ -74,9 +74,9 @@ def find_repo(path: Path) -> RepoInfo:
 def resolve_base(info: RepoInfo, base: str | None) -> str:
     """The base branch name: the given one (must exist) or the main checkout's current branch."""
     if base:
-        if subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{base}^{{commit}}"],
-                          cwd=info.root, capture_output=True).returncode != 0:
-            raise GitError(f"base branch {base!r} does not exist (see `git branch`; set defaults.base or --base)")
+        if not branch_exists(info, base):
+            raise GitError(f"the base branch {base!r} does not exist: create it (`git branch {base}`) "
+                           "or set `base:` in paneboard.yaml (or --base)")
         return base
     branch = run_git(info.root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip()
     if not branch:
@@ -87,6 +87,40 @@ def resolve_base(info: RepoInfo, base: str | None) -> str:
 def branch_exists(info: RepoInfo, branch: str) -> bool:
     return subprocess.run(["git", "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"],
                           cwd=info.root).returncode == 0
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a branch was created: from which branch (when git recorded a name), at which commit, when."""
+
+    base: str | None
+    commit: str | None
+    at: float = 0.0
+
+
+def branch_origin(cwd: Path, branch: str) -> Origin:
+    """The first entry of the branch's reflog ("branch: Created from main"): its base, fork commit and time."""
+    out = run_git(cwd, "reflog", "show", "--date=unix", "--format=%H%x00%gd%x00%gs", f"refs/heads/{branch}",
+                  check=False).strip().splitlines()
+    if not out or out[-1].count("\0") != 2:
+        return Origin(None, None)
+    commit, selector, subject = out[-1].split("\0")
+    stamp = selector.rpartition("@{")[2].rstrip("}")
+    prefix = "branch: Created from "
+    base = subject[len(prefix):].removeprefix("refs/heads/") if subject.startswith(prefix) else None
+    if base == "HEAD" or (base and (base.startswith("refs/") or commit.startswith(base))):
+        base = None  # created from a commit, not from a branch
+    return Origin(base, commit, float(stamp) if stamp.isdigit() else 0.0)
+
+
+def agent_base(info: RepoInfo, recorded: str, configured: str | None, branch: str, agent: str | None = None) -> str:
+    """The branch an agent merges into: its recorded base, else the configured `base:`; BaseBranchMissing if neither."""
+    if recorded and branch_exists(info, recorded):
+        return recorded
+    if configured and configured != recorded and branch_exists(info, configured):
+        return configured
+    fork = branch_origin(info.root, branch).commit if branch else None
+    raise BaseBranchMissing(recorded or configured or "(none recorded)", fork, agent)
 
 
 def worktree_root(info: RepoInfo, configured: str | None) -> Path:
@@ -157,7 +191,14 @@ def stats(worktree: Path, base: str) -> Stats:
     proc = subprocess.run(["git", "diff", "--numstat", "-z", "--no-renames", "--merge-base", base],
                           cwd=worktree, capture_output=True, text=True)
     if proc.returncode != 0:
-        return Stats()
+        # The base branch is gone: measure against the commit the agent's branch was created at.
+        base = _fork_of_head(worktree)
+        if base is None:
+            return Stats()
+        proc = subprocess.run(["git", "diff", "--numstat", "-z", "--no-renames", base],
+                              cwd=worktree, capture_output=True, text=True)
+        if proc.returncode != 0:
+            return Stats()
     commits = run_git(worktree, "rev-list", "--count", f"{base}..HEAD", check=False).strip()
     files: list[str] = []
     added = removed = 0
@@ -185,3 +226,9 @@ def stats(worktree: Path, base: str) -> Stats:
             pass
     return Stats(files=tuple(files), added=added, removed=removed, dirty=dirty,
                  commits=int(commits) if commits.isdigit() else 0)
+
+
+def _fork_of_head(worktree: Path) -> str | None:
+    """The commit the worktree's branch was created at, or None (detached, or no reflog)."""
+    branch = run_git(worktree, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip()
+    return branch_origin(worktree, branch).commit if branch else None

@@ -575,3 +575,85 @@ def test_kill_9_of_the_whole_process_group_at_real_moments(tmp_path: Path):
         assert not (repo / ".git" / "index.lock").exists()
         assert subprocess.run(["git", "diff", "--quiet", main], cwd=repo).returncode == 0
     assert "finished" in outcomes, outcomes
+
+
+# ---------------------------------------------------------------- an unreadable journal, and refusals before any change
+
+def all_refs(repo: Path) -> str:
+    return git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe garbage", b"{}", b"[]", b"",
+                                     b'{"version": 1, "ref": "refs/heads/main", "old": 7}'])
+def test_an_unreadable_journal_is_moved_aside_and_nothing_is_touched(repo: Path, content: bytes):
+    journal = repo / ".git" / "paneboard" / m.JOURNAL_NAME
+    journal.parent.mkdir(parents=True)
+    journal.write_bytes(content)
+    before = (all_refs(repo), status(repo), files(repo))
+    assert m.pending(repo) is None
+    recovery = m.recover(repo)
+    assert recovery.outcome == "unreadable" and "moved aside" in recovery.summary()
+    assert "( -> )" not in recovery.summary() and "\n" not in recovery.summary()
+    assert not journal.exists()
+    assert [p.read_bytes() for p in journal.parent.glob(m.JOURNAL_NAME + ".corrupt-*")] == [content]
+    assert (all_refs(repo), status(repo), files(repo)) == before
+    assert m.recover(repo) is None
+
+
+def test_an_abandoned_recovery_says_the_base_was_deleted(repo: Path):
+    prepare_crash_repo(repo)
+    assert run_merge_and_die(repo, "journaled", "merge").returncode == -9
+    git(repo, "checkout", "-q", "-b", "dev")
+    git(repo, "branch", "-q", "-D", "main")
+    recovery = m.recover(repo)
+    assert recovery.outcome == "abandoned"
+    assert recovery.summary().startswith("an interrupted merge into main was left as it was (")
+    assert "main was deleted after the interrupted merge; nothing was touched" in recovery.summary()
+
+
+def test_predicting_against_a_missing_branch_is_an_error_not_a_conflict(repo: Path):
+    from app.errors import BaseBranchMissing, GitError
+    a = agent(repo, "a")
+    with pytest.raises(GitError, match="not something we can merge"):
+        m.predict(repo, "refs/heads/nope", "main")
+    with pytest.raises(BaseBranchMissing, match="the base branch nope no longer exists"):
+        m.predict_agent(repo, "nope", a)
+    with pytest.raises(BaseBranchMissing):
+        m.merge(repo, "paneboard/a", "nope")
+
+
+def test_preflight_refuses_what_merge_would_without_changing_anything(repo: Path):
+    a = agent(repo, "a")
+    write(a / "notes.txt", "agent's notes\n")               # not committed yet: preflight sees the snapshot
+    write(repo / "notes.txt", "the user's notes\n")
+    before = (all_refs(repo), status(repo), status(a), files(repo), files(a))
+    with pytest.raises(UnsafeOperation, match="would overwrite untracked or ignored notes.txt"):
+        m.preflight(repo, "paneboard/a", "main", "merge", m.candidate_commit(a))
+    assert (all_refs(repo), status(repo), status(a), files(repo), files(a)) == before
+    (repo / "notes.txt").unlink()
+    m.preflight(repo, "paneboard/a", "main", "merge", m.candidate_commit(a))   # nothing in the way now
+
+
+def test_commit_work_puts_the_index_back_when_a_hook_refuses(repo: Path):
+    a = agent(repo, "a")
+    write(a / "staged.txt", "staged\n")
+    git(a, "add", "staged.txt")
+    write(a / "unstaged.txt", "unstaged\n")
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    write(hook, "#!/bin/sh\necho 'hook says no' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    staged = git(a, "ls-files", "-s")
+    with pytest.raises(m.GitError, match="hook says no"):
+        m.commit_work(a, "agent work")
+    assert git(a, "ls-files", "-s") == staged and status(a) == "A  staged.txt\n?? unstaged.txt\n"
+    assert not list((repo / ".git" / "worktrees" / "a").glob("index.paneboard-saved"))
+
+
+def test_holds_tells_work_in_base_from_work_not_in_it(repo: Path):
+    a = agent(repo, "a")
+    assert m.holds(repo, "main", "paneboard/a")          # nothing of its own yet
+    write(a / "new.txt", "new\n")
+    m.commit_work(a, "agent")
+    assert not m.holds(repo, "main", "paneboard/a")
+    m.merge(repo, "paneboard/a", "main", "squash")
+    assert m.holds(repo, "main", "paneboard/a")          # squashed: not an ancestor, but its work is there
