@@ -275,6 +275,7 @@ class Dashboard:
         self.size = (width, height)
         self.pid = 0
         self.pane = ""
+        self.quit_seconds = 0.0
 
     @property
     def status_path(self) -> Path:
@@ -304,6 +305,9 @@ class Dashboard:
 
     def exit_status(self) -> int | None:
         """The dashboard's exit status once it has ended, else None."""
+        if not self.alive():
+            # tmux 3.3a can miss a pane's SIGCHLD; any job that ends makes it reap every child.
+            self.tmux("run-shell", "true")
         dead, _, status = self.tmux("display-message", "-p", "-t", self.pane,
                                     "#{pane_dead} #{pane_dead_status}").strip().partition(" ")
         return int(status) if dead == "1" and status.strip().lstrip("-").isdigit() else None
@@ -337,10 +341,19 @@ class Dashboard:
         os.kill(self.pid, 9)
         retry_until(lambda: not alive(self.pid), timeout=5)
 
-    def quit(self, timeout: float = 15.0) -> int:
-        """Press q and return the exit status."""
+    def quit(self, timeout: float = 60.0) -> int:
+        """Press q and return the exit status; what it printed on the way out must hold no traceback."""
         self.tmux("send-keys", "-t", self.pane, "q")
-        return retry_until(lambda: (s := self.exit_status()) is not None and (s,), timeout=timeout)[0]
+        started = time.monotonic()
+        try:
+            status = retry_until(lambda: (s := self.exit_status()) is not None and (s,), timeout=timeout)[0]
+        except AssertionError:
+            raise AssertionError(f"the dashboard did not quit on q (alive: {self.alive()}); screen:\n"
+                                 f"{self.screen()}") from None
+        self.quit_seconds = time.monotonic() - started
+        printed = self.tmux("capture-pane", "-p", "-J", "-S", "-", "-t", self.pane)
+        assert "Traceback" not in printed, printed
+        return status
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.term, "kill-server"], capture_output=True)
