@@ -100,10 +100,6 @@ def spawn(fleet: Fleet, tmp_path: Path, name: str, steps: list[dict], speed: flo
                             env={"PYTHONPATH": str(ROOT)}))
 
 
-def statuses(repo: Path, socket_name: str) -> dict[str, str]:
-    return {n: a["status"] for n, a in ls_json(repo, socket_name).items()}
-
-
 def wait_statuses(repo: Path, socket_name: str, want: dict[str, str], timeout: float = 20.0) -> dict[str, dict]:
     """Until `ls --json` says exactly these statuses; the listing."""
     rows: dict[str, dict] = {}
@@ -189,7 +185,10 @@ def test_dashboard_killed_at_random_moments_loses_nothing_and_leaves_no_process(
             table = processes()
             return [table[p].cmdline for p, start in seen.items()
                     if p in table and table[p].start == start and alive(p)]
-        retry_until(lambda: not strays(), timeout=10)
+        try:
+            retry_until(lambda: not strays(), timeout=10)
+        except AssertionError:
+            raise AssertionError(f"still running after the dashboard died {where}: {strays()}") from None
         # What must outlive it does: every agent, and the log writer of every live pane.
         for name, pid in agents.items():
             assert alive(pid), f"agent {name} died with the dashboard {where}"
