@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="approve: commit the agent's work, run its check, merge into its base (all or nothing)")
     mg.add_argument("name")
     mg.add_argument("--strategy", choices=("merge", "squash", "rebase"), default=None)
-    mg.add_argument("--force", action="store_true", help="merge even if the check fails (never past a conflict)")
+    mg.add_argument("--force", action="store_true",
+                    help="merge even if the agent is working or waiting, or its check fails (never past a conflict)")
     dc = sub.add_parser("discard", parents=[common],
                         help="archive the agent's work, then remove its window, worktree and branch (restorable)")
     dc.add_argument("name")
@@ -167,14 +168,29 @@ def _check(fleet, args) -> int:
     return 0 if result.passed else 1
 
 
+def _refuse_if_live(fleet, name: str) -> None:
+    """Refuse to merge an agent that is working or waiting for an answer: merging would stop it mid-turn."""
+    from .errors import AgentIsLive
+    from .model import Kind
+    from .monitor import assess_agent
+    agent = assess_agent(fleet, name)
+    if agent.pane_alive and agent.status.kind in (Kind.WORKING, Kind.NEEDS_INPUT):
+        why = " ".join(agent.status.why.split())[:80]
+        raise AgentIsLive(f"merge refused: {name} is {agent.status.kind.value} ({why}); merging now would take "
+                          f"its work mid-turn and close its window. Let it finish or answer it, or use --force; "
+                          f"nothing was changed")
+
+
 def _merge(fleet, args) -> int:
+    if not args.force:
+        _refuse_if_live(fleet, args.name)
     result = fleet.merge(args.name, strategy=args.strategy, force=args.force,
                          on_step=lambda step: print(f"… {step}", file=sys.stderr))
     if result.changed:
         print(f"merged {args.name} into {result.base} ({result.strategy}): {result.old[:10]} -> {result.new[:10]}, "
               f"{len(result.commits)} commit(s)")
     else:
-        print(f"nothing to merge: {args.name} adds nothing to {result.base}")
+        print(f"nothing to merge: {args.name} adds nothing to {result.base}; nothing was changed")
     return 0
 
 

@@ -35,3 +35,7 @@ class AgentNotFound(PaneboardError):
 
 class UnsafeOperation(PaneboardError):
     """An operation was refused because it could lose work or leave the repository half-changed."""
+
+
+class AgentIsLive(UnsafeOperation):
+    """The agent is working or waiting for an answer: acting on it now would surprise it."""

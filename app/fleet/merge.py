@@ -61,7 +61,8 @@ class MergeVerbs(FleetCore):
             raise PaneboardError(f"agent {name!r} has no worktree ({agent.worktree})")
         prediction = merging.predict_agent(self.repo.root, agent.base, Path(agent.worktree))
         return {"agent": agent, "prediction": prediction, "check": self.check_command(name),
-                "strategy": self.settings.merge_strategy}
+                "strategy": self.settings.merge_strategy,
+                "nothing": merging.adds_nothing(self.repo.root, agent.base, Path(agent.worktree))}
 
     def merge(self, name: str, strategy: str | None = None, force: bool = False,
               on_step=lambda step: None) -> "MergeResult":
@@ -71,6 +72,8 @@ class MergeVerbs(FleetCore):
         strategy = strategy or self.settings.merge_strategy
         preview = self.merge_preview(name)
         agent, prediction = preview["agent"], preview["prediction"]
+        if preview["nothing"]:
+            return self._nothing_to_merge(agent, strategy)
         if not prediction.clean:
             raise UnsafeOperation(f"merge refused: {name} conflicts with {agent.base} in "
                                   f"{', '.join(prediction.conflicts[:5])}; nothing was changed")
@@ -95,6 +98,8 @@ class MergeVerbs(FleetCore):
         result_message = (f"Merge {agent.branch} into {agent.base}: {message}" if strategy == "merge" else message) \
             + f"\n\nPaneboard-Agent: {name}\n"
         result = merging.merge(self.repo.root, agent.branch, agent.base, strategy, result_message)
+        if not result.changed:
+            return result   # e.g. a squash of work the base already has: the agent goes on as it was
         with self.state.edit() as data:
             rec = data["agents"].get(name)
             if rec is not None:
@@ -109,3 +114,9 @@ class MergeVerbs(FleetCore):
         # A merge may be what queued tasks were waiting for (queue.py).
         self.start_ready()
         return result
+
+    def _nothing_to_merge(self, agent, strategy: str) -> "MergeResult":
+        """The base already has all of the agent's work: change nothing (no commit, no window closed, no worktree removed)."""
+        from ..git.merge import MergeResult
+        base = worktrees.run_git(self.repo.root, "rev-parse", f"refs/heads/{agent.base}").strip()
+        return MergeResult(strategy, agent.base, base, base, ())

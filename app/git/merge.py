@@ -162,6 +162,11 @@ def predict_agent(repo_root: Path, base_branch: str, worktree: Path) -> Predicti
     return predict(repo_root, f"refs/heads/{base_branch}", candidate_commit(worktree))
 
 
+def adds_nothing(repo_root: Path, base_branch: str, worktree: Path) -> bool:
+    """True when the agent's full current work (committed or not) is already in base_branch: nothing to merge."""
+    return _is_ancestor(Path(repo_root), candidate_commit(worktree), f"refs/heads/{base_branch}")
+
+
 def predict_fleet(repo_root: Path, base: str, worktrees: dict[str, Path], workers: int | None = None
                   ) -> tuple[dict[str, Prediction], dict[tuple[str, str], Prediction]]:
     """Predict every agent merging into base, and every pair meeting there: (vs_base, pairs).

@@ -93,3 +93,25 @@ def assess_once(fleet, now: float | None = None) -> list[Agent]:
         a.triggers = book.active(a.name)
         a.last_activity_at = max(a.started_at, f.last_output_at or 0.0, f.last_file_change_at or 0.0)
     return agents
+
+
+def assess_agent(fleet, name: str, now: float | None = None) -> Agent:
+    """One agent's status now, from its pane, screen, hooks and log (no git, no triggers): a guard's cheap look."""
+    now = time.time() if now is None else now
+    a = fleet.get(name, stats=False)
+    f = Facts.new(a, fleet.settings)
+    f.kind_since = a.status.since
+    f.exited_at = None if a.pane_alive else (a.last_activity_at or None)
+    restore_from_log(f, logs.log_path(fleet.repo.common_dir, a.name))
+    f.hook_events = events_file(fleet.repo.common_dir, a.name)
+    f.stopped_why = stopped_why(fleet.state.read()["agents"].get(a.name))
+    f.killed = bool(f.stopped_why)
+    if a.pane and a.pane_alive:
+        # As in assess_once: tmux's window_activity stands in for the last output.
+        f.last_output_at = max(f.last_output_at or 0.0, a.last_activity_at or 0.0) or None
+        f.screen = fleet.tmux.capture(a.pane)
+        f.captured = True
+        f.screen_output_at = f.last_output_at
+        apply_reading(f, classify(f.screen, a.rules), now)
+    a.status = status_of(f, now, fleet.settings)
+    return a

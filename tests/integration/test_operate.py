@@ -100,3 +100,71 @@ def test_placeholder_from_the_task_file_and_spawn_agent(repo: Path, tmux_socket:
     assert spawned.returncode == 0, spawned.stderr
     assert retry_until(lambda: json.loads(text(tmp_path / "file.argv")))[:2] == ["--task", HOSTILE_PROMPT]
     assert retry_until(lambda: json.loads(text(tmp_path / "cli.argv")))[:2] == ["--task", "two words"]
+
+
+# ---------------------------------------------------------------- item 4: never surprise a live agent
+
+def windows(sock: str) -> list[str]:
+    out = subprocess.run(["tmux", "-L", sock, "list-windows", "-a", "-F", "#{window_name}"],
+                         capture_output=True, text=True)
+    return out.stdout.split()
+
+
+def refs(repo: Path) -> str:
+    return git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads")
+
+
+def test_merge_of_a_waiting_agent_with_nothing_to_merge_changes_nothing(fleet: Fleet, repo: Path,
+                                                                          tmux_socket: str):
+    # The demo agent asking a question, with no change of its own yet.
+    fleet.spawn(Task(name="asker", agent="demo", prompt="make pricing cheaper",
+                     env={"PANEBOARD_DEMO_SCENARIO": "asker", "PANEBOARD_DEMO_SPEED": "0.05"}))
+    row = retry_until(lambda: (r := ls(repo, tmux_socket)["asker"])["status"] == "needs_input" and r)
+    before = (refs(repo), windows(tmux_socket), git(repo, "worktree", "list"))
+    refused = paneboard("merge", "asker", cwd=repo, socket_name=tmux_socket)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and "asker is needs_input" in refused.stderr
+    assert "--force" in refused.stderr and "nothing was changed" in refused.stderr
+    assert (refs(repo), windows(tmux_socket), git(repo, "worktree", "list")) == before
+    forced = paneboard("merge", "asker", "--force", cwd=repo, socket_name=tmux_socket)
+    assert forced.returncode == 0, forced.stderr
+    assert "nothing to merge" in forced.stdout
+    # Nothing closed, nothing removed, nothing recorded: the agent still waits at its question.
+    assert (refs(repo), windows(tmux_socket), git(repo, "worktree", "list")) == before
+    after = ls(repo, tmux_socket)["asker"]
+    assert after["status"] == "needs_input" and after["pane_alive"] and not after["merged"]
+    assert Path(row["worktree"]).is_dir()
+
+
+def test_merge_of_a_working_agent_is_refused_unless_forced(repo: Path, tmux_socket: str, tmp_path: Path):
+    script = demo_script(tmp_path, [{"do": "edit", "path": "feature.txt", "text": "new feature"},
+                                    {"do": "work", "seconds": 300, "label": "Building"}])
+    # `{prompt}`: pasting would wait for a screen that never settles under a spinner.
+    assert paneboard("spawn", "busy", "--agent", demo_command(script, speed=1.0) + " {prompt}", "--prompt", "build it",
+                     cwd=repo, socket_name=tmux_socket).returncode == 0
+    row = retry_until(lambda: (r := ls(repo, tmux_socket)["busy"])["status"] == "working"
+                      and r["files_changed"] == 1 and r)
+    wt = Path(row["worktree"])
+    before = (refs(repo), windows(tmux_socket), git(wt, "status", "--porcelain"))
+    refused = paneboard("merge", "busy", cwd=repo, socket_name=tmux_socket)
+    assert refused.returncode == 2, refused.stdout
+    assert refused.stderr.count("\n") == 1 and "busy is working" in refused.stderr and "--force" in refused.stderr
+    # Nothing changed: no commit on the agent's branch or the base, its window and its work as they were.
+    assert (refs(repo), windows(tmux_socket), git(wt, "status", "--porcelain")) == before
+    assert ls(repo, tmux_socket)["busy"]["status"] == "working"
+    forced = paneboard("merge", "busy", "--force", cwd=repo, socket_name=tmux_socket)
+    assert forced.returncode == 0, forced.stderr
+    assert "merged busy into main" in forced.stdout
+    assert (repo / "feature.txt").read_text() == "new feature\n"
+    assert ls(repo, tmux_socket)["busy"]["merged"]
+
+
+def test_merge_of_an_idle_agent_needs_no_force(repo: Path, tmux_socket: str, tmp_path: Path):
+    script = demo_script(tmp_path, [{"do": "edit", "path": "done.txt", "text": "done"}, {"do": "idle"}])
+    agent = shlex.join([sys.executable, "-m", "app.demo_agent", "--script", str(script), "--speed", "0.05"])
+    assert paneboard("spawn", "calm", "--agent", agent + " {prompt}", "--prompt", "finish it",
+                     cwd=repo, socket_name=tmux_socket).returncode == 0
+    retry_until(lambda: (r := ls(repo, tmux_socket)["calm"])["status"] == "idle" and r["files_changed"] == 1)
+    merged = paneboard("merge", "calm", cwd=repo, socket_name=tmux_socket)
+    assert merged.returncode == 0, merged.stderr
+    assert (repo / "done.txt").exists() and ls(repo, tmux_socket)["calm"]["merged"]
