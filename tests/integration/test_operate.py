@@ -168,3 +168,126 @@ def test_merge_of_an_idle_agent_needs_no_force(repo: Path, tmux_socket: str, tmp
     merged = paneboard("merge", "calm", cwd=repo, socket_name=tmux_socket)
     assert merged.returncode == 0, merged.stderr
     assert (repo / "done.txt").exists() and ls(repo, tmux_socket)["calm"]["merged"]
+
+
+# ---------------------------------------------------------------- item 10: a worktree ready to work in
+
+def worktree_of(repo: Path, name: str) -> Path:
+    return repo.parent / f"{repo.name}.paneboard" / name
+
+
+def nothing_left(repo: Path, sock: str, name: str) -> None:
+    assert f"paneboard/{name}" not in git(repo, "branch", "--list")
+    assert not worktree_of(repo, name).exists()
+    assert str(worktree_of(repo, name)) not in git(repo, "worktree", "list")
+    assert name not in windows(sock)
+    state = repo / ".git" / "paneboard" / "state.json"
+    assert not state.exists() or name not in json.loads(state.read_text())["agents"]
+
+
+def ignoring_repo(repo: Path) -> None:
+    (repo / ".gitignore").write_text(".env\nconfig/local.yaml\n")
+    (repo / "config").mkdir()
+    (repo / "config" / "app.yaml").write_text("tracked: v1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "config")
+    (repo / ".env").write_text("SECRET=1\n")                     # ignored
+    (repo / "config" / "local.yaml").write_text("local: yes\n")  # ignored
+    (repo / "config" / "app.yaml").write_text("tracked: edited in main\n")   # tracked, matches a glob
+    (repo / "config" / "notes.txt").write_text("mine\n")         # untracked, not ignored
+
+
+def test_copy_brings_ignored_files_and_never_tracked_ones(repo: Path, tmux_socket: str, tmp_path: Path):
+    ignoring_repo(repo)
+    (repo / "paneboard.yaml").write_text("defaults:\n  copy: [.env, 'config/*']\n"
+                                         "tasks:\n  - name: only-env\n    agent: sleep 300\n    copy: [.env]\n")
+    assert paneboard("spawn", "ready", "--agent", "sleep 300", cwd=repo, socket_name=tmux_socket).returncode == 0
+    wt = worktree_of(repo, "ready")
+    assert (wt / ".env").read_text() == "SECRET=1\n"
+    assert (wt / "config" / "local.yaml").read_text() == "local: yes\n"
+    assert (wt / "config" / "app.yaml").read_text() == "tracked: v1\n"     # the branch's, not main's edit
+    assert not (wt / "config" / "notes.txt").exists()                      # not ignored: the user's, not copied
+    assert git(wt, "status", "--porcelain") == "" and ls(repo, tmux_socket)["ready"]["files_changed"] == 0
+    # A task's own `copy:` replaces the defaults'.
+    assert paneboard("up", cwd=repo, socket_name=tmux_socket).returncode == 0
+    assert (worktree_of(repo, "only-env") / ".env").exists()
+    assert not (worktree_of(repo, "only-env") / "config" / "local.yaml").exists()
+
+
+def test_copy_refuses_what_leads_outside_the_repository(repo: Path, tmux_socket: str, tmp_path: Path):
+    (repo / ".gitignore").write_text(".env\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-q", "-m", "ignore")
+    (tmp_path / "elsewhere.txt").write_text("not the repo's\n")
+    (repo / ".env").symlink_to(tmp_path / "elsewhere.txt")
+    (repo / "paneboard.yaml").write_text("defaults:\n  agent: sleep 300\n  copy:\n    - .env\n")
+    refused = paneboard("spawn", "leak", cwd=repo, socket_name=tmux_socket)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "paneboard.yaml:4: defaults.copy: .env is a symlink to" in refused.stderr
+    assert "outside the repository" in refused.stderr and "Traceback" not in refused.stderr
+    nothing_left(repo, tmux_socket, "leak")
+    for glob, message in (("../secrets", "no '..'"), ("/etc/passwd", "inside the repository"),
+                          ("a/../../b", "no '..'"), (".git/config", "git's own files")):
+        (repo / "paneboard.yaml").write_text(f"tasks:\n  - name: t\n    agent: sleep 300\n    copy: [{glob!r}]\n")
+        bad = paneboard("up", cwd=repo, socket_name=tmux_socket)
+        assert bad.returncode == 2 and "paneboard.yaml:4: tasks[0].copy[0]:" in bad.stderr, bad.stderr
+        assert message in bad.stderr and bad.stderr.count("\n") == 1
+        nothing_left(repo, tmux_socket, "t")
+
+
+def test_setup_runs_in_the_new_worktree_before_the_agent(repo: Path, tmux_socket: str, tmp_path: Path):
+    setup = tmp_path / "setup.py"
+    setup.write_text("import os, sys\nopen('.deps-installed', 'w').write(' '.join(sys.argv[1:]))\n"
+                     "print('installing deps in', os.getcwd(), 'for', os.environ['PANEBOARD_AGENT'])\n")
+    agent = tmp_path / "agent.py"
+    agent.write_text("import os, sys, time\nopen(sys.argv[1], 'w').write(str(os.path.exists('.deps-installed')))\n"
+                     "time.sleep(300)\n")
+    (repo / ".gitignore").write_text(".deps-installed\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-q", "-m", "ignore")
+    seen = tmp_path / "agent-saw-deps"
+    (repo / "paneboard.yaml").write_text(
+        f"defaults:\n  setup: {sys.executable} {setup} --quiet 'two words'\n"
+        f"tasks:\n  - name: built\n    agent: {sys.executable} {agent} {seen}\n")
+    up = paneboard("up", cwd=repo, socket_name=tmux_socket)
+    assert up.returncode == 0, up.stderr
+    wt = worktree_of(repo, "built")
+    assert (wt / ".deps-installed").read_text() == "--quiet two words"
+    assert retry_until(lambda: text(seen)) == "True"        # the agent started after its setup ended
+    log = text(repo / ".git" / "paneboard" / "logs" / "built.log")
+    assert f"installing deps in {wt} for built" in log and "setup exited with code 0" in log
+
+
+def test_failing_setup_rolls_back_and_names_the_command(repo: Path, tmux_socket: str, tmp_path: Path):
+    (repo / ".gitignore").write_text("node_modules/\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-q", "-m", "ignore")
+    failing = [sys.executable, "-c", "import os; os.makedirs('node_modules/x'); "
+               "open('node_modules/x/a.js', 'w').write('x'); print('npm ERR! 404'); raise SystemExit(3)"]
+    (repo / "paneboard.yaml").write_text(f"defaults:\n  agent: sleep 300\n  setup: {json.dumps(failing)}\n")
+    before = (refs(repo), git(repo, "worktree", "list"))
+    failed = paneboard("spawn", "broken", cwd=repo, socket_name=tmux_socket)
+    assert failed.returncode == 2 and failed.stderr.count("\n") == 1, failed.stderr
+    assert "setup" in failed.stderr and "exited with code 3" in failed.stderr
+    assert shlex.join(failing) in failed.stderr and "rolled back" in failed.stderr
+    nothing_left(repo, tmux_socket, "broken")
+    assert (refs(repo), git(repo, "worktree", "list")) == before
+    assert "npm ERR! 404" in text(repo / ".git" / "paneboard" / "logs" / "broken.log")
+    # A command that does not exist fails the same way.
+    (repo / "paneboard.yaml").write_text("defaults:\n  agent: sleep 300\n  setup: no-such-setup-command --go\n")
+    missing = paneboard("spawn", "broken", cwd=repo, socket_name=tmux_socket)
+    assert missing.returncode == 2 and "`no-such-setup-command --go` could not start" in missing.stderr
+    nothing_left(repo, tmux_socket, "broken")
+
+
+def test_setup_that_hangs_is_killed_and_rolled_back(repo: Path, tmux_socket: str, tmp_path: Path):
+    pidfile = tmp_path / "setup.pid"
+    hang = [sys.executable, "-c", f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); "
+                                  "time.sleep(120)"]
+    (repo / "paneboard.yaml").write_text(f"defaults:\n  agent: sleep 300\n  check_timeout: 1s\n"
+                                         f"  setup: {json.dumps(hang)}\n")
+    failed = paneboard("spawn", "stuck", cwd=repo, socket_name=tmux_socket)
+    assert failed.returncode == 2 and "did not finish within 1s" in failed.stderr, failed.stderr
+    nothing_left(repo, tmux_socket, "stuck")
+    pid = int(pidfile.read_text())
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
