@@ -231,6 +231,9 @@ class AgentSnapshot:
     out_of_scope_since: float | None = None
     overlaps: dict[str, list[str]] = field(default_factory=dict)
     overlap_since: float | None = None
+    base: str = ""
+    conflicts: tuple[str, ...] = ()       # files a merge into the base is predicted to conflict in
+    conflict_since: float | None = None
 
     @property
     def last_activity_at(self) -> float:
@@ -301,7 +304,7 @@ def _live_triggers(s: AgentSnapshot, now: float, settings) -> list[Trigger]:
 
 
 def _work_triggers(s: AgentSnapshot, now: float) -> list[Trigger]:
-    """Limits, repeated errors, and files changed outside the scope or shared with other agents."""
+    """Limits, repeated errors, files changed outside the scope or shared with other agents, a predicted conflict."""
     out: list[Trigger] = []
     name = s.name
     if s.limit:
@@ -324,6 +327,11 @@ def _work_triggers(s: AgentSnapshot, now: float) -> list[Trigger]:
         out.append(Trigger(TriggerKind.OVERLAP, name,
                            f"edits the same files as {'; '.join(parts)}",
                            s.overlap_since or now, evidence=evidence))
+    if s.conflicts:
+        out.append(Trigger(TriggerKind.CONFLICT, name,
+                           f"would conflict with {s.base or 'its base'} in {_listing(list(s.conflicts))} "
+                           f"(predicted with git merge-tree; merging is refused until it is resolved)",
+                           s.conflict_since or now, evidence="\n".join(s.conflicts)))
     return out
 
 

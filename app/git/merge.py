@@ -162,6 +162,11 @@ def predict_agent(repo_root: Path, base_branch: str, worktree: Path) -> Predicti
     return predict(repo_root, f"refs/heads/{base_branch}", candidate_commit(worktree))
 
 
+def has_base_tip(worktree: Path, base_branch: str) -> bool:
+    """True when the worktree's HEAD already contains base_branch's tip: its merge cannot conflict (one git call)."""
+    return _is_ancestor(Path(worktree), f"refs/heads/{base_branch}", "HEAD")
+
+
 def adds_nothing(repo_root: Path, base_branch: str, worktree: Path) -> bool:
     """True when the agent's full current work (committed or not) is already in base_branch: nothing to merge."""
     return _is_ancestor(Path(repo_root), candidate_commit(worktree), f"refs/heads/{base_branch}")

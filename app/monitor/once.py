@@ -12,7 +12,8 @@ from ..git import worktrees
 from ..model import Agent
 from ..triggers import TriggerBook, evaluate
 from .agent_events import events_file
-from .facts import Facts, apply_overlaps, apply_reading, apply_scope, apply_stats, classify, \
+from ..errors import PaneboardError
+from .facts import Facts, apply_conflicts, apply_overlaps, apply_reading, apply_scope, apply_stats, classify, \
     restore_from_log, seed_errors_from_screen, snapshot, status_of, stopped_why
 
 
@@ -66,6 +67,23 @@ def _gather(fleet, now: float) -> tuple[list[Agent], dict[str, Facts], dict, dic
     return agents, facts, records, screens
 
 
+def predicted_conflicts(repo_root: Path, agents: list[Agent]) -> dict[str, tuple[str, ...]]:
+    """Per agent with changes: the files its merge into its base is predicted to conflict in (git merge-tree)."""
+    from ..git import merge as merging
+    todo = [a for a in agents if a.worktree_exists and not a.merged and a.files]
+
+    def one(a: Agent) -> tuple[str, ...]:
+        try:
+            # Only a base that moved since the agent forked can conflict: one git call for the rest.
+            if merging.has_base_tip(Path(a.worktree), a.base):
+                return ()
+            return merging.predict_agent(repo_root, a.base, Path(a.worktree)).conflicts
+        except (PaneboardError, OSError):
+            return ()     # no base, or a worktree going away: nothing to predict, nothing to raise
+    with ThreadPoolExecutor(8) as pool:
+        return dict(zip([a.name for a in todo], pool.map(one, todo)))
+
+
 def assess_once(fleet, now: float | None = None) -> list[Agent]:
     """Every agent with status and triggers from what can be known without history (for `ls --json`)."""
     now = time.time() if now is None else now
@@ -85,6 +103,8 @@ def assess_once(fleet, now: float | None = None) -> list[Agent]:
             apply_reading(f, classify(f.screen, a.rules), now)
         apply_scope(f, now)
     apply_overlaps(facts, now)
+    for name, files in predicted_conflicts(fleet.repo.root, agents).items():
+        apply_conflicts(facts[name], files, now)
     book = TriggerBook()
     for a in agents:
         f = facts[a.name]

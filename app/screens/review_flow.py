@@ -63,6 +63,8 @@ class ReviewFlow:
             self.post_message(ActionFinished("conflict prediction", str(exc)))
             return
         self._predicted_for = key
+        # A predicted conflict with the base is a trigger like any other (log, toast, status.json).
+        self.monitor.set_conflicts(vs_base)
         self.post_message(ConflictsPredicted(base, vs_base, pairs))
 
     def action_check(self) -> None:

@@ -4,15 +4,18 @@ worktrees made ready (`copy:`, `setup:`), and the demo that keeps running."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from app import presets
 from app.config import Task
 from app.fleet import Fleet
-from tests.helpers import demo_command, demo_script, git, paneboard, retry_until
+from app.model import TriggerKind
+from tests.helpers import ROOT, demo_command, demo_script, git, kill_tmux, paneboard, retry_until, unique_socket
 
 HOSTILE_PROMPT = "it's \"quoted\" $(touch PWNED) `touch PWNED2` ; a  b\tc"
 
@@ -291,3 +294,108 @@ def test_setup_that_hangs_is_killed_and_rolled_back(repo: Path, tmux_socket: str
     nothing_left(repo, tmux_socket, "stuck")
     pid = int(pidfile.read_text())
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+# ---------------------------------------------------------------- item 9: the demo
+
+def demo_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The real `paneboard demo ...` (its own --socket, so it never meets another test's)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE", "PANEBOARD_TMUX_SOCKET")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-m", "app.cli", "demo", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def socket_file(name: str) -> Path:
+    return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / name
+
+
+def live_panes(sock: str) -> list[str]:
+    out = subprocess.run(["tmux", "-L", sock, "list-panes", "-a", "-F", "#{pane_id} #{pane_dead}"],
+                         capture_output=True, text=True)
+    return [line.split()[0] for line in out.stdout.splitlines() if line.endswith(" 0")]
+
+
+def test_demo_shows_every_trigger_within_a_minute_and_stops(tmp_path: Path):
+    sock = unique_socket()
+    started = time.monotonic()
+    try:
+        first = demo_cli("--no-dashboard", "--dir", str(tmp_path / "demo"), "--socket", sock)
+        assert first.returncode == 0, first.stderr
+        repo = tmp_path / "demo" / "shop"
+        assert f"demo repository: {repo}" in first.stdout and f"paneboard demo --stop --socket {sock}" in first.stdout
+
+        def every_kind() -> dict:
+            rows = ls(repo, sock)
+            seen = {t["kind"]: name for name, row in rows.items() for t in row["triggers"]}
+            assert set(seen) == {k.value for k in TriggerKind}, sorted(seen)
+            return rows
+        rows = retry_until(every_kind, timeout=60, interval=1.0)
+        took = time.monotonic() - started
+        assert took < 60
+        conflict = [t for t in rows["rename-sku"]["triggers"] if t["kind"] == "conflict"]
+        assert conflict and "inventory/models.py" in conflict[0]["what"]
+        # Its tests are its check: a real result both ways.
+        assert "passed" in paneboard("check", "low-stock", cwd=repo, socket_name=sock).stdout
+        failed = paneboard("check", "warehouse-sync", cwd=repo, socket_name=sock)
+        assert failed.returncode == 1 and "FAILED (errors=1)" in failed.stdout
+        gate = paneboard("merge", "warehouse-sync", cwd=repo, socket_name=sock)
+        assert gate.returncode == 2 and "FAILED (errors=1)" in gate.stderr and "nothing was changed" in gate.stderr
+
+        # `demo` again reopens the running demo: no second repository, the same agents.
+        panes = sorted(live_panes(sock))
+        again = demo_cli("--no-dashboard", "--socket", sock)
+        assert again.returncode == 0, again.stderr
+        assert f"the demo is still running: reopening it (repository {repo}" in again.stdout
+        assert sorted(live_panes(sock)) == panes and sorted(p.name for p in (tmp_path / "demo").iterdir()) == \
+            ["shop", "shop.paneboard"]
+
+        stopped = demo_cli("--stop", "--socket", sock)
+        assert stopped.returncode == 0, stopped.stderr
+        assert f"its repository stays at {repo}" in stopped.stdout
+        assert subprocess.run(["tmux", "-L", sock, "ls"], capture_output=True).returncode != 0
+        assert not socket_file(sock).exists()
+        # Stopped on purpose, so nothing looks crashed; the work stays.
+        after = ls(repo, sock)
+        assert all("stopped with paneboard" in r["status_why"] for r in after.values() if r["status"] != "queued")
+        assert (Path(after["low-stock"]["worktree"]) / "inventory" / "stock.py").exists()
+        assert "no demo is running" in demo_cli("--stop", "--socket", sock).stdout
+    finally:
+        kill_tmux(sock)
+    print(f"every trigger kind after {took:.1f} s")
+
+
+def test_demo_stop_refuses_a_socket_that_runs_real_agents(repo: Path, tmux_socket: str):
+    assert paneboard("spawn", "mine", "--agent", "sleep 300", cwd=repo, socket_name=tmux_socket).returncode == 0
+    refused = demo_cli("--stop", "--socket", tmux_socket)
+    assert refused.returncode == 2 and "not a paneboard demo" in refused.stderr
+    assert live_panes(tmux_socket)
+    reopened = demo_cli("--no-dashboard", "--socket", tmux_socket)
+    assert reopened.returncode == 2 and "not a paneboard demo" in reopened.stderr
+
+
+def test_quitting_the_demo_dashboard_leaves_its_agents_running(tmp_path: Path):
+    # The real dashboard in a real terminal: a pane of another tmux server.
+    sock, outer = unique_socket(), unique_socket()
+    env = [f"PYTHONPATH={ROOT}"]
+    command = shlex.join(["env", *env, sys.executable, "-m", "app.cli", "demo", "--dir", str(tmp_path / "d"),
+                          "--socket", sock]) + "; sleep 600"
+
+    def screen() -> str:
+        return subprocess.run(["tmux", "-L", outer, "capture-pane", "-p", "-t", "term"], capture_output=True,
+                              text=True).stdout
+    try:
+        subprocess.run(["tmux", "-L", outer, "new-session", "-d", "-s", "term", "-x", "160", "-y", "48",
+                        "env", "-u", "TMUX", "-u", "PANEBOARD_TMUX_SOCKET", "sh", "-c", command], check=True)
+        retry_until(lambda: "low-stock" in screen() and "rename-sku" in screen(), timeout=60)
+        panes = live_panes(sock)
+        assert len(panes) == 7
+        subprocess.run(["tmux", "-L", outer, "send-keys", "-t", "term", "q"], check=True)
+        retry_until(lambda: "keep running" in screen(), timeout=30)
+        text = screen()
+        assert f"paneboard demo --stop --socket {sock}" in text and "reopen the dashboard" in text
+        assert sorted(live_panes(sock)) == sorted(panes)       # nothing was stopped
+    finally:
+        kill_tmux(outer)
+        demo_cli("--stop", "--socket", sock)
+        kill_tmux(sock)

@@ -68,3 +68,21 @@ async def test_nothing_to_merge_asks_nothing_and_changes_nothing(fleet: Fleet, r
         assert app.agents["empty"].pane_alive and not app.agents["empty"].merged
     assert git(repo, "for-each-ref", "refs/heads") == before
     assert Path(fleet.get("empty", stats=False).worktree).is_dir()
+
+
+async def test_a_predicted_conflict_is_a_trigger_in_the_dashboard(fleet: Fleet, repo: Path, tmp_path: Path):
+    from app.model import TriggerKind
+    from tests.ui.test_dashboard import collect_triggers
+    idle = demo_script(tmp_path, [{"do": "idle"}])
+    a = fleet.spawn(Task(name="clash", agent=demo_command(idle) + " {prompt}", prompt="edit the app"))
+    (Path(a.worktree) / "src" / "app.py").write_text("print('agent')\n")
+    (repo / "src" / "app.py").write_text("print('teammate')\n")
+    git(repo, "commit", "-q", "-am", "a teammate edits the same line")
+    raised, hook = collect_triggers()
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(150, 44), message_hook=hook) as pilot:
+        await wait_for(pilot, lambda: any(t.kind == TriggerKind.CONFLICT for t in raised))
+        [t] = [t for t in raised if t.kind == TriggerKind.CONFLICT]
+        assert t.agent == "clash" and "would conflict with main in src/app.py" in t.what
+        # In the monitor's picture too, so status.json and on_trigger commands get it.
+        await wait_for(pilot, lambda: any(t.kind == TriggerKind.CONFLICT for t in app.agents["clash"].triggers))
