@@ -329,8 +329,7 @@ def _work_triggers(s: AgentSnapshot, now: float) -> list[Trigger]:
                            s.overlap_since or now, evidence=evidence))
     if s.conflicts:
         out.append(Trigger(TriggerKind.CONFLICT, name,
-                           f"would conflict with {s.base or 'its base'} in {_listing(list(s.conflicts))} "
-                           f"(predicted with git merge-tree; merging is refused until it is resolved)",
+                           f"would conflict with {s.base or 'its base'} in {_listing(list(s.conflicts))}",
                            s.conflict_since or now, evidence="\n".join(s.conflicts)))
     return out
 
@@ -425,15 +424,24 @@ class TriggerBook:
         return min(self._snoozed.values(), default=None)
 
     def active(self, agent: str | None = None) -> list[Trigger]:
-        """Every active trigger (hidden ones too), optionally of one agent."""
-        return [t for k, t in self._active.items() if agent is None or k[0] == agent]
+        """Every active trigger (hidden ones too), optionally of one agent (then in the order kinds are listed)."""
+        return _in_order([t for k, t in self._active.items() if agent is None or k[0] == agent], agent)
 
     def visible(self, agent: str | None = None, now: float | None = None) -> list[Trigger]:
         """Active triggers that are neither acknowledged nor snoozed."""
         now = time.time() if now is None else now
-        return [t for k, t in self._active.items()
-                if (agent is None or k[0] == agent) and k not in self._acked and not self._is_snoozed(k, now)]
+        return _in_order([t for k, t in self._active.items()
+                          if (agent is None or k[0] == agent) and k not in self._acked and not self._is_snoozed(k, now)],
+                         agent)
 
     def is_hidden(self, agent: str, kind: str, now: float) -> bool:
         key = (agent, str(kind))
         return key in self._acked or self._is_snoozed(key, now)
+
+
+_KIND_ORDER = {kind: i for i, kind in enumerate(TriggerKind)}
+
+
+def _in_order(triggers: list[Trigger], agent: str | None) -> list[Trigger]:
+    # One agent's triggers show in a fixed order, not the order their conditions happened to be found.
+    return sorted(triggers, key=lambda t: _KIND_ORDER[t.kind]) if agent is not None else triggers
