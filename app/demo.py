@@ -387,13 +387,17 @@ def stop(socket_name: str) -> list[Path]:
     from .fleet import Fleet
     from .tmux import Tmux
     repos = sorted(_demo_repos(socket_name))
+    tmux = Tmux(socket_name)
     for repo in repos:
         if repo.is_dir():
             fleet = Fleet.open(repo, socket_name=socket_name)
             for agent in fleet.agents(stats=False):
                 if agent.pane is not None:
                     fleet.kill(agent.name)
-    tmux = Tmux(socket_name)
+        else:   # its repository was deleted: nothing to record, only its windows to close
+            for pane in tmux.list_agent_panes():
+                if pane.options.get("repo") == str(repo):
+                    tmux.kill_window(pane.pane_id)
     # Panes that are no demo agent's are someone else's: their server stays.
     if tmux.alive() and not tmux.run("list-panes", "-a", "-F", "#{pane_id}", check=False):
         tmux.kill_server()

@@ -399,3 +399,20 @@ def test_quitting_the_demo_dashboard_leaves_its_agents_running(tmp_path: Path):
         kill_tmux(outer)
         demo_cli("--stop", "--socket", sock)
         kill_tmux(sock)
+
+
+def test_a_demo_whose_repository_was_deleted_is_named_and_can_still_be_stopped(tmp_path: Path):
+    import shutil
+    sock = unique_socket()
+    try:
+        assert demo_cli("--no-dashboard", "--dir", str(tmp_path / "d"), "--socket", sock).returncode == 0
+        shutil.rmtree(tmp_path / "d")
+        reopen = demo_cli("--no-dashboard", "--socket", sock)
+        assert reopen.returncode == 2 and reopen.stderr.count("\n") == 1
+        assert "cannot be reopened" in reopen.stderr and "paneboard demo --stop" in reopen.stderr
+        stopped = demo_cli("--stop", "--socket", sock)
+        assert stopped.returncode == 0, stopped.stderr
+        assert subprocess.run(["tmux", "-L", sock, "ls"], capture_output=True).returncode != 0
+        assert not socket_file(sock).exists()
+    finally:
+        kill_tmux(sock)
