@@ -74,8 +74,8 @@ def predicted_conflicts(repo_root: Path, agents: list[Agent]) -> dict[str, tuple
 
     def one(a: Agent) -> tuple[str, ...]:
         try:
-            # Only a base that moved since the agent forked can conflict: one git call for the rest.
-            if merging.has_base_tip(Path(a.worktree), a.base):
+            # Only where the base moved since the agent forked can it conflict: two git calls for the rest.
+            if not merging.may_conflict(Path(a.worktree), a.base, a.files):
                 return ()
             return merging.predict_agent(repo_root, a.base, Path(a.worktree)).conflicts
         except (PaneboardError, OSError):

@@ -416,3 +416,32 @@ def test_a_demo_whose_repository_was_deleted_is_named_and_can_still_be_stopped(t
         assert not socket_file(sock).exists()
     finally:
         kill_tmux(sock)
+
+
+def test_may_conflict_is_false_only_where_no_conflict_can_be(repo: Path, tmp_path: Path):
+    from app.git import merge as merging
+    from app.git.worktrees import find_repo
+    info = find_repo(repo)
+
+    def agent(name: str, files: dict[str, str]) -> Path:
+        wt = tmp_path / name
+        git(repo, "worktree", "add", "-q", "-b", name, str(wt), "main")
+        for path, content in files.items():
+            (wt / path).parent.mkdir(parents=True, exist_ok=True)
+            (wt / path).write_text(content)
+        return wt
+    same = agent("same", {"src/app.py": "print('agent')\n"})
+    other = agent("other", {"src/other.py": "x = 1\n"})
+    dirfile = agent("dirfile", {"notes/a.md": "a\n"})
+    assert not merging.may_conflict(same, "main", ["src/app.py"])        # the base has not moved
+    (repo / "src" / "app.py").write_text("print('base')\n")
+    (repo / "notes").write_text("a file where the agent has a directory\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base moves")
+    for wt, files in ((same, ["src/app.py"]), (other, ["src/other.py"]), (dirfile, ["notes/a.md"])):
+        predicted = merging.predict_agent(info.root, "main", wt)
+        # Never "cannot conflict" where git predicts a conflict.
+        assert merging.may_conflict(wt, "main", files) or predicted.clean, wt.name
+    assert not merging.may_conflict(other, "main", ["src/other.py"])
+    assert not merging.predict_agent(info.root, "main", same).clean
+    assert not merging.predict_agent(info.root, "main", dirfile).clean
