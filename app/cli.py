@@ -429,13 +429,14 @@ def _demo(args) -> int:
         fleet, started = demo.start(root, socket_name)
         print(f"demo repository: {fleet.repo.root}")
         print(f"{len(started)} demo agents on tmux socket {socket_name!r} (see them with: tmux -L {socket_name} attach)")
-    code = 0 if args.no_dashboard else _dashboard(fleet, title="paneboard demo")
-    # Quitting (or a crash) never takes the agents with it: say where they are and how to stop them.
-    again = "" if socket_name == demo.SOCKET else f" --socket {socket_name}"
-    print(f"the demo's agents keep running on tmux socket {socket_name!r} (tmux -L {socket_name} attach); "
-          f"its repository: {fleet.repo.root}")
-    print(f"reopen the dashboard: paneboard demo{again}; stop them: paneboard demo --stop{again}")
-    return code
+    try:
+        return 0 if args.no_dashboard else _dashboard(fleet, title="paneboard demo")
+    finally:
+        # Quitting (or a crash) never takes the agents with it: say where they are and how to stop them.
+        again = "" if socket_name == demo.SOCKET else f" --socket {socket_name}"
+        print(f"the demo's agents keep running on tmux socket {socket_name!r} (tmux -L {socket_name} attach); "
+              f"its repository: {fleet.repo.root}")
+        print(f"reopen the dashboard: paneboard demo{again}; stop them: paneboard demo --stop{again}")
 
 
 def _demo_stop(socket_name: str) -> int:

@@ -3,7 +3,10 @@
 `create_demo_repo` writes a little Python package (``inventory/``) with tests, commits it on
 ``main`` and returns its path; `demo_task_file_text` is the paneboard.yaml that gives one task to
 each scenario of the scripted demo agent (`app.demo_agent`), with scopes that match what each
-scenario edits (the rogue one strays outside its scope on purpose).
+scenario edits (the rogue one strays outside its scope on purpose) and the repository's tests as
+its check. `start` creates it and starts the agents on the demo's own tmux socket, then lands a
+teammate's commit on `main` that one agent's work conflicts with; `running` finds the demo a socket
+still runs (so `paneboard demo` reopens it) and `stop` stops it.
 """
 
 from __future__ import annotations

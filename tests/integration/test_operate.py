@@ -15,7 +15,16 @@ from app import presets
 from app.config import Task
 from app.fleet import Fleet
 from app.model import TriggerKind
-from tests.helpers import ROOT, demo_command, demo_script, git, kill_tmux, paneboard, retry_until, unique_socket
+from tests.helpers import (
+    ROOT,
+    demo_command,
+    demo_script,
+    git,
+    kill_tmux,
+    paneboard,
+    retry_until,
+    unique_socket,
+)
 
 HOSTILE_PROMPT = "it's \"quoted\" $(touch PWNED) `touch PWNED2` ; a  b\tc"
 
