@@ -43,9 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     sub.add_parser("dashboard", parents=[common], help="open the dashboard (the default)")
-    d = sub.add_parser("demo", parents=[common], help="run the built-in offline demo")
+    d = sub.add_parser("demo", parents=[common], help="run the built-in offline demo (or reopen the one running)")
     d.add_argument("--dir", type=Path, default=None, help="where to create the demo repository")
-    d.add_argument("--keep", action="store_true", help="leave the demo agents running after the dashboard exits")
+    d.add_argument("--stop", action="store_true", help="stop the demo's agents and its tmux server")
     d.add_argument("--no-dashboard", action="store_true", help="start the demo agents and exit")
     d.add_argument("--speed", type=float, default=1.0, help="demo speed factor (2 = twice as fast)")
     u = sub.add_parser("up", parents=[common], help="start every task of the task file")
@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="approve: commit the agent's work, run its check, merge into its base (all or nothing)")
     mg.add_argument("name")
     mg.add_argument("--strategy", choices=("merge", "squash", "rebase"), default=None)
-    mg.add_argument("--force", action="store_true", help="merge even if the check fails (never past a conflict)")
+    mg.add_argument("--force", action="store_true",
+                    help="merge even if the agent is working or waiting, or its check fails (never past a conflict)")
     dc = sub.add_parser("discard", parents=[common],
                         help="archive the agent's work, then remove its window, worktree and branch (restorable)")
     dc.add_argument("name")
@@ -308,7 +309,22 @@ def _check(fleet, args) -> int:
     return 0 if result.passed else 1
 
 
+def _refuse_if_live(fleet, name: str) -> None:
+    """Refuse to merge an agent that is working or waiting for an answer: merging would stop it mid-turn."""
+    from .errors import AgentIsLive
+    from .model import Kind
+    from .monitor import assess_agent
+    agent = assess_agent(fleet, name)
+    if agent.pane_alive and agent.status.kind in (Kind.WORKING, Kind.NEEDS_INPUT):
+        why = " ".join(agent.status.why.split())[:80]
+        raise AgentIsLive(f"merge refused: {name} is {agent.status.kind.value} ({why}); merging now would take "
+                          f"its work mid-turn and close its window. Let it finish or answer it, or use --force; "
+                          f"nothing was changed")
+
+
 def _merge(fleet, args) -> int:
+    if not args.force:
+        _refuse_if_live(fleet, args.name)
     result = fleet.merge(args.name, strategy=args.strategy, force=args.force,
                          on_step=lambda step: print(f"… {step}", file=sys.stderr))
     if result.changed:
@@ -317,7 +333,7 @@ def _merge(fleet, args) -> int:
         for note in result.notes:
             print(f"paneboard: {note}", file=sys.stderr)
     else:
-        print(f"nothing to merge: {args.name} adds nothing to {result.base}")
+        print(f"nothing to merge: {args.name} adds nothing to {result.base}; nothing was changed")
     return 0
 
 
@@ -551,38 +567,49 @@ def _dashboard(fleet, title: str | None = None) -> int:
 
 def _demo(args) -> int:
     import tempfile
-    from . import config, demo
+    from . import demo
     from .fleet import Fleet
     from .tmux import Tmux
     Tmux.version()
-    root = args.dir or Path(tempfile.mkdtemp(prefix="paneboard-demo-"))
-    if root.exists() and any(root.iterdir()):
-        raise PaneboardError(f"{root} is not empty; pick an empty or new --dir")
-    repo = demo.create_demo_repo(root / "shop")
-    (repo / config.DEFAULT_FILE).write_text(demo.demo_task_file_text(), encoding="utf-8")
-    os.environ["PANEBOARD_DEMO_SPEED"] = str(1.0 / max(args.speed, 0.01))
-    socket_name = args.socket or f"paneboard-demo-{os.getpid()}"
-    fleet = Fleet.open(repo, socket_name=socket_name)
-    taskfile = config.load(repo / config.DEFAULT_FILE)
-    started, queued, _ = fleet.up(taskfile)
-    print(f"demo repository: {repo}")
-    print(f"{len(started)} demo agents on tmux socket {socket_name!r} "
-          f"(see them with: tmux -L {socket_name} attach)")
-    if args.no_dashboard:
-        return 0
-    code = 1
+    socket_name = args.socket or demo.SOCKET
+    if args.stop:
+        return _demo_stop(socket_name)
+    repo = demo.running(socket_name)
+    if repo is not None:
+        if args.dir is not None and not repo.is_relative_to(args.dir.resolve()):
+            raise PaneboardError(f"a demo is already running at {repo} (tmux socket {socket_name!r}): "
+                                 f"`paneboard demo` reopens it, `paneboard demo --stop` stops it")
+        print(f"the demo is still running: reopening it (repository {repo}, tmux socket {socket_name!r})")
+        fleet = Fleet.open(repo, socket_name=socket_name)
+    else:
+        root = args.dir or Path(tempfile.mkdtemp(prefix="paneboard-demo-"))
+        if root.exists() and any(root.iterdir()):
+            raise PaneboardError(f"{root} is not empty; pick an empty or new --dir")
+        # The tmux server the first agent starts passes this on to every demo agent.
+        os.environ["PANEBOARD_DEMO_SPEED"] = str(1.0 / max(args.speed, 0.01))
+        fleet, started = demo.start(root, socket_name)
+        print(f"demo repository: {fleet.repo.root}")
+        print(f"{len(started)} demo agents on tmux socket {socket_name!r} (see them with: tmux -L {socket_name} attach)")
     try:
-        code = _dashboard(fleet, title="paneboard demo")
+        return 0 if args.no_dashboard else _dashboard(fleet, title="paneboard demo")
     finally:
-        if args.keep or code != 0:
-            # A dashboard that crashed never takes the agents with it.
-            print(f"demo agents still running: tmux -L {socket_name} attach; "
-                  f"dashboard again: paneboard --repo {repo} --socket {socket_name}; "
-                  f"stop them: tmux -L {socket_name} kill-server")
-        else:
-            fleet.tmux.kill_server()
-            print(f"demo stopped; its repository stays at {repo}")
-    return code
+        # Quitting (or a crash) never takes the agents with it: say where they are and how to stop them.
+        again = "" if socket_name == demo.SOCKET else f" --socket {socket_name}"
+        print(f"the demo's agents keep running on tmux socket {socket_name!r} (tmux -L {socket_name} attach); "
+              f"its repository: {fleet.repo.root}")
+        print(f"reopen the dashboard: paneboard demo{again}; stop them: paneboard demo --stop{again}")
+
+
+def _demo_stop(socket_name: str) -> int:
+    from . import demo
+    repos = demo.stop(socket_name)
+    if not repos:
+        print(f"no demo is running on tmux socket {socket_name!r}; nothing was stopped")
+        return 0
+    for repo in repos:
+        print(f"stopped the demo on tmux socket {socket_name!r}; its repository stays at {repo} "
+              f"(remove it when you are done)")
+    return 0
 
 
 # Subcommands that act on a fleet: name -> handler(fleet, args) returning the exit code.

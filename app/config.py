@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import re
+import shlex
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 import yaml
@@ -52,6 +53,9 @@ class Settings:
     on_limit: str = "off"                # "resume": send the preset's continue message once a usage limit lifts
     limit_margin: float = 30.0           # ... this long after the reset time the agent printed
     disposable: tuple[str, ...] = DEFAULT_DISPOSABLE   # ignored files prune and discard may throw away (globs)
+    copy: tuple[str, ...] = ()           # globs of ignored files copied from the main checkout into each new worktree
+    copy_where: str = ""                 # "file:line: field" of `copy`, for errors found when copying
+    setup: tuple[str, ...] = ()          # argv run in each new worktree before its agent starts
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,9 @@ class Task:
     on_limit: str | None = None          # this task's own `on_limit` (None: the global one)
     line: int = 0
     group: str = ""                      # the task a best-of-N candidate belongs to
+    copy: tuple[str, ...] | None = None  # this task's own `copy` globs (None: the global ones)
+    copy_where: str = ""
+    setup: tuple[str, ...] | None = None # this task's own `setup` argv (None: the global one; (): none)
 
 
 @dataclass(frozen=True)
@@ -214,6 +221,47 @@ def _agent(ctx, node, where) -> str:
     return spec
 
 
+def copy_glob_problem(glob: str) -> str | None:
+    """Why a `copy:` glob could reach outside the repository or into git's own files (None if it cannot)."""
+    parts = PurePosixPath(glob).parts
+    if not glob.strip():
+        return "is empty"
+    if glob.startswith(("/", "~", "\\")) or re.match(r"^[A-Za-z]:", glob):
+        return f"{glob!r} must be a path inside the repository, relative to its root"
+    if ".." in parts or any(part == ".." for part in glob.split("\\")):
+        return f"{glob!r} must stay inside the repository (no '..')"
+    if ".git" in parts:
+        return f"{glob!r} reaches into git's own files"
+    if glob.startswith(":") or any(ord(c) < 32 for c in glob):
+        return f"{glob!r} is not a plain glob (no leading ':' or control characters)"
+    return None
+
+
+def _copy(ctx, node, where) -> tuple[str, ...]:
+    globs = _str_list(ctx, node, where)
+    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    for i, (glob, item) in enumerate(zip(globs, items)):
+        problem = copy_glob_problem(glob)
+        if problem:
+            raise ctx.fail(item, f"{where}[{i}]" if isinstance(node, yaml.SequenceNode) else where, problem)
+    return globs
+
+
+def _setup(ctx, node, where) -> tuple[str, ...]:
+    if isinstance(node, yaml.SequenceNode):
+        return _str_list(ctx, node, where)
+    text = _str(ctx, node, where)
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as exc:
+        raise ctx.fail(node, where, f"cannot be split into arguments: {exc} (or give a list)") from None
+
+
+def _where(ctx: _Ctx, node: yaml.Node, where: str) -> str:
+    """"file:line: field" of a value, for an error found later (when it is used)."""
+    return f"{ctx.path}:{node.start_mark.line + 1}: {where}"
+
+
 def _check_keys(ctx, key, where, allowed):
     if key.value not in allowed:
         near = difflib.get_close_matches(key.value, list(allowed), n=1)
@@ -229,12 +277,12 @@ _SETTING_FIELDS: dict[str, Callable] = {
     "error_count": lambda c, n, w: _int(c, n, w, 1), "error_window": _duration,
     "bell": _bool, "theme": _str, "check_timeout": _duration,
     "close_on_merge": _bool, "remove_on_merge": _bool, "hooks": _bool, "disposable": _globs,
-    "on_limit": _on_limit, "limit_margin": _duration,
+    "on_limit": _on_limit, "limit_margin": _duration, "copy": _copy, "setup": _setup,
 }
 _TASK_FIELDS: dict[str, Callable] = {
     "name": _str, "agent": _agent, "prompt": _str, "scope": _str_list, "after": _str_list,
     "env": _str_map, "silence": _duration, "check": _str,
-    "count": lambda c, n, w: _int(c, n, w, 1), "hooks": _bool, "on_limit": _on_limit,
+    "count": lambda c, n, w: _int(c, n, w, 1), "hooks": _bool, "on_limit": _on_limit, "copy": _copy, "setup": _setup,
 }
 
 
@@ -258,6 +306,8 @@ def parse(text: str, path: str = DEFAULT_FILE) -> TaskFile:
             for k, v in _mapping(ctx, val, "defaults"):
                 _check_keys(ctx, k, "defaults", _SETTING_FIELDS)
                 settings_kw[k.value] = _SETTING_FIELDS[k.value](ctx, v, f"defaults.{k.value}")
+                if k.value == "copy":
+                    settings_kw["copy_where"] = _where(ctx, v, "defaults.copy")
                 if k.value == "merge_strategy" and settings_kw[k.value] not in MERGE_STRATEGIES:
                     raise ctx.fail(v, "defaults.merge_strategy", f"must be one of {', '.join(MERGE_STRATEGIES)}")
         else:
@@ -275,6 +325,8 @@ def parse(text: str, path: str = DEFAULT_FILE) -> TaskFile:
             _check_keys(ctx, k, where, _TASK_FIELDS)
             kw[k.value] = _TASK_FIELDS[k.value](ctx, v, f"{where}.{k.value}")
             nodes[k.value] = v
+            if k.value == "copy":
+                kw["copy_where"] = _where(ctx, v, f"{where}.copy")
         if "name" not in kw or not kw["name"].strip():
             raise ctx.fail(tnode, f"{where}.name", "every task needs a name")
         if problem := name_problem(kw["name"]):

@@ -3,16 +3,27 @@
 `create_demo_repo` writes a little Python package (``inventory/``) with tests, commits it on
 ``main`` and returns its path; `demo_task_file_text` is the paneboard.yaml that gives one task to
 each scenario of the scripted demo agent (`app.demo_agent`), with scopes that match what each
-scenario edits (the rogue one strays outside its scope on purpose).
+scenario edits (the rogue one strays outside its scope on purpose) and the repository's tests as
+its check. `start` creates it and starts the agents on the demo's own tmux socket, then lands a
+teammate's commit on `main` that one agent's work conflicts with; `running` finds the demo a socket
+still runs (so `paneboard demo` reopens it) and `stop` stops it.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 
-from .errors import GitError
+from .errors import GitError, PaneboardError
+
+SOCKET = "paneboard-demo"
+"""The demo's own tmux socket (tmux -L): its agents never mix with yours."""
+MARK = "paneboard.demo"
+"""Git config key that marks a repository as one `paneboard demo` created."""
 
 DEMO_FILES: dict[str, str] = {
     "README.md": """\
@@ -20,7 +31,7 @@ DEMO_FILES: dict[str, str] = {
 
 A tiny stock-keeping library: items, stock levels, prices and a text report.
 
-    python -m pytest
+    python -m unittest
 
 Items are identified by their `sku`.
 """,
@@ -169,7 +180,7 @@ def render(stock: Stock) -> str:
 ''',
     "tests/__init__.py": "",
     "tests/test_stock.py": '''\
-import pytest
+import unittest
 
 from inventory import Item, Stock
 from inventory.stock import OutOfStock
@@ -182,30 +193,31 @@ def make_stock():
     return stock
 
 
-def test_take_reduces_quantity():
-    stock = make_stock()
-    stock.take("A1", 4)
-    assert stock.quantity("A1") == 6
+class StockTest(unittest.TestCase):
+    def test_take_reduces_quantity(self):
+        stock = make_stock()
+        stock.take("A1", 4)
+        self.assertEqual(stock.quantity("A1"), 6)
 
+    def test_take_too_many(self):
+        with self.assertRaises(OutOfStock):
+            make_stock().take("B2", 5)
 
-def test_take_too_many():
-    with pytest.raises(OutOfStock):
-        make_stock().take("B2", 5)
-
-
-def test_value():
-    assert make_stock().value() == pytest.approx(5.6)
+    def test_value(self):
+        self.assertAlmostEqual(make_stock().value(), 5.6)
 ''',
     "tests/test_pricing.py": '''\
+import unittest
+
 from inventory.pricing import discount_for, price
 
 
-def test_no_discount_below_ten():
-    assert discount_for(9) == 0.0
+class PricingTest(unittest.TestCase):
+    def test_no_discount_below_ten(self):
+        self.assertEqual(discount_for(9), 0.0)
 
-
-def test_price_with_discount_and_tax():
-    assert price(1.0, 10) == 11.4
+    def test_price_with_discount_and_tax(self):
+        self.assertEqual(price(1.0, 10), 11.4)
 ''',
 }
 
@@ -217,6 +229,7 @@ defaults:
   agent: demo
   base: main
   silence: 20
+  check: {check}      # the repository's tests: `t`, and the gate before every merge
 
 tasks:
   - name: low-stock
@@ -251,14 +264,14 @@ tasks:
 
   - name: fix-tests
     agent: demo
-    prompt: Move the shared test setup into tests/conftest.py fixtures.
-    scope: [tests/conftest.py]
+    prompt: Move the shared test setup into tests/helpers.py.
+    scope: [tests/helpers.py]
     env: {PANEBOARD_DEMO_SCENARIO: crasher}
 
   - name: docs
     agent: demo
-    prompt: Write docs/inventory.md describing the public API.
-    scope: ["docs/**"]
+    prompt: Write docs/inventory.md describing the public API, and link it from the README.
+    scope: ["docs/**", README.md]
     env: {PANEBOARD_DEMO_SCENARIO: limiter}
 
   - name: stock-report
@@ -310,5 +323,98 @@ def create_demo_repo(path: Path) -> Path:
 
 
 def demo_task_file_text() -> str:
-    """The paneboard.yaml for the demo repository: one task per demo-agent scenario."""
-    return _TASKS
+    """The paneboard.yaml for the demo repository: one task per demo-agent scenario, its tests as the check."""
+    # The Python that runs paneboard (and the demo agents) runs the tests: `python` may not be on PATH.
+    check = json.dumps(shlex.join([sys.executable, "-m", "unittest"]))
+    return _TASKS.replace("{check}", check)
+
+
+# What a teammate lands on main while the agents work: it appends to inventory/models.py, where
+# rename-sku appends too, so that agent's merge is predicted to conflict with the base.
+TEAMMATE_EDIT = ("inventory/models.py", '''
+
+    def is_free(self) -> bool:
+        """True for give-aways."""
+        return self.unit_price == 0
+''')
+
+
+def land_teammate_commit(repo: Path) -> str:
+    """Commit a teammate's change on main (the demo's base moves under its agents); the new commit id."""
+    rel, text = TEAMMATE_EDIT
+    with open(Path(repo) / rel, "a", encoding="utf-8") as f:
+        f.write(text)
+    _git(repo, "add", "--", rel)
+    _git(repo, "commit", "--quiet", "--no-verify", "-m", "models: Item.is_free() (a teammate's change)", "--", rel)
+    return _git(repo, "rev-parse", "HEAD").strip()
+
+
+def start(root: Path, socket_name: str):
+    """Create the demo repository under root and start its agents on their own tmux socket: (fleet, started)."""
+    from . import config
+    from .fleet import Fleet
+    repo = create_demo_repo(Path(root) / "shop")
+    _git(repo, "config", MARK, "true")
+    (repo / config.DEFAULT_FILE).write_text(demo_task_file_text(), encoding="utf-8")
+    fleet = Fleet.open(repo, socket_name=socket_name)
+    started, _, _ = fleet.up(config.load(repo / config.DEFAULT_FILE))
+    land_teammate_commit(repo)
+    return fleet, started
+
+
+def _demo_repos(socket_name: str) -> set[Path]:
+    """The repositories whose agents run on this tmux socket; PaneboardError if one is not a demo's."""
+    from .tmux import Tmux
+    repos = {Path(p.options.get("repo", "")) for p in Tmux(socket_name).list_agent_panes()}
+    for repo in sorted(repos):
+        if repo.is_dir() and not is_demo_repo(repo):
+            raise PaneboardError(f"tmux socket {socket_name!r} runs agents of {repo}, which is not a paneboard demo; "
+                                 f"nothing was changed (pick another --socket)")
+    return repos
+
+
+def running(socket_name: str) -> Path | None:
+    """The repository of the demo whose agents run on this tmux socket, or None if none run there."""
+    repos = _demo_repos(socket_name)
+    if not repos:
+        return None
+    if len(repos) > 1 or not next(iter(repos)).is_dir():
+        raise PaneboardError(f"the demo on tmux socket {socket_name!r} cannot be reopened (its repository is gone, "
+                             f"or there are several); stop it with `paneboard demo --stop`")
+    return repos.pop()
+
+
+def stop(socket_name: str) -> list[Path]:
+    """Stop every demo agent on this socket as `kill` does (recorded, so none looks crashed), then the
+    server if nothing else runs on it; the demo repositories."""
+    from .fleet import Fleet
+    from .tmux import Tmux
+    repos = sorted(_demo_repos(socket_name))
+    tmux = Tmux(socket_name)
+    for repo in repos:
+        if repo.is_dir():
+            fleet = Fleet.open(repo, socket_name=socket_name)
+            for agent in fleet.agents(stats=False):
+                if agent.pane is not None:
+                    fleet.kill(agent.name)
+        else:   # its repository was deleted: nothing to record, only its windows to close
+            for pane in tmux.list_agent_panes():
+                if pane.options.get("repo") == str(repo):
+                    tmux.kill_window(pane.pane_id)
+    # Panes that are no demo agent's are someone else's: their server stays.
+    if tmux.alive() and not tmux.run("list-panes", "-a", "-F", "#{pane_id}", check=False):
+        tmux.kill_server()
+    if not tmux.alive():
+        # tmux 3.3 leaves its socket file behind when the server exits.
+        path = Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / socket_name
+        if path.is_socket():
+            path.unlink(missing_ok=True)
+    return repos
+
+
+def is_demo_repo(path: Path) -> bool:
+    """True for a repository `paneboard demo` created (marked in its git config)."""
+    if not path.is_dir():
+        return False
+    done = subprocess.run(["git", "config", "--get", MARK], cwd=path, capture_output=True, text=True)
+    return done.stdout.strip() == "true"

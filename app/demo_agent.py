@@ -73,9 +73,10 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
                  "    return sorted(sku for sku, qty in stock.items() if qty <= threshold)\n"},
         {"do": "work", "seconds": 4, "label": "Writing tests"},
         {"do": "edit", "path": "tests/test_stock.py",
-         "text": "\n\ndef test_low_stock_alerts():\n"
-                 "    from inventory.stock import low_stock_alerts\n"
-                 "    assert low_stock_alerts({'a': 1, 'b': 9}) == ['a']\n"},
+         "text": "\n\nclass LowStockTest(unittest.TestCase):\n"
+                 "    def test_low_stock_alerts(self):\n"
+                 "        from inventory.stock import low_stock_alerts\n"
+                 "        self.assertEqual(low_stock_alerts({'a': 1, 'b': 9}), ['a'])\n"},
         {"do": "work", "seconds": 3, "label": "Testing"},
         {"do": "say", "text": "Added low_stock_alerts() and a test; 5 tests pass."},
         {"do": "idle", "reply_edit": "inventory/stock.py"},
@@ -90,9 +91,9 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
         {"do": "edit", "path": "inventory/pricing.py",
          "text": "\n\n# Cache the tax table: it was rebuilt on every call.\n"},
         {"do": "edit", "path": "tests/test_pricing.py",
-         "text": "\n\ndef test_price_is_stable():\n"
-                 "    from inventory.pricing import price\n"
-                 "    assert price(10.0, 2) == price(10.0, 2)\n"},
+         "text": "\n\nclass StablePriceTest(unittest.TestCase):\n"
+                 "    def test_price_is_stable(self):\n"
+                 "        self.assertEqual(price(10.0, 2), price(10.0, 2))\n"},
         {"do": "say", "text": "Pricing no longer rebuilds the tax table; tests added."},
         {"do": "idle", "reply_edit": "inventory/pricing.py"},
     ],
@@ -113,6 +114,12 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
         {"do": "edit", "path": "inventory/sync.py",
          "text": "\"\"\"Sync stock levels with the warehouse database.\"\"\"\n\n"
                  "WAREHOUSE_DSN = \"postgresql://127.0.0.1:5433/warehouse\"\n"},
+        # A test of a function not written yet: its check fails (`t`, and the merge gate refuses).
+        {"do": "edit", "path": "tests/test_sync.py",
+         "text": "import unittest\n\n\nclass SyncTest(unittest.TestCase):\n"
+                 "    def test_pull_levels(self):\n"
+                 "        from inventory.sync import pull_levels\n"
+                 "        self.assertTrue(pull_levels())\n"},
         {"do": "say", "text": "Running the sync against the warehouse database."},
         {"do": "work", "seconds": 1, "label": "Running"},
         {"do": "error", "text": "Error: connection to 127.0.0.1:5433 refused (attempt {n}) at {time}",
@@ -120,7 +127,8 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
         {"do": "say", "text": "The warehouse database at 127.0.0.1:5433 keeps refusing connections."},
         {"do": "idle", "reply_edit": "inventory/sync.py"},
     ],
-    # Edits its own module, then README.md (~4 s) and inventory/pricing.py (~6 s): outside its scope.
+    # Edits its own module (where a teammate's commit on main lands too: a predicted conflict), then
+    # README.md (~4 s, which docs edits too: overlap) and inventory/pricing.py (~6 s): outside its scope.
     "rogue": [
         {"do": "say", "text": "Renaming Item.sku to Item.code."},
         {"do": "work", "seconds": 2, "label": "Working"},
@@ -135,18 +143,20 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
     ],
     # Works, edits, then crashes with a traceback and exits 3 (~5 s).
     "crasher": [
-        {"do": "say", "text": "Fixing the flaky stock test."},
+        {"do": "say", "text": "Moving the shared test setup."},
         {"do": "work", "seconds": 3, "label": "Working"},
-        {"do": "edit", "path": "tests/conftest.py", "text": "import pytest  # shared fixtures\n"},
+        {"do": "edit", "path": "tests/helpers.py", "text": "from inventory import Item, Stock  # shared setup\n"},
         {"do": "work", "seconds": 2, "label": "Working"},
         {"do": "error", "text": "Traceback (most recent call last):\n"
                                 "  File \"agent/loop.py\", line 88, in step\n"
                                 "RuntimeError: internal error: tool call stream closed unexpectedly"},
         {"do": "exit", "code": 3},
     ],
-    # Prints a usage-limit message (~2 s), then idles.
+    # Starts the docs and links them from README.md (~1 s), prints a usage-limit message (~2 s), then idles.
     "limiter": [
         {"do": "say", "text": "Writing the docs for the inventory package."},
+        {"do": "edit", "path": "docs/inventory.md", "text": "# inventory\n\nItems, stock, prices and a report.\n"},
+        {"do": "edit", "path": "README.md", "text": "\nSee docs/inventory.md for the API.\n"},
         {"do": "work", "seconds": 2, "label": "Working"},
         {"do": "limit"},
         {"do": "idle", "reply_edit": "docs/inventory.md"},

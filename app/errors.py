@@ -123,3 +123,7 @@ class BaseBranchMissing(GitError):
 
 class StateUnreadable(PaneboardError):
     """A state file cannot be read and cannot be moved aside either."""
+
+
+class AgentIsLive(UnsafeOperation):
+    """The agent is working or waiting for an answer: acting on it now would surprise it."""

@@ -10,12 +10,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
+PLACEHOLDER = "{prompt}"
+"""In a custom command, where the prompt goes (as one argv element, or inside one)."""
+
+
 @dataclass(frozen=True)
 class Preset:
     """How to run one kind of agent.
 
     `prompt` is how the task's prompt is delivered: "arg" appends it to argv (after
-    `prompt_flag` if set), "paste" pastes it into the running agent with bracketed
+    `prompt_flag` if set), "placeholder" puts it where `{prompt}` stands in argv (a custom
+    command's own choice), "paste" pastes it into the running agent with bracketed
     paste and Enter once the screen matches `ready` (or has settled), "none" drops it.
     `rules` names the family of status rules used to read its screen. `hooks` names the hook
     mechanism the agent offers ("claude": Claude Code hooks, given as `--settings FILE`; see
@@ -56,6 +61,9 @@ class Preset:
         argv = list(self.argv)
         if hooks_file is not None and self.hooks == "claude":
             argv += ["--settings", str(hooks_file)]
+        if self.prompt == "placeholder":
+            # Inside one element, so the prompt stays one argument whatever it holds.
+            return [a.replace(PLACEHOLDER, prompt or "") for a in argv]
         if prompt and self.prompt == "arg":
             if self.prompt_flag:
                 argv.append(self.prompt_flag)
@@ -133,8 +141,10 @@ def resolve(spec: str) -> Preset:
     argv = shlex.split(spec)
     if not argv:
         raise ValueError("empty agent command")
-    # A custom command gets its prompt pasted once the screen settles: that works for any REPL.
-    return Preset(name="custom", argv=tuple(argv), prompt="paste", rules="generic",
+    # `{prompt}` says where the prompt goes; without it the prompt is pasted once the screen
+    # settles, which works for any REPL (but a script's first `read` would take it).
+    delivery = "placeholder" if any(PLACEHOLDER in a for a in argv) else "paste"
+    return Preset(name="custom", argv=tuple(argv), prompt=delivery, rules="generic",
                   description=f"custom command: {spec}")
 
 

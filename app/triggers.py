@@ -239,6 +239,9 @@ class AgentSnapshot:
     out_of_scope_since: float | None = None
     overlaps: dict[str, list[str]] = field(default_factory=dict)
     overlap_since: float | None = None
+    base: str = ""
+    conflicts: tuple[str, ...] = ()       # files a merge into the base is predicted to conflict in
+    conflict_since: float | None = None
 
     @property
     def last_activity_at(self) -> float:
@@ -318,7 +321,7 @@ def _live_triggers(s: AgentSnapshot, now: float, settings) -> list[Trigger]:
 
 
 def _work_triggers(s: AgentSnapshot, now: float) -> list[Trigger]:
-    """Limits, repeated errors, and files changed outside the scope or shared with other agents."""
+    """Limits, repeated errors, files changed outside the scope or shared with other agents, a predicted conflict."""
     out: list[Trigger] = []
     name = s.name
     if s.limit:
@@ -341,6 +344,10 @@ def _work_triggers(s: AgentSnapshot, now: float) -> list[Trigger]:
         out.append(Trigger(TriggerKind.OVERLAP, name,
                            f"edits the same files as {'; '.join(parts)}",
                            s.overlap_since or now, evidence=evidence))
+    if s.conflicts:
+        out.append(Trigger(TriggerKind.CONFLICT, name,
+                           f"would conflict with {s.base or 'its base'} in {_listing(list(s.conflicts))}",
+                           s.conflict_since or now, evidence="\n".join(s.conflicts)))
     return out
 
 
@@ -439,15 +446,24 @@ class TriggerBook:
         return min(self._snoozed.values(), default=None)
 
     def active(self, agent: str | None = None) -> list[Trigger]:
-        """Every active trigger (hidden ones too), optionally of one agent."""
-        return [t for k, t in self._active.items() if agent is None or k[0] == agent]
+        """Every active trigger (hidden ones too), optionally of one agent (then in the order kinds are listed)."""
+        return _in_order([t for k, t in self._active.items() if agent is None or k[0] == agent], agent)
 
     def visible(self, agent: str | None = None, now: float | None = None) -> list[Trigger]:
         """Active triggers that are neither acknowledged nor snoozed."""
         now = time.time() if now is None else now
-        return [t for k, t in self._active.items()
-                if (agent is None or k[0] == agent) and k not in self._acked and not self._is_snoozed(k, now)]
+        return _in_order([t for k, t in self._active.items()
+                          if (agent is None or k[0] == agent) and k not in self._acked and not self._is_snoozed(k, now)],
+                         agent)
 
     def is_hidden(self, agent: str, kind: str, now: float) -> bool:
         key = (agent, str(kind))
         return key in self._acked or self._is_snoozed(key, now)
+
+
+_KIND_ORDER = {kind: i for i, kind in enumerate(TriggerKind)}
+
+
+def _in_order(triggers: list[Trigger], agent: str | None) -> list[Trigger]:
+    # One agent's triggers show in a fixed order, not the order their conditions happened to be found.
+    return sorted(triggers, key=lambda t: _KIND_ORDER[t.kind]) if agent is not None else triggers

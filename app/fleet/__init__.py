@@ -3,6 +3,7 @@
 core.py     construction, settings, discovery (agents, get), stopping an agent's window
 rebuild.py  the state rebuilt from tmux, git and the archive refs when state.json cannot be read
 start.py    spawn, up, pasted prompts, ports
+prepare.py  a new worktree made ready: `copy:` ignored files in, `setup:` run there
 answer.py   send, send_key, press
 merge.py    check, merge_preview, merge, recover_interrupted_merge, finish_interrupted_merges
 discard.py  kill, discard_preview, discard, restore, forget

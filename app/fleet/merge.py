@@ -100,7 +100,8 @@ class MergeVerbs(FleetCore):
         agent.base = self.base_of(agent)
         prediction = merging.predict_agent(self.repo.root, agent.base, Path(agent.worktree))
         return {"agent": agent, "prediction": prediction, "check": self.check_command(name),
-                "strategy": self.settings.merge_strategy}
+                "strategy": self.settings.merge_strategy,
+                "nothing": merging.adds_nothing(self.repo.root, agent.base, Path(agent.worktree))}
 
     def merge(self, name: str, strategy: str | None = None, force: bool = False,
               on_step=lambda step: None) -> "MergeResult":
@@ -112,6 +113,8 @@ class MergeVerbs(FleetCore):
         preview = self.merge_preview(name)
         agent, prediction = preview["agent"], preview["prediction"]
         refuse_unseen(agent, "merge", force)
+        if preview["nothing"]:
+            return self._nothing_to_merge(agent, strategy)
         if not prediction.clean:
             raise UnsafeOperation(f"merge refused: {name} conflicts with {agent.base} in "
                                   f"{', '.join(prediction.conflicts[:5])}; nothing was changed")
@@ -136,6 +139,10 @@ class MergeVerbs(FleetCore):
             result_message = (f"Merge {agent.branch} into {agent.base}: {message}" if strategy == "merge"
                               else message) + f"\n\nPaneboard-Agent: {name}\n"
             result = merging.merge(self.repo.root, agent.branch, agent.base, strategy, result_message)
+            if not result.changed:
+                # e.g. a squash of work the base already has: the agent goes on as it was.
+                self._drop_merging_mark(name)
+                return result
             merging._crash_point(CRASH_BEFORE_RECORD)
             self._record_merged(name, result.new, strategy, agent)
         on_step("clean up")
@@ -187,11 +194,15 @@ class MergeVerbs(FleetCore):
             try:
                 yield
             except BaseException:
-                with self.state.edit() as data:
-                    rec = data["agents"].get(name)
-                    if rec is not None:
-                        rec.pop("merging", None)
+                self._drop_merging_mark(name)
                 raise
+
+    def _drop_merging_mark(self, name: str) -> None:
+        """The merge ended without moving the base (refused, failed, or nothing to add): no mark stays."""
+        with self.state.edit() as data:
+            rec = data["agents"].get(name)
+            if rec is not None:
+                rec.pop("merging", None)
 
     @contextlib.contextmanager
     def _merge_claim(self, block: bool) -> Iterator[bool]:
@@ -255,3 +266,10 @@ class MergeVerbs(FleetCore):
             # Found while opening the fleet for any command: that command must still run.
             return f"{line}, but what follows a merge failed: {exc}"
         return line
+
+
+    def _nothing_to_merge(self, agent, strategy: str) -> "MergeResult":
+        """The base already has all of the agent's work: change nothing (no commit, no window closed, no worktree removed)."""
+        from ..git.merge import MergeResult
+        base = worktrees.run_git(self.repo.root, "rev-parse", f"refs/heads/{agent.base}").strip()
+        return MergeResult(strategy, agent.base, base, base, ())

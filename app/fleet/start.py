@@ -19,6 +19,7 @@ from ..errors import PaneboardError, SpawnError, TmuxError
 from ..model import Agent
 from ..names import name_problem, slugify
 from ..tmux import Tmux
+from . import prepare
 from .core import FleetCore
 
 
@@ -78,6 +79,7 @@ class StartVerbs(FleetCore):
             raise PaneboardError(f"agent command {missing!r} is not on PATH (install it, or run "
                                  f"`paneboard doctor` to see which agents are available)")
         Tmux.version()
+        files = self._files_to_copy(task)       # refused here, before anything exists
         base = worktrees.resolve_base(self.repo, base or self.settings.base)
         slug = slugify(task.name)
         branch = f"{worktrees.BRANCH_PREFIX}{slug}"
@@ -95,6 +97,7 @@ class StartVerbs(FleetCore):
             raise SpawnError("worktree", str(exc)) from None
         pane = None
         try:
+            self._make_ready(task, path, files)
             with self.state.edit() as data:
                 if task.name in data["agents"]:
                     raise SpawnError("state", f"an agent named {task.name!r} appeared meanwhile")
@@ -125,6 +128,22 @@ class StartVerbs(FleetCore):
             t.start()
             self._paste_threads.append(t)
         return self.get(task.name, stats=False)
+
+    def _files_to_copy(self, task: Task) -> list[str]:
+        """The ignored files that the task's `copy:` (or the defaults') brings into its new worktree."""
+        globs, where = (task.copy, task.copy_where) if task.copy is not None else \
+            (self.settings.copy, self.settings.copy_where)
+        return prepare.files_to_copy(self.repo.root, globs, where)
+
+    def _make_ready(self, task: Task, path: Path, files: list[str]) -> None:
+        """Copy the ignored files in, then run the task's `setup:` there, before its agent starts."""
+        prepare.copy_files(self.repo.root, path, files)
+        setup = task.setup if task.setup is not None else self.settings.setup
+        if setup:
+            env = {**task.env, "PANEBOARD_AGENT": task.name, "PANEBOARD_TASK": task.group or task.name,
+                   "PANEBOARD_REPO": str(self.repo.root)}
+            prepare.run_setup(setup, path, env, logs.log_path(self.repo.common_dir, task.name),
+                              self.settings.check_timeout)
 
     def _open_window(self, task: Task, preset: presets.Preset, slug: str, branch: str, path: Path,
                      port: int, started: float) -> str:
@@ -216,6 +235,7 @@ class StartVerbs(FleetCore):
             if missing:
                 raise PaneboardError(f"task {t.name!r}: agent command {missing!r} is not on PATH "
                                      f"(install it, or run `paneboard doctor`); nothing was started")
+            self._files_to_copy(t)
         worktrees.resolve_base(self.repo, self.settings.base)
         Tmux.version()
         if queued:

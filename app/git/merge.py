@@ -171,6 +171,33 @@ def predict_agent(repo_root: Path, base_branch: str, worktree: Path) -> Predicti
     return predict(repo_root, f"refs/heads/{base_branch}", candidate_commit(worktree))
 
 
+def may_conflict(worktree: Path, base_branch: str, files) -> bool:
+    """False when merging the worktree's work (which changed `files`) into base_branch cannot conflict: the
+    base has not moved since it forked, or moved only in other paths (two git calls at most, no snapshot)."""
+    worktree, ref = Path(worktree), f"refs/heads/{base_branch}"
+    if _is_ancestor(worktree, ref, "HEAD"):
+        return False
+    moved = _split_z(_git(worktree, "diff", "--name-only", "--no-renames", "-z", f"HEAD...{ref}",
+                          env=_NO_LOCKS).stdout)
+    # The same path on both sides, or a file on one side where the other has a directory.
+    moved, mine = set(moved), set(files)
+    return bool(moved & _with_parents(mine) or mine & _with_parents(moved))
+
+
+def _with_parents(paths) -> set[str]:
+    """The paths and every directory above them."""
+    out = set()
+    for path in paths:
+        parts = path.split("/")
+        out.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return out
+
+
+def adds_nothing(repo_root: Path, base_branch: str, worktree: Path) -> bool:
+    """True when the agent's full current work (committed or not) is already in base_branch: nothing to merge."""
+    return _is_ancestor(Path(repo_root), candidate_commit(worktree), f"refs/heads/{base_branch}")
+
+
 def predict_fleet(repo_root: Path, base: str, worktrees: dict[str, Path], workers: int | None = None
                   ) -> tuple[dict[str, Prediction], dict[tuple[str, str], Prediction]]:
     """Predict every agent merging into base, and every pair meeting there: (vs_base, pairs).

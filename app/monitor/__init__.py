@@ -20,7 +20,7 @@ captures a pane's screen only after it printed something. Its parts, one job eac
 from .attention import hidden_marks
 from .facts import HOOK_GRACE
 from .monitor import Monitor
-from .once import assess_once
+from .once import assess_agent, assess_once
 from .publish import Update, status_file_paths
 
-__all__ = ["HOOK_GRACE", "Monitor", "Update", "assess_once", "hidden_marks", "status_file_paths"]
+__all__ = ["HOOK_GRACE", "Monitor", "Update", "assess_agent", "assess_once", "hidden_marks", "status_file_paths"]

@@ -57,6 +57,8 @@ class Facts:
     seed_errors: bool = True           # the first screen may hold errors printed before the log pipe opened
     log_errors: dict = field(default_factory=dict)     # error signature -> lines counted from the log
     live_errors: dict = field(default_factory=dict)    # ... and from live output, until the screen seeded
+    conflicts: tuple[str, ...] = ()    # files a merge into the base is predicted to conflict in
+    conflict_since: float | None = None
 
     @classmethod
     def new(cls, agent: Agent, settings) -> "Facts":
@@ -212,7 +214,7 @@ def snapshot(f: Facts, status: Status, now: float) -> AgentSnapshot:
         merged=a.merged, errors=f.errors.repeated(now), limit=f.limit, limit_since=f.limit_since,
         limit_resets_at=f.limit_resets_at, limit_resume_at=f.resume_at,
         scope=a.scope, out_of_scope=f.oos, out_of_scope_since=f.oos_since, overlaps=f.overlaps,
-        overlap_since=f.overlap_since)
+        overlap_since=f.overlap_since, base=a.base, conflicts=f.conflicts, conflict_since=f.conflict_since)
 
 
 def restore_from_log(f: Facts, path: Path) -> None:
@@ -304,3 +306,13 @@ def apply_overlaps(facts: dict[str, Facts], now: float) -> list[str]:
             f.overlaps = new
             changed.append(name)
     return changed
+
+
+def apply_conflicts(f: Facts, files: tuple[str, ...], now: float) -> bool:
+    """Take the files a merge into the base is predicted to conflict in, and since when some are; True if they changed."""
+    files = tuple(files)
+    if files == f.conflicts:
+        return False
+    f.conflict_since = (f.conflict_since or now) if files and f.conflicts else (now if files else None)
+    f.conflicts = files
+    return True

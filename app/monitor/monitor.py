@@ -25,7 +25,7 @@ from .attention import Attention
 from .captures import CaptureScheduler, read_screen
 from .control_link import ControlLink
 from .discovery import fold, prepare_new, recheck_stopped
-from .facts import Facts, apply_overlaps, apply_scope, apply_stats, seed_errors_from_screen, snapshot, \
+from .facts import Facts, apply_conflicts, apply_overlaps, apply_scope, apply_stats, seed_errors_from_screen, snapshot, \
     status_since
 from .gitstats import StatsScheduler
 from .limits import Parking
@@ -138,6 +138,16 @@ class Monitor:
                 loop.call_soon_threadsafe(self._rediscover_now.set)
             return
         self._rediscover_now.set()
+
+    def set_conflicts(self, predicted: dict[str, tuple[str, ...]]) -> None:
+        """Take a fresh prediction of every agent's merge into its base (an agent left out conflicts with nothing; any thread)."""
+        _call_on(self._loop, self._set_conflicts, dict(predicted))
+
+    def _set_conflicts(self, predicted: dict[str, tuple[str, ...]]) -> None:
+        now = self.clock()
+        for name, f in list(self._facts.items()):
+            if apply_conflicts(f, predicted.get(name, ()), now):
+                self._reassess(name, now)
 
     def coordination(self) -> dict:
         """The coordination document: who does what, in which files, and what needs a human."""

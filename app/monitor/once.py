@@ -20,7 +20,8 @@ from ..triggers import TriggerBook, evaluate
 from .agent_events import events_file
 from .limits import resume_at
 from .attention import carry_since, read_previous_status
-from .facts import Facts, apply_overlaps, apply_reading, apply_scope, apply_stats, classify, \
+from ..errors import PaneboardError
+from .facts import Facts, apply_conflicts, apply_overlaps, apply_reading, apply_scope, apply_stats, classify, \
     restore_from_log, seed_errors_from_screen, snapshot, status_of, stopped_why
 
 
@@ -139,6 +140,23 @@ def _gather(fleet, now: float) -> tuple[list[Agent], dict[str, Facts], dict, dic
     return agents, facts, records, screens
 
 
+def predicted_conflicts(repo_root: Path, agents: list[Agent]) -> dict[str, tuple[str, ...]]:
+    """Per agent with changes: the files its merge into its base is predicted to conflict in (git merge-tree)."""
+    from ..git import merge as merging
+    todo = [a for a in agents if a.worktree_exists and not a.merged and a.files]
+
+    def one(a: Agent) -> tuple[str, ...]:
+        try:
+            # Only where the base moved since the agent forked can it conflict: two git calls for the rest.
+            if not merging.may_conflict(Path(a.worktree), a.base, a.files):
+                return ()
+            return merging.predict_agent(repo_root, a.base, Path(a.worktree)).conflicts
+        except (PaneboardError, OSError):
+            return ()     # no base, or a worktree going away: nothing to predict, nothing to raise
+    with ThreadPoolExecutor(8) as pool:
+        return dict(zip([a.name for a in todo], pool.map(one, todo)))
+
+
 def assess_once(fleet, now: float | None = None) -> list[Agent]:
     """Every agent with status and triggers from what can be known without history (for `ls --json`)."""
     from .publish import status_file_paths
@@ -168,6 +186,8 @@ def assess_once(fleet, now: float | None = None) -> list[Agent]:
     for name, at in resume_at(fleet, agents).items():
         facts[name].resume_at = agents_by_name[name].limit_resume_at = at
     settle_since(facts, list(facts))
+    for name, files in predicted_conflicts(fleet.repo.root, agents).items():
+        apply_conflicts(facts[name], files, now)
     book = TriggerBook()
     for a in agents:
         f = facts[a.name]
@@ -191,3 +211,25 @@ def _session_id(fleet, a: Agent, f: Facts) -> str | None:
     if sid or a.pane_alive:
         return sid or a.session_id
     return fleet.session_id_of(a)
+
+
+def assess_agent(fleet, name: str, now: float | None = None) -> Agent:
+    """One agent's status now, from its pane, screen, hooks and log (no git, no triggers): a guard's cheap look."""
+    now = time.time() if now is None else now
+    a = fleet.get(name, stats=False)
+    f = Facts.new(a, fleet.settings)
+    f.kind_since = a.status.since
+    f.exited_at = None if a.pane_alive else (a.last_activity_at or None)
+    restore_from_log(f, logs.log_path(fleet.repo.common_dir, a.name))
+    f.hook_events = events_file(fleet.repo.common_dir, a.name)
+    f.stopped_why = stopped_why(fleet.state.read()["agents"].get(a.name))
+    f.killed = bool(f.stopped_why)
+    if a.pane and a.pane_alive:
+        # As in assess_once: tmux's window_activity stands in for the last output.
+        f.last_output_at = max(f.last_output_at or 0.0, a.last_activity_at or 0.0) or None
+        f.screen = fleet.tmux.capture(a.pane)
+        f.captured = True
+        f.screen_output_at = f.last_output_at
+        apply_reading(f, classify(f.screen, a.rules), now)
+    a.status = status_of(f, now, fleet.settings)
+    return a

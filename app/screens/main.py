@@ -214,17 +214,10 @@ class MainScreen(AgentActions, ReviewFlow, Screen):
                     severity="error" if any(t.loud for t in burst) else "warning", timeout=8, markup=False)
 
     def on_conflicts_predicted(self, message: ConflictsPredicted) -> None:
-        """Mark predicted conflicts in the table and the details; log the ones that are new."""
-        before = self.conflicts.vs_base if self.conflicts else {}
+        """Mark predicted conflicts in the table and the details (the monitor raises them as `conflict` triggers)."""
         self.conflicts = message
         self.table.set_conflicts(message.vs_base)
         self._show_selected()
-        for name, files in message.vs_base.items():
-            if files and not before.get(name):
-                self.trigger_log.write(Text.assemble(
-                    (f"{time.strftime('%H:%M:%S')} ", "dim"),
-                    (f"{name} conflict", self.app.theme_variables.get("conflict", "")),
-                    f": would conflict with {message.base} in {', '.join(files[:3])}"))
 
     def on_confirm_needed(self, message: ConfirmNeeded) -> None:
         """Ask the worker's question; run its follow-up on yes."""

@@ -63,6 +63,8 @@ class ReviewFlow:
             self.post_message(failure("conflict prediction", exc, self.fleet.repo.common_dir))
             return
         self._predicted_for = key
+        # A predicted conflict with the base is a trigger like any other (log, toast, status.json).
+        self.monitor.set_conflicts(vs_base)
         self.post_message(ConflictsPredicted(base, vs_base, pairs))
 
     def action_check(self) -> None:
@@ -134,6 +136,12 @@ class ReviewFlow:
             self.post_message(failure(f"merge {name}", exc, self.fleet.repo.common_dir))
             return
         agent, prediction = preview["agent"], preview["prediction"]
+        if preview.get("nothing"):
+            # Nothing to ask: merging would change nothing, so nothing is closed or removed either.
+            self.notify(f"{name} adds nothing to {agent.base}; nothing was changed", title="nothing to merge",
+                        markup=False)
+            self.post_message(ActionFinished(f"merge {name}: nothing to merge (it adds nothing to {agent.base})"))
+            return
         if not prediction.clean:
             self.post_message(ActionFinished(
                 f"merge {name}", f"refused: {name} would conflict with {agent.base} in "
@@ -150,7 +158,21 @@ class ReviewFlow:
         if self.fleet.settings.remove_on_merge:
             steps.append("remove its worktree (the branch stays)")
         question = f"Approve and merge [b]{escape(name)}[/b]?\n\n" + "\n".join(f" • {escape(s)}" for s in steps)
+        warning = self._live_warning(name)
+        if warning:
+            question += f"\n\n[$warning]⚠ {escape(warning)}[/]"
         self.post_message(ConfirmNeeded(question, "Merge", lambda: self.do_merge(name, False)))
+
+    def _live_warning(self, name: str) -> str:
+        """What merging now would do to an agent that is working or waiting for an answer ("" if it is not)."""
+        from app.model import Kind
+        live = self.agents.get(name)
+        if live is None or not live.pane_alive or live.status.kind not in (Kind.WORKING, Kind.NEEDS_INPUT):
+            return ""
+        doing = "is working" if live.status.kind == Kind.WORKING else "is waiting for an answer"
+        why = " ".join(live.status.why.split())[:80]
+        closes = " and closes its window" if self.fleet.settings.close_on_merge else ""
+        return f"{name} {doing} right now ({why}): merging takes its work mid-turn{closes}."
 
     @work(thread=True, group="action")
     def do_merge(self, name: str, force: bool) -> None:

@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.helpers import git, paneboard
+from tests.helpers import demo_command, demo_script, git, paneboard, retry_until
 
 
 def ls(repo: Path, sock: str) -> dict:
@@ -15,11 +15,18 @@ def ls(repo: Path, sock: str) -> dict:
     return {a["name"]: a for a in json.loads(out.stdout)}
 
 
+def idle_agent(repo: Path) -> str:
+    """An agent command that shows its idle prompt at once and takes its prompt as an argument."""
+    script = demo_script(repo.parent, [{"do": "idle"}])
+    return demo_command(script) + " {prompt}"
+
+
 def spawn_idle(repo: Path, sock: str, name: str, *extra: str) -> dict:
-    result = paneboard("spawn", name, "--agent", "sleep 300", "--prompt", f"do {name}", *extra, cwd=repo,
+    # Idle, not working: `merge` refuses an agent that is working or waiting (without --force).
+    result = paneboard("spawn", name, "--agent", idle_agent(repo), "--prompt", f"do {name}", *extra, cwd=repo,
                        socket_name=sock)
     assert result.returncode == 0, result.stderr
-    return ls(repo, sock)[name]
+    return retry_until(lambda: (row := ls(repo, sock)[name])["status"] == "idle" and row)
 
 
 def state_of(repo: Path) -> tuple:
@@ -103,7 +110,7 @@ def test_squash_and_rebase_strategies(repo: Path, tmux_socket: str):
 
 def test_dependent_task_starts_after_merge(repo: Path, tmux_socket: str):
     (repo / "paneboard.yaml").write_text(
-        "defaults: {agent: 'sleep 300'}\n"
+        f"defaults: {{agent: '{idle_agent(repo)}'}}\n"
         "tasks:\n  - {name: api, prompt: build}\n  - {name: ui, prompt: use, after: [api]}\n")
     git(repo, "add", "paneboard.yaml")
     git(repo, "commit", "-q", "-m", "tasks")
@@ -118,6 +125,7 @@ def test_dependent_task_starts_after_merge(repo: Path, tmux_socket: str):
     text = paneboard("ls", cwd=repo, socket_name=tmux_socket).stdout
     assert any(line.startswith("ui ") and "queued" in line and "waits for api" in line for line in text.splitlines())
     (Path(listed["api"]["worktree"]) / "api.py").write_text("API = 1\n")
+    retry_until(lambda: ls(repo, tmux_socket)["api"]["status"] == "idle")
     assert paneboard("merge", "api", cwd=repo, socket_name=tmux_socket).returncode == 0
     ui = ls(repo, tmux_socket)["ui"]
     assert ui["pane_alive"]

@@ -436,9 +436,10 @@ def test_conflict_matrix(snap_compare, place: Path, tmux_socket: str):
         files = {"farewell": 1, "welcome": 1, "docs": 1}
         await until(pilot, "agents idle and predicted", lambda: all_idle_and_predicted(app, files)
                     and app.main_screen.conflicts.vs_base["farewell"] and app.main_screen.conflicts.vs_base["welcome"])
-        await until(pilot, "overlap triggers", lambda: all(
-            any(t.kind.value == "overlap" for t in app.agents[n].triggers) for n in ("farewell", "welcome")))
-        # Workaround: farewell and welcome share src/app.py, so each gets an overlap trigger; the monitor
+        await until(pilot, "overlap and conflict triggers", lambda: all(
+            {"overlap", "conflict"} <= {t.kind.value for t in app.agents[n].triggers} for n in ("farewell", "welcome")))
+        # Workaround: farewell and welcome share src/app.py, so each gets an overlap trigger (and a
+        # conflict trigger, as each conflicts with the base); the monitor
         # raises the two in an order that varies between runs (a set's iteration order) and, as they are
         # found after the first update, also pops them up as toasts. Both are the dashboard behind the
         # matrix, not the matrix: clear them so the picture is the same every time.
