@@ -43,21 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     sub.add_parser("dashboard", parents=[common], help="open the dashboard (the default)")
-    d = sub.add_parser("demo", parents=[common], help="run the built-in offline demo (or reopen the one running)")
-    d.add_argument("--dir", type=Path, default=None, help="where to create the demo repository")
-    d.add_argument("--stop", action="store_true", help="stop the demo's agents and its tmux server")
-    d.add_argument("--no-dashboard", action="store_true", help="start the demo agents and exit")
-    d.add_argument("--speed", type=float, default=1.0, help="demo speed factor (2 = twice as fast)")
-    u = sub.add_parser("up", parents=[common], help="start every task of the task file")
-    u.add_argument("--restart", action="store_true", help="also restart the tasks' agents that stopped")
-    s = sub.add_parser("spawn", parents=[common], help="start one agent")
-    s.add_argument("name")
-    s.add_argument("--agent", default=None, help="preset name or full command")
-    s.add_argument("--prompt", default="", help="the task for the agent (delivered literally)")
-    s.add_argument("--scope", action="append", default=[], metavar="GLOB", help="paths the agent may touch")
-    s.add_argument("--base", default=None, help="base branch (default: the checked-out branch)")
-    s.add_argument("--count", type=int, default=1, help="run the same task in N agents (best-of-N)")
-    s.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    _start_parsers(sub, common)
     ls = sub.add_parser("ls", parents=[common], help="list agents")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     a = sub.add_parser("attach", parents=[common], help="attach this terminal to an agent's pane")
@@ -77,6 +63,32 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("name")
     df.add_argument("other", nargs="?", default=None, help="a second agent to compare with")
     df.add_argument("--stat", action="store_true", help="only the list of files with +/- counts")
+    _land_parsers(sub, common)
+    sub.add_parser("doctor", parents=[common], help="check tmux, git and which agent CLIs are installed")
+    return p
+
+
+def _start_parsers(sub, common) -> None:
+    """The subcommands that start agents: demo, up, spawn."""
+    d = sub.add_parser("demo", parents=[common], help="run the built-in offline demo (or reopen the one running)")
+    d.add_argument("--dir", type=Path, default=None, help="where to create the demo repository")
+    d.add_argument("--stop", action="store_true", help="stop the demo's agents and its tmux server")
+    d.add_argument("--no-dashboard", action="store_true", help="start the demo agents and exit")
+    d.add_argument("--speed", type=float, default=1.0, help="demo speed factor (2 = twice as fast)")
+    u = sub.add_parser("up", parents=[common], help="start every task of the task file")
+    u.add_argument("--restart", action="store_true", help="also restart the tasks' agents that stopped")
+    s = sub.add_parser("spawn", parents=[common], help="start one agent")
+    s.add_argument("name")
+    s.add_argument("--agent", default=None, help="preset name or full command")
+    s.add_argument("--prompt", default="", help="the task for the agent (delivered literally)")
+    s.add_argument("--scope", action="append", default=[], metavar="GLOB", help="paths the agent may touch")
+    s.add_argument("--base", default=None, help="base branch (default: the checked-out branch)")
+    s.add_argument("--count", type=int, default=1, help="run the same task in N agents (best-of-N)")
+    s.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+
+
+def _land_parsers(sub, common) -> None:
+    """The subcommands that land or drop an agent's work: check, merge, discard, restore, prune."""
     ck = sub.add_parser("check", parents=[common], help="run the agent's check command in its worktree")
     ck.add_argument("name")
     mg = sub.add_parser("merge", parents=[common],
@@ -99,8 +111,6 @@ def build_parser() -> argparse.ArgumentParser:
                              "no ignored files but disposable ones; name the rest and what keeps them")
     pr.add_argument("--dry-run", action="store_true")
     pr.add_argument("--force", action="store_true", help="even worktrees of agents whose pane cannot be seen")
-    sub.add_parser("doctor", parents=[common], help="check tmux, git and which agent CLIs are installed")
-    return p
 
 
 def _restart_parser(sub, common) -> None:

@@ -66,31 +66,13 @@ class StartVerbs(FleetCore):
 
     def spawn(self, task: Task, base: str | None = None) -> Agent:
         """Create branch + worktree + tmux window for one task and start its agent; roll back on failure."""
-        problem = task_problem(task)
-        if problem is not None:
-            raise PaneboardError(problem)
-        records = self.state.read()["agents"]
-        if task.name in records:
-            raise PaneboardError(f"an agent named {task.name!r} already exists (see `paneboard ls`; "
-                                 f"pick another name or `paneboard kill` it)")
-        preset = presets.resolve(task.agent)
-        missing = preset.missing_binary()
-        if missing:
-            raise PaneboardError(f"agent command {missing!r} is not on PATH (install it, or run "
-                                 f"`paneboard doctor` to see which agents are available)")
-        Tmux.version()
+        preset = self._check_spawnable(task)
         files = self._files_to_copy(task)       # refused here, before anything exists
         base = worktrees.resolve_base(self.repo, base or self.settings.base)
         slug = slugify(task.name)
         branch = f"{worktrees.BRANCH_PREFIX}{slug}"
         path = worktrees.worktree_root(self.repo, self.settings.worktree_root) / slug
-        if any(rec.get("branch") == branch for rec in records.values()):
-            raise PaneboardError(f"another agent already uses branch {branch!r}; pick a different name")
-        if worktrees.branch_exists(self.repo, branch):
-            # An agent's work whose record was forgotten: restart takes it up again, nothing is deleted.
-            raise SpawnError("worktree", f"branch {branch!r} already exists and holds earlier work: "
-                                         f"`paneboard restart {task.name}` starts an agent on it again "
-                                         f"(or pick another name)")
+        self._check_branch_free(task, branch)
         try:
             worktrees.add_worktree(self.repo, branch, path, base)
         except PaneboardError as exc:
@@ -128,6 +110,33 @@ class StartVerbs(FleetCore):
             t.start()
             self._paste_threads.append(t)
         return self.get(task.name, stats=False)
+
+    def _check_spawnable(self, task: Task):
+        """The task's preset, once the task, its name and its command are fit to start (nothing created yet)."""
+        problem = task_problem(task)
+        if problem is not None:
+            raise PaneboardError(problem)
+        if task.name in self.state.read()["agents"]:
+            raise PaneboardError(f"an agent named {task.name!r} already exists (see `paneboard ls`; "
+                                 f"pick another name or `paneboard kill` it)")
+        preset = presets.resolve(task.agent)
+        missing = preset.missing_binary()
+        if missing:
+            raise PaneboardError(f"agent command {missing!r} is not on PATH (install it, or run "
+                                 f"`paneboard doctor` to see which agents are available)")
+        Tmux.version()
+        return preset
+
+    def _check_branch_free(self, task: Task, branch: str) -> None:
+        """Refuse a branch another agent uses, or one that holds earlier work (restart takes that up)."""
+        records = self.state.read()["agents"]
+        if any(rec.get("branch") == branch for rec in records.values()):
+            raise PaneboardError(f"another agent already uses branch {branch!r}; pick a different name")
+        if worktrees.branch_exists(self.repo, branch):
+            # An agent's work whose record was forgotten: restart takes it up again, nothing is deleted.
+            raise SpawnError("worktree", f"branch {branch!r} already exists and holds earlier work: "
+                                         f"`paneboard restart {task.name}` starts an agent on it again "
+                                         f"(or pick another name)")
 
     def _files_to_copy(self, task: Task) -> list[str]:
         """The ignored files that the task's `copy:` (or the defaults') brings into its new worktree."""
