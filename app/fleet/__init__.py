@@ -8,6 +8,7 @@ discard.py  kill, discard_preview, discard, restore, forget
 prune.py    prune
 queue.py    queued, unqueue, start_ready
 attach.py   attach_argv, tmux_client_inside, switch_client_to
+review.py   comment, send_comments, drafts, mark_reviewed, reviewed_tree, candidates, combine
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from .discard import DiscardVerbs
 from .merge import MergeVerbs
 from .prune import PruneVerbs
 from .queue import QueueVerbs
+from .review import ReviewVerbs
 from .start import StartVerbs
 
 __all__ = ["Fleet", "session_name"]
 
 
-class Fleet(StartVerbs, AnswerVerbs, MergeVerbs, DiscardVerbs, PruneVerbs, QueueVerbs, AttachVerbs):
+class Fleet(StartVerbs, AnswerVerbs, MergeVerbs, DiscardVerbs, PruneVerbs, QueueVerbs, AttachVerbs,
+            ReviewVerbs):
     """All agents of one repository on one tmux server."""

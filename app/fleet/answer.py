@@ -19,10 +19,12 @@ class AnswerVerbs(FleetCore):
     def send(self, name: str, text: str, enter: bool = True) -> None:
         """Type text (literally) into the agent's pane, then Enter."""
         self.tmux.send_text(self._live_pane(name), text, enter=enter)
+        self._record(name, "reply", text)
 
     def send_key(self, name: str, key: str) -> None:
         """Press one named key (Enter, Escape, Up, C-c...) in the agent's pane."""
         self.tmux.send_key(self._live_pane(name), key)
+        self._record(name, "key", key)
 
     def press(self, name: str, keys: tuple[str, ...]) -> None:
         """Press a sequence of named keys and literal text (a preset's approve/deny answer)."""
@@ -32,3 +34,4 @@ class AnswerVerbs(FleetCore):
                 self.tmux.send_key(pane, key)
             else:
                 self.tmux.send_text(pane, key, enter=False)
+        self._answered(name, keys)

@@ -49,6 +49,7 @@ class MergeVerbs(FleetCore):
                 rec["last_check"] = {"passed": result.passed, "exit_code": result.exit_code,
                                      "duration": round(result.duration, 3), "log": str(result.log_path),
                                      "summary": result.summary_line, "at": time.time(), "command": command}
+        self._record(name, "check", f"{'passed' if result.passed else 'FAILED'} in {result.duration:.1f}s: {result.summary_line}")
         return result
 
     def merge_preview(self, name: str) -> dict:
@@ -99,6 +100,7 @@ class MergeVerbs(FleetCore):
             rec = data["agents"].get(name)
             if rec is not None:
                 rec.update(merged=True, merged_at=time.time(), merge_commit=result.new, merge_strategy=strategy)
+        self._record(name, "merge", f"{strategy} into {result.base}: {result.old[:10]} -> {result.new[:10]}")
         on_step("clean up")
         if self.settings.close_on_merge:
             self._mark_stopped(name)

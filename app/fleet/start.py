@@ -94,6 +94,7 @@ class StartVerbs(FleetCore):
                                  daemon=True, name=f"paste-{slug}")
             t.start()
             self._paste_threads.append(t)
+        self._record(task.name, "started", f"{task.agent} on {branch} from {base}")
         return self.get(task.name, stats=False)
 
     def _open_window(self, task: Task, preset: presets.Preset, slug: str, branch: str, path: Path,
