@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar, Iterator
 
@@ -15,7 +16,7 @@ from rich.style import Style
 from rich.syntax import Syntax, SyntaxTheme
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -161,11 +162,24 @@ class _Highlighter:
         return [(_display(self._plain[index]), None)] if 0 <= index < len(self._plain) else []
 
 
+@dataclass(frozen=True)
+class CursorLine:
+    """The line under the diff's cursor: which side, its number there and its text."""
+
+    side: str
+    """'old' (the left side, what was there before) or 'new'."""
+    line: int
+    code: str
+
+
 class DiffView(ScrollView, can_focus=True):
-    """A diff of one file, side by side or unified, with syntax highlighting.
+    """A diff of one file, side by side or unified, with syntax highlighting and a line cursor.
 
     Both sides live in one widget so they scroll together; rows are rendered only when
-    visible and highlighted lines are cached, so a 10,000-line diff opens at once.
+    visible and highlighted lines are cached, so a 10,000-line diff opens at once. The cursor
+    is on one row and, side by side, on one side of it (`h`/`l` switch); lines with a draft
+    comment carry a dot in the gutter. A line longer than the view shows `›` where it is cut,
+    and the footer offers the keys that scroll sideways.
     Toggle the layout with [bindings][widgets.diff_view.DiffView.BINDINGS].
     """
 
@@ -176,10 +190,18 @@ class DiffView(ScrollView, can_focus=True):
                 tooltip="Scroll to the next hunk"),
         Binding("p,left_square_bracket", "previous_hunk", "Previous hunk", id="diff.previous_hunk",
                 tooltip="Scroll to the previous hunk"),
-        Binding("j", "scroll_down", "Down", show=False, id="diff.scroll_down",
-                tooltip="Scroll the diff down one line"),
-        Binding("k", "scroll_up", "Up", show=False, id="diff.scroll_up",
-                tooltip="Scroll the diff up one line"),
+        Binding("j,down", "cursor_down", "Down", show=False, id="diff.cursor_down",
+                tooltip="Move the line cursor down"),
+        Binding("k,up", "cursor_up", "Up", show=False, id="diff.cursor_up",
+                tooltip="Move the line cursor up"),
+        Binding("h", "side('old')", "Old side", show=False, id="diff.old_side",
+                tooltip="Side by side: put the cursor on the old (left) side"),
+        Binding("l", "side('new')", "New side", show=False, id="diff.new_side",
+                tooltip="Side by side: put the cursor on the new (right) side"),
+        Binding("left", "scroll_sideways(-8)", "← Long lines", id="diff.scroll_left",
+                tooltip="Scroll long lines left (shown when a line is wider than the view)"),
+        Binding("right", "scroll_sideways(8)", "→ Long lines", id="diff.scroll_right",
+                tooltip="Scroll long lines right, to the part cut off at `›`"),
     ]
     """
     | Key(s) | Description |
@@ -187,8 +209,10 @@ class DiffView(ScrollView, can_focus=True):
     | \\| | Switch between side-by-side and unified diff. |
     | n, ] | Scroll to the next hunk. |
     | p, [ | Scroll to the previous hunk. |
-    | j | Scroll down one line. |
-    | k | Scroll up one line. |
+    | j, down | Move the line cursor down. |
+    | k, up | Move the line cursor up. |
+    | h, l | Put the cursor on the old / new side (side by side). |
+    | left, right | Scroll long lines sideways. |
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -200,6 +224,8 @@ class DiffView(ScrollView, can_focus=True):
         "diff-view--message",
         "diff-view--added-word",
         "diff-view--removed-word",
+        "diff-view--cursor",
+        "diff-view--commented",
     }
     """
     | Class | Description |
@@ -212,6 +238,8 @@ class DiffView(ScrollView, can_focus=True):
     | `diff-view--message` | "binary file", "no changes" and similar notes. |
     | `diff-view--added-word` | What changed within a replaced line, new side. |
     | `diff-view--removed-word` | What changed within a replaced line, old side. |
+    | `diff-view--cursor` | The gutter of the line under the cursor (while focused). |
+    | `diff-view--commented` | The dot beside a line that has a draft comment. |
     """
 
     DEFAULT_CSS = """
@@ -226,6 +254,9 @@ class DiffView(ScrollView, can_focus=True):
         & > .diff-view--line-number { color: $text-muted; }
         & > .diff-view--filler { background: $panel; }
         & > .diff-view--message { color: $text-muted; text-style: italic; }
+        & > .diff-view--cursor { background: $block-cursor-background; color: $block-cursor-foreground;
+                                 text-style: bold; }
+        & > .diff-view--commented { color: $warning; text-style: bold; }
         &:focus { background-tint: $foreground 3%; }
     }
     """
@@ -240,6 +271,10 @@ class DiffView(ScrollView, can_focus=True):
 
     split: reactive[bool] = reactive(True)
     """True for side by side, False for unified."""
+    cursor_row: reactive[int] = reactive(0, init=False)
+    """The row under the cursor, in the current layout's rows."""
+    cursor_side: reactive[str] = reactive("new", init=False)
+    """Side by side, the side the cursor is on: 'old' or 'new'."""
 
     class SplitChanged(Message):
         """Posted when the diff switched between side-by-side and unified."""
@@ -272,6 +307,7 @@ class DiffView(ScrollView, can_focus=True):
         self._syntax_theme = ""
         self._pending = False
         """True when a row was drawn plain because its line was not lexed yet."""
+        self._commented: frozenset[tuple[str, int]] = frozenset()
         self.set_reactive(DiffView.split, split)
 
     # --- public API ----------------------------------------------------------------------
@@ -319,6 +355,37 @@ class DiffView(ScrollView, can_focus=True):
         """Row indexes of the hunk headers in the current layout."""
         return hunk_starts(self.rows)
 
+    def cursor_line(self) -> CursorLine | None:
+        """The line under the cursor (None on a hunk header, or when no diff is shown)."""
+        rows = self.rows
+        if self._message is not None or not 0 <= self.cursor_row < len(rows):
+            return None
+        row = rows[self.cursor_row]
+        if row.kind == "hunk":
+            return None
+        side = self._effective_side(row)
+        if side == "old":
+            assert row.left_no is not None
+            return CursorLine("old", row.left_no, row.left_text or "")
+        assert row.right_no is not None
+        return CursorLine("new", row.right_no, row.right_text or "")
+
+    def set_commented(self, lines: set[tuple[str, int]] | frozenset[tuple[str, int]]) -> None:
+        """Mark these (side, line) pairs as having a draft comment (a dot in the gutter)."""
+        lines = frozenset(lines)
+        if lines != self._commented:
+            self._commented = lines
+            self._row_cache.clear()
+            self.refresh()
+
+    def _effective_side(self, row: Row) -> str:
+        """The side a row's cursor stands on: the chosen one, unless the row has no line there."""
+        if not self.split:
+            return "old" if row.kind == "delete" else "new"
+        if self.cursor_side == "old":
+            return "old" if row.left_no is not None else "new"
+        return "new" if row.right_no is not None else "old"
+
     # --- actions -------------------------------------------------------------------------
 
     def action_toggle_split(self) -> None:
@@ -326,22 +393,55 @@ class DiffView(ScrollView, can_focus=True):
         self.split = not self.split
 
     def action_next_hunk(self) -> None:
-        """Scroll so the next hunk header is at the top."""
-        top = round(self.scroll_y)
-        following = [index for index in self.hunks if index > top]
+        """Scroll so the next hunk header is at the top; the cursor goes to its first line."""
+        following = [index for index in self.hunks if index > self.cursor_row]
         if following:
             self.scroll_to(y=following[0], animate=False, immediate=True)
+            self.cursor_row = min(following[0] + 1, len(self.rows) - 1)
 
     def action_previous_hunk(self) -> None:
-        """Scroll so the previous hunk header is at the top."""
-        top = round(self.scroll_y)
-        preceding = [index for index in self.hunks if index < top]
+        """Scroll so the hunk before the cursor's is at the top; the cursor goes to its first line."""
+        hunks = self.hunks
+        current = max((index for index in hunks if index <= self.cursor_row), default=-1)
+        preceding = [index for index in hunks if index < current]
         if preceding:
             self.scroll_to(y=preceding[-1], animate=False, immediate=True)
+            self.cursor_row = preceding[-1] + 1
+
+    def action_cursor_down(self) -> None:
+        """Move the cursor to the next line (over hunk headers)."""
+        self._move_cursor(1)
+
+    def action_cursor_up(self) -> None:
+        """Move the cursor to the previous line (over hunk headers)."""
+        self._move_cursor(-1)
+
+    def action_side(self, side: str) -> None:
+        """Side by side: put the cursor on the old or the new side."""
+        if side in ("old", "new"):
+            self.cursor_side = side
+
+    def action_scroll_sideways(self, cells: int) -> None:
+        """Scroll long lines sideways by `cells`."""
+        self.scroll_to(x=max(0, min(self.max_scroll_x, self.scroll_x + cells)), animate=False, immediate=True)
+
+    def _move_cursor(self, step: int) -> None:
+        rows = self.rows
+        index = self.cursor_row + step
+        while 0 <= index < len(rows) and rows[index].kind == "hunk":
+            index += step
+        if 0 <= index < len(rows):
+            self.cursor_row = index
+        elif step < 0 and self.cursor_row > 0:
+            self.scroll_to(y=0, animate=False, immediate=True)   # the first hunk's header comes into view
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("next_hunk", "previous_hunk", "toggle_split"):
+        if action in ("next_hunk", "previous_hunk", "toggle_split", "cursor_down", "cursor_up"):
             return bool(self._split_rows)
+        if action == "side":
+            return bool(self._split_rows) and self.split
+        if action == "scroll_sideways":
+            return self.max_scroll_x > 0     # the footer offers the keys only when a line is cut
         return True
 
     # --- reactives and events ------------------------------------------------------------
@@ -351,6 +451,13 @@ class DiffView(ScrollView, can_focus=True):
         rows_before = self._unified_rows if split else self._split_rows
         top = round(self.scroll_y)
         anchor = rows_before[top] if rows_before and top < len(rows_before) else None
+        at = rows_before[self.cursor_row] if rows_before and self.cursor_row < len(rows_before) else None
+        if at is None or at.kind == "hunk":
+            side = "new"
+        elif split:   # from unified: a removed line is on the old side
+            side = "old" if at.kind == "delete" else "new"
+        else:
+            side = "old" if (self.cursor_side == "old" and at.left_no is not None) or at.right_no is None else "new"
         self._row_cache.clear()
         self._update_virtual_size()
         if anchor is not None:
@@ -360,9 +467,49 @@ class DiffView(ScrollView, can_focus=True):
                         or (anchor.right_no is not None and row.right_no == anchor.right_no)):
                     self.scroll_to(y=index, animate=False, immediate=True)
                     break
+        if at is not None and at.kind != "hunk":
+            self._follow(at, side)
         self.refresh()
         self.refresh_bindings()
         self.post_message(self.SplitChanged(self, split))
+
+    def _follow(self, at: Row, side: str) -> None:
+        """After a layout switch, put the cursor on the row that shows the same line on the same side."""
+        number = at.left_no if side == "old" else at.right_no
+        for index, row in enumerate(self.rows):
+            if row.kind != "hunk" and (row.left_no if side == "old" else row.right_no) == number:
+                self.set_reactive(DiffView.cursor_row, index)
+                if self.split:
+                    self.set_reactive(DiffView.cursor_side, side)
+                self._keep_cursor_visible()
+                return
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        self._refresh_rows(old, new)
+        self._keep_cursor_visible()
+
+    def watch_cursor_side(self) -> None:
+        self._refresh_rows(self.cursor_row)
+
+    def _refresh_rows(self, *indexes: int) -> None:
+        top, width = round(self.scroll_y), self.size.width
+        for index in indexes:
+            if 0 <= index - top < self.size.height:
+                self.refresh(Region(0, index - top, width, 1))
+
+    def _keep_cursor_visible(self) -> None:
+        height = self.scrollable_content_region.height
+        top = round(self.scroll_y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif height and self.cursor_row >= top + height:
+            self.scroll_to(y=self.cursor_row - height + 1, animate=False, immediate=True)
+
+    def on_focus(self) -> None:
+        self._refresh_rows(self.cursor_row)
+
+    def on_blur(self) -> None:
+        self._refresh_rows(self.cursor_row)
 
     def on_resize(self) -> None:
         self._update_virtual_size()
@@ -384,6 +531,8 @@ class DiffView(ScrollView, can_focus=True):
 
     def _reset(self) -> None:
         self._pending = False
+        rows = self._split_rows
+        self.set_reactive(DiffView.cursor_row, 1 if rows and rows[0].kind == "hunk" and len(rows) > 1 else 0)
         self._row_cache.clear()
         self._update_virtual_size()
         self.scroll_to(0, 0, animate=False, immediate=True)
@@ -433,15 +582,16 @@ class DiffView(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         index = scroll_y + y
-        key = (index, scroll_x, width, self.split)
+        cursor = self.cursor_side if index == self.cursor_row and self.has_focus else None
+        key = (index, scroll_x, width, self.split, cursor)
         cached = self._row_cache.get(key)
         if cached is not None:
             return cached
-        strip = self._render_row(index, scroll_x, width)
+        strip = self._render_row(index, scroll_x, width, cursor is not None)
         self._row_cache[key] = strip
         return strip
 
-    def _render_row(self, index: int, scroll_x: int, width: int) -> Strip:
+    def _render_row(self, index: int, scroll_x: int, width: int, cursor: bool = False) -> Strip:
         base = self.rich_style
         if self._message is not None:
             if index != 0:
@@ -457,8 +607,8 @@ class DiffView(ScrollView, can_focus=True):
             return Strip([Segment(f" {row.left_text}", style)]).crop_extend(0, width, style)
         old, new = self._highlighters()
         if self.split:
-            return self._render_split(row, scroll_x, width, old, new)
-        return self._render_unified(row, scroll_x, width, old, new)
+            return self._render_split(row, scroll_x, width, old, new, self._effective_side(row) if cursor else None)
+        return self._render_unified(row, scroll_x, width, old, new, cursor)
 
     def _side_styles(self, side: str) -> tuple[Style, Style]:
         """Return (text style, number style) for a side: 'added', 'removed' or 'equal'."""
@@ -479,10 +629,26 @@ class DiffView(ScrollView, can_focus=True):
         segments = [Segment(text, text_style + style if style else text_style) for text, style in pieces]
         if changed:
             segments = _emphasize(segments, changed, self.get_component_rich_style(f"diff-view--{side}-word"))
-        return list(Strip(segments).crop_extend(scroll_x, scroll_x + text_width, text_style))
+        line = Strip(segments)
+        shown = line.crop_extend(scroll_x, scroll_x + text_width, text_style)
+        if line.cell_length > scroll_x + text_width and text_width > 1:
+            # Never cut silently: `›` says the line goes on (the footer names the keys that scroll there).
+            more = text_style + Style(color=self.get_component_rich_style("diff-view--line-number").color)
+            shown = Strip([*shown.crop(0, text_width - 1), Segment("›", more)], text_width)
+        return list(shown)
+
+    def _gutter(self, numbers: str, mark: str, commented: bool, cursor: bool, style: Style) -> list[Segment]:
+        """Line number(s), a dot for a draft comment, the +/- mark; in the cursor's colours when it is here."""
+        dot = Segment("●" if commented else " ", style + self.get_component_rich_style("diff-view--commented")
+                      if commented else style)
+        segments = [Segment(numbers, style), dot, Segment(f"{mark} ", style)]
+        if cursor:
+            cursor_style = self.get_component_rich_style("diff-view--cursor")
+            segments = [Segment(seg.text, (seg.style or Style()) + cursor_style) for seg in segments]
+        return segments
 
     def _render_split(self, row: Row, scroll_x: int, width: int,
-                      old: _Highlighter, new: _Highlighter) -> Strip:
+                      old: _Highlighter, new: _Highlighter, cursor_side: str | None = None) -> Strip:
         number_width = self._number_width
         text_width = self._text_width(width)
         segments: list[Segment] = []
@@ -501,7 +667,9 @@ class DiffView(ScrollView, can_focus=True):
             kind = "equal" if row.kind == "equal" else changed
             text_style, number_style = self._side_styles(kind)
             mark = " " if kind == "equal" else sign
-            segments.append(Segment(f"{line_no:>{number_width}} {mark} ", number_style))
+            side = "old" if column == 0 else "new"
+            segments += self._gutter(f"{line_no:>{number_width}}", mark, (side, line_no) in self._commented,
+                                     cursor_side == side, number_style)
             spans: tuple[tuple[int, int], ...] = ()
             if row.kind == "replace" and row.left_text is not None and row.right_text is not None:
                 spans = _spans(row.left_text, row.right_text)[column]
@@ -510,7 +678,7 @@ class DiffView(ScrollView, can_focus=True):
         return Strip(segments).crop_extend(0, width, self.rich_style)
 
     def _render_unified(self, row: Row, scroll_x: int, width: int,
-                        old: _Highlighter, new: _Highlighter) -> Strip:
+                        old: _Highlighter, new: _Highlighter, cursor: bool = False) -> Strip:
         number_width = self._number_width
         text_width = self._text_width(width)
         if row.kind == "equal":
@@ -522,8 +690,10 @@ class DiffView(ScrollView, can_focus=True):
         text_style, number_style = self._side_styles(kind)
         left = "" if row.left_no is None else str(row.left_no)
         right = "" if row.right_no is None else str(row.right_no)
-        segments = [Segment(f"{left:>{number_width}} {right:>{number_width}} {mark} ", number_style)]
         assert line_no is not None
+        commented = ("old" if row.kind == "delete" else "new", line_no) in self._commented
+        segments = self._gutter(f"{left:>{number_width}} {right:>{number_width}}", mark, commented, cursor,
+                                number_style)
         spans: tuple[tuple[int, int], ...] = ()
         if row.partner is not None and row.kind == "delete" and row.left_text is not None:
             spans = _spans(row.left_text, row.partner)[0]

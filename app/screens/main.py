@@ -30,6 +30,7 @@ from .confirm import ConfirmScreen
 from .messages import (ActionFinished, AgentsRefreshed, ConfirmNeeded, ConflictsPredicted, ScreenCaptured,
                        TriggerRaised)
 from .review_flow import ReviewFlow
+from .review_marks import NewWorkFound, ReviewMarks
 
 if TYPE_CHECKING:
     from app.fleet import Fleet
@@ -77,7 +78,7 @@ ACTIONS = frozenset(b.action for b in KEYS)
 """The actions of `KEYS`: the App runs them on the main screen, whichever screen is on top."""
 
 
-class MainScreen(AgentActions, ReviewFlow, Screen):
+class MainScreen(AgentActions, ReviewFlow, ReviewMarks, Screen):
     """paneboard's main screen: agents, the selected agent's live pane, its details."""
 
     def __init__(self, fleet: Fleet, monitor: Monitor) -> None:
@@ -171,6 +172,7 @@ class MainScreen(AgentActions, ReviewFlow, Screen):
             self.app.bell()
         self._first_update = False
         self.predict_conflicts(message.agents)
+        self.find_new_work(message.agents)
         self._refresh_keys()
         self.table.set_agents(message.agents)
         if self.table.filter_text:
@@ -209,6 +211,10 @@ class MainScreen(AgentActions, ReviewFlow, Screen):
                     (f"{time.strftime('%H:%M:%S')} ", "dim"),
                     (f"{name} conflict", self.app.theme_variables.get("conflict", "")),
                     f": would conflict with {message.base} in {', '.join(files[:3])}"))
+
+    def on_new_work_found(self, message: NewWorkFound) -> None:
+        """Mark in the table the agents that changed since their last review."""
+        self.table.set_new_work(message.names)
 
     def on_confirm_needed(self, message: ConfirmNeeded) -> None:
         """Ask the worker's question; run its follow-up on yes."""

@@ -1,0 +1,125 @@
+"""The review talks back, under Pilot on a real fleet: comments from the diff's cursor, drafts that
+survive, one message to the agent; what changed since the last review; the table's "new" mark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.config import Task
+from app.dashboard import Dashboard
+from app.fleet import Fleet
+from app.screens.comment import CommentScreen
+from app.screens.confirm import ConfirmScreen
+from app.screens.review import ReviewScreen
+from tests.helpers import demo_command, demo_script, git
+from tests.ui.test_dashboard import wait_for
+from widgets.comment_drafts import DraftList
+from widgets.diff_view import DiffView
+
+CALC = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n"
+
+
+def pane(fleet: Fleet, name: str) -> str:
+    return fleet.tmux.capture(fleet.get(name, stats=False).pane)
+
+
+async def open_review(pilot, app: Dashboard, name: str, path: str) -> DiffView:
+    await wait_for(pilot, lambda: app.main_screen.selected == name and app.agents[name].files_changed >= 1)
+    await pilot.press("v")
+    await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen))
+    diff = app.screen.query_one(DiffView)
+    await wait_for(pilot, lambda: diff.path == path and diff.rows)
+    return diff
+
+
+async def comment(pilot, app: Dashboard, text: str) -> None:
+    await pilot.press("c")
+    await wait_for(pilot, lambda: isinstance(app.screen, CommentScreen))
+    await pilot.press(*text, "enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen))
+
+
+async def test_comments_from_the_cursor_survive_a_restart_and_reach_the_agent_as_one_message(fleet: Fleet):
+    wt = Path(fleet.spawn(Task(name="calc", agent="cat")).worktree)
+    (wt / "src" / "calc.py").write_text(CALC)
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        diff = await open_review(pilot, app, "calc", "src/calc.py")
+        await pilot.press("tab")                 # from the file list to the diff
+        assert diff.has_focus
+        await pilot.press("j")                   # line 1 -> line 2 of the new file
+        assert diff.cursor_line().line == 2 and diff.cursor_line().side == "new"
+        await comment(pilot, app, "Use math.fsum here")
+        await pilot.press("j", "j", "j", "j")
+        await comment(pilot, app, "mul is fine")
+        drafts = app.screen.query_one(DraftList)
+        assert [(c.line, c.text) for c in drafts.comments] == [(2, "Use math.fsum here"), (6, "mul is fine")]
+        assert ("new", 2) in diff._commented and "●" in diff.render_line(2).text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: git(fleet.repo.root, "for-each-ref", "refs/paneboard/reviewed/"))
+    app = Dashboard(fleet, refresh_seconds=0.2)     # a restarted dashboard: the drafts are still there
+    async with app.run_test(size=(140, 44)) as pilot:
+        await open_review(pilot, app, "calc", "src/calc.py")
+        drafts = app.screen.query_one(DraftList)
+        assert [c.text for c in drafts.comments] == ["Use math.fsum here", "mul is fine"]
+        drafts.focus()
+        await pilot.press("j", "x")              # delete the second
+        assert [c.text for c in drafts.comments] == ["Use math.fsum here"]
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommentScreen))
+        await pilot.press(*" (floats)", "enter")
+        await wait_for(pilot, lambda: drafts.comments and drafts.comments[0].text == "Use math.fsum here (floats)")
+        await wait_for(pilot, lambda: app.agents["calc"].status.kind.value != "working")
+        await pilot.press("S")
+        await wait_for(pilot, lambda: "(floats)" in pane(fleet, "calc"))
+        await wait_for(pilot, lambda: not drafts.comments)
+    seen = pane(fleet, "calc")
+    assert "Review comments on your changes:" in seen
+    assert "src/calc.py:2 (new)   `return a + b`" in seen and "  Use math.fsum here (floats)" in seen
+    assert "mul is fine" not in seen
+    assert fleet.drafts("calc").items == []
+    assert [e.source for e in fleet.timeline.events("calc") if e.kind == "comment"] == ["dashboard"]
+
+
+async def test_sending_to_a_working_agent_asks_first(fleet: Fleet, tmp_path: Path):
+    script = demo_script(tmp_path, [{"do": "edit", "path": "src/app.py", "text": "\n# more\n"},
+                                    {"do": "work", "seconds": 100000, "label": "Thinking"}])
+    fleet.spawn(Task(name="busy", agent=demo_command(script)))
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_for(pilot, lambda: "busy" in app.agents and app.agents["busy"].status.kind.value == "working")
+        await open_review(pilot, app, "busy", "src/app.py")
+        await pilot.press("tab")
+        await comment(pilot, app, "stop and look")
+        await pilot.press("S")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "is working: a message typed into a busy agent may be lost" in app.screen.question
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await pilot.pause(0.3)
+        assert [c.text for c in fleet.drafts("busy").items] == ["stop and look"]
+        assert "stop and look" not in pane(fleet, "busy")
+
+
+async def test_since_review_shows_only_the_newer_change_and_the_table_marks_new_work(fleet: Fleet):
+    wt = Path(fleet.spawn(Task(name="calc", agent="sleep 300")).worktree)
+    (wt / "src" / "calc.py").write_text(CALC)
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await open_review(pilot, app, "calc", "src/calc.py")
+        await pilot.press("s")                   # never reviewed: nothing to switch to
+        assert not app.screen.since_review
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: git(fleet.repo.root, "for-each-ref", "refs/paneboard/reviewed/"))
+        assert "new" not in app.main_screen.table._cells_shown["calc"][4].plain
+        (wt / "NOTES.md").write_text("what changed next\n")
+        await wait_for(pilot, lambda: app.main_screen.table._cells_shown["calc"][4].plain == "2 new")
+        await pilot.press("v")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen) and len(app.screen.changes) == 2)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: [c.path for c in app.screen.changes] == ["NOTES.md"])
+        assert "since your last review" in str(app.screen.query_one("#review-title").render())
+        await pilot.press("s")
+        await wait_for(pilot, lambda: len(app.screen.changes) == 2)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.main_screen.table._cells_shown["calc"][4].plain == "2")
