@@ -30,6 +30,7 @@ from .facts import Facts, apply_overlaps, apply_scope, apply_stats, seed_errors_
 from .gitstats import StatsScheduler
 from .once import stats_with_mtime
 from .publish import Publisher, Update, coordination, status_file_paths
+from .timeline_feed import TimelineFeed
 
 if TYPE_CHECKING:  # watchfiles loads only for the live monitor, not `ls`
     from .watch import FileActivity
@@ -81,6 +82,7 @@ class Monitor:
         self.book = TriggerBook()
         self.attention = Attention(self.book, fleet.repo.state_dir / "triggers.json")
         self.publisher = Publisher(fleet, clock, self.counters, max_rate=max_rate, write_status=write_status)
+        self.timeline = TimelineFeed(fleet.timeline)
         self.captures = CaptureScheduler(self._capture, delay=capture_delay, interval=capture_interval)
         self.stats = StatsScheduler(self._refresh_stats, debounce=stats_debounce)
         self._rediscover_now = asyncio.Event()
@@ -148,11 +150,13 @@ class Monitor:
     def _acknowledge(self, agent: str, kind: str) -> bool:
         ok = self.attention.acknowledge(agent, kind)
         if ok:
+            self.timeline.hidden(agent, kind, "acknowledged")
             self._reassess(agent)
         return ok
 
     def _snooze(self, agent: str, kind: str, seconds: float) -> None:
         self.attention.snooze(agent, kind, seconds, self.clock())
+        self.timeline.hidden(agent, kind, f"snoozed for {seconds / 60:.0f} min")
         self._reassess(agent)
 
     # -- life cycle ------------------------------------------------------------
@@ -165,6 +169,7 @@ class Monitor:
         status_json, _ = status_file_paths(self.fleet)
         quiet = self.attention.load(status_json, self.clock())
         self.publisher.start(quiet, self._started)
+        self.timeline.start(self._started)
         try:
             await self._rediscover(initial=True)
             self._unsettled = {f.agent.name for f in self._facts.values()
@@ -177,6 +182,7 @@ class Monitor:
             await asyncio.gather(*self._tasks)
         finally:
             self._loop = None
+            self.timeline.stop(self.clock())
             await self.close()
 
     async def close(self) -> None:
@@ -241,6 +247,7 @@ class Monitor:
         """Fold a fresh listing into the facts and the indexes: (new facts, names that moved, names gone)."""
         new, changed, gone = fold(self._facts, fresh, records, self.clock(), self.settings, initial)
         for n in gone:
+            self.timeline.forget(n)
             self.captures.forget(n)
             self.stats.forget(n)
             self._queue(raised=[], cleared=self.attention.forget(n))
@@ -354,6 +361,8 @@ class Monitor:
         f.stats_done = True
         now = self.clock()
         apply_stats(f, s, newest)
+        if self.timeline.stats(a):
+            await asyncio.to_thread(self.timeline.commits, a)
         apply_scope(f, now)
         # Sorted: the order triggers are raised in is the order the log shows them.
         for other in sorted(set(apply_overlaps(self._facts, now)) | {a.name}):
@@ -367,6 +376,7 @@ class Monitor:
         while True:
             await asyncio.sleep(self.tick)
             now = self.clock()
+            self.timeline.heartbeat(now)
             woken = self.attention.expire(now)
             if woken:
                 self._queue(raised=woken, cleared=[])
@@ -407,6 +417,7 @@ class Monitor:
         a = f.agent
         status = status_since(f, now, self.settings, self.attention.previous_status)
         a.status = status
+        self.timeline.status(a, status, settled=f.captured or not a.pane_alive)
         a.last_activity_at = max(a.started_at, f.last_output_at or 0.0, f.last_file_change_at or 0.0)
         raised, cleared = self.attention.judge(name, evaluate(snapshot(f, status, now), now, self.settings), now)
         a.triggers = self.book.visible(name, now)
@@ -423,5 +434,6 @@ class Monitor:
             self._unsettled.discard(name)
 
     def _queue(self, raised: list[Trigger], cleared: list[Trigger]) -> None:
+        self.timeline.triggers(raised, cleared)
         settling = (self._unsettled is None or bool(self._unsettled)) and self.clock() < self._settle_deadline
         self.publisher.queue(raised, cleared, settling)

@@ -61,6 +61,8 @@ KEYS = [
             tooltip="Show the output of the agent's last check"),
     Binding("o", "output_log", "Output log", show=False, id="agent.output_log",
             tooltip="Show the agent's recorded output (also after its pane is gone)"),
+    Binding("L", "timeline", "Timeline", show=False, id="agent.timeline",
+            tooltip="What happened to the agent and what was done to it, oldest first (live)"),
     Binding("X", "conflicts", "Conflicts", show=False, id="fleet.conflicts",
             tooltip="Matrix of predicted merge conflicts between agents and the base"),
     Binding("slash", "filter", "Filter", show=False, id="fleet.filter",

@@ -56,6 +56,13 @@ class ReviewMarks:
 
         self.app.push_screen(ReviewScreen(Path(agent.worktree), agent.base, title, link=link), closed)
 
+    def action_timeline(self) -> None:
+        """Show the selected agent's timeline, live."""
+        agent = self._current()
+        if agent is not None:
+            from .timeline import TimelineScreen
+            self.app.push_screen(TimelineScreen(self.fleet.timeline, agent.name))
+
     @work(thread=True, group="reviewed")
     def record_reviewed(self, name: str, tree: str) -> None:
         """Remember what the review showed of this agent; its "new" mark goes."""

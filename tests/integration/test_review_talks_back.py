@@ -3,6 +3,7 @@ candidates combined per file, and each agent's timeline."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from app.config import Task
@@ -110,3 +111,57 @@ def test_combine_takes_the_chosen_file_from_each_candidate_and_passes_the_check(
     assert check.returncode == 0, check.stdout + check.stderr
     again = paneboard("combine", "fix", "--take", "src/calc.py=1", cwd=repo, socket_name=tmux_socket)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+async def test_timeline_of_an_agent_that_asks_is_answered_edits_commits_and_is_merged(fleet, repo: Path,
+                                                                                     tmux_socket: str, tmp_path):
+    from app.dashboard import Dashboard
+    from app.screens.confirm import ConfirmScreen
+    from app.screens.timeline import TimelineScreen
+    from tests.helpers import demo_command, demo_script
+    from tests.ui.test_dashboard import wait_for
+    script = demo_script(tmp_path, [
+        {"do": "say", "text": "I want to run the tests first."},
+        {"do": "ask", "title": "Bash command", "question": "pytest -q"},
+        {"do": "edit", "path": "src/app.py", "text": "print('answered')\n"},
+        {"do": "idle"}])
+    wt = Path(fleet.spawn(Task(name="asker", agent=demo_command(script))).worktree)
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_for(pilot, lambda: "asker" in app.agents and app.agents["asker"].status.kind.value == "needs_input")
+        await wait_for(pilot, lambda: app.main_screen.selected == "asker")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.agents["asker"].status.kind.value == "idle"
+                       and app.agents["asker"].files_changed == 1)
+        await wait_for(pilot, lambda: any(e.kind == "file" for e in fleet.timeline.events("asker")))
+    git(wt, "commit", "-q", "-am", "print the answer")          # while no dashboard watches
+    app = Dashboard(fleet, refresh_seconds=0.2)                  # the dashboard again
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_for(pilot, lambda: any(e.kind == "commit" for e in fleet.timeline.events("asker")))
+        await wait_for(pilot, lambda: app.main_screen.selected == "asker")
+        await pilot.press("L")
+        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen) and app.screen.events)
+        await pilot.press("escape")
+        await pilot.press("M")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.agents["asker"].merged)
+        await pilot.press("L")
+        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen)
+                       and any(e.kind == "merge" for e in app.screen.events))
+    result = paneboard("log", "asker", cwd=repo, socket_name=tmux_socket)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in
+              paneboard("log", "asker", "--json", cwd=repo, socket_name=tmux_socket).stdout.splitlines()]
+    said = [(e["kind"], e["text"]) for e in events]
+    order = [next(i for i, (k, t) in enumerate(said) if k == kind and want in t) for kind, want in (
+        ("started", "paneboard/asker"), ("status", "needs_input"), ("trigger", "needs_input raised"),
+        ("approve", ""), ("trigger", "needs_input cleared"), ("file", "first touched src/app.py"),
+        ("commit", "print the answer"), ("merge", "into main"))]
+    assert order == sorted(order), said
+    assert [e["source"] for e in events if e["kind"] in ("approve", "merge")] == ["dashboard", "dashboard"]
+    assert sum(1 for k, t in said if k == "trigger" and "raised" in t) == 1, "a restart repeats nothing"
+    assert sum(1 for k, t in said if k == "file") == 1
+    lines = result.stdout.splitlines()
+    assert any("approve" in line and "(dashboard)" in line for line in lines)
+    assert all(line[:4].isdigit() for line in lines), "every line starts with its date and time"
