@@ -141,7 +141,7 @@ class Dashboard(App):
 
 
 _KEY_NAMES = {"question_mark": "?", "vertical_line": "\\|", "slash": "/", "left_square_bracket": "[",
-              "right_square_bracket": "]"}
+              "right_square_bracket": "]", "greater_than_sign": ">", "less_than_sign": "<"}
 
 
 def key_table_markdown() -> str:
@@ -152,9 +152,10 @@ def key_table_markdown() -> str:
     from widgets.comment_drafts import DraftList
     from widgets.diff_view import DiffView
     from .screens.comment import CommentScreen
-    from .screens.review import FilesDiffScreen, ReviewScreen
+    from .screens.review import CompareScreen, FilesDiffScreen, ReviewScreen
     sections = [("Dashboard", Dashboard.BINDINGS), ("Agent table", AgentTable.BINDINGS),
                 ("Review and compare", FilesDiffScreen.BINDINGS), ("Review of one agent", ReviewScreen.BINDINGS),
+                ("Comparison of two candidates", CompareScreen.BINDINGS),
                 ("Diff view", DiffView.BINDINGS), ("Draft comments", DraftList.BINDINGS),
                 ("Comment dialog", CommentScreen.BINDINGS), ("Candidates (best-of-N)", _C.BINDINGS),
                 ("Reply dialog", _R.BINDINGS), ("New agent form", _S.BINDINGS),

@@ -308,6 +308,7 @@ class DiffView(ScrollView, can_focus=True):
         self._pending = False
         """True when a row was drawn plain because its line was not lexed yet."""
         self._commented: frozenset[tuple[str, int]] = frozenset()
+        self._hunk_labels: dict[str, str] = {}
         self.set_reactive(DiffView.split, split)
 
     # --- public API ----------------------------------------------------------------------
@@ -375,6 +376,21 @@ class DiffView(ScrollView, can_focus=True):
         lines = frozenset(lines)
         if lines != self._commented:
             self._commented = lines
+            self._row_cache.clear()
+            self.refresh()
+
+    def hunk_at_cursor(self) -> str | None:
+        """The header (`@@ -a,b +c,d @@`) of the hunk the cursor is in, None when there is none."""
+        rows = self.rows
+        for index in range(min(self.cursor_row, len(rows) - 1), -1, -1):
+            if rows[index].kind == "hunk":
+                return rows[index].left_text
+        return None
+
+    def set_hunk_labels(self, labels: dict[str, str]) -> None:
+        """A note after each hunk header named here (e.g. which candidate's version is taken)."""
+        if labels != self._hunk_labels:
+            self._hunk_labels = dict(labels)
             self._row_cache.clear()
             self.refresh()
 
@@ -604,7 +620,11 @@ class DiffView(ScrollView, can_focus=True):
         row = rows[index]
         if row.kind == "hunk":
             style = self.get_component_rich_style("diff-view--hunk")
-            return Strip([Segment(f" {row.left_text}", style)]).crop_extend(0, width, style)
+            label = self._hunk_labels.get(row.left_text or "")
+            segments = [Segment(f" {row.left_text}", style)]
+            if label:
+                segments.append(Segment(f"   {label}", style + self.get_component_rich_style("diff-view--commented")))
+            return Strip(segments).crop_extend(0, width, style)
         old, new = self._highlighters()
         if self.split:
             return self._render_split(row, scroll_x, width, old, new, self._effective_side(row) if cursor else None)

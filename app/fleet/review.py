@@ -141,5 +141,5 @@ class ReviewVerbs(FleetCore):
 def combine_summary(rest: str, plan) -> str:
     """One line: where each chosen file and hunk came from, and the rest."""
     parts = [f"{path} from {who}" for path, who in plan.files.items()]
-    parts += [f"{h.path}: {len(h.from_right)} hunk(s) from {h.right}, the rest from {h.left}" for h in plan.hunks]
+    parts += [f"{h.path}: {len(h.from_right)} hunk(s) from {h.right}" for h in plan.hunks]
     return "; ".join(parts + [f"the rest from {rest}"])

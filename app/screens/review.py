@@ -441,8 +441,39 @@ class ReviewScreen(FilesDiffScreen):
         self.dismiss(self.shown_tree)
 
 
+@dataclass(frozen=True)
+class CombineChoice:
+    """What to take from the right-hand candidate (whole files, hunks); the rest comes from the left one."""
+
+    left: str
+    right: str
+    files: tuple[str, ...]
+    hunks: dict[str, tuple[str, ...]]
+
+
 class CompareScreen(FilesDiffScreen):
-    """Agent A's result against agent B's, file by file (A is the old side, B the new)."""
+    """Agent A's result against agent B's, file by file (A is the old side, B the new).
+
+    The reviewer can take, per file (file list focused) or per hunk (diff focused), B's version
+    instead of A's, and build the combination as a new stopped agent: it dismisses with a
+    `CombineChoice`, or None when left without combining.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("greater_than_sign", "take('right')", "Take right", id="compare.take_right",
+                tooltip="Take the right candidate's version of this hunk (diff focused) or file (list focused)"),
+        Binding("less_than_sign", "take('left')", "Take left", id="compare.take_left",
+                tooltip="Take the left candidate's version of this hunk or file again (the default)"),
+        Binding("C", "combine", "Combine", id="compare.combine",
+                tooltip="Build TASK-combined from the choices: a stopped agent to review, check and merge"),
+    ]
+    """
+    | Key(s) | Description |
+    | :- | :- |
+    | > | Take the right candidate's hunk (diff focused) or file (list focused). |
+    | < | Take the left candidate's again. |
+    | C | Build the combination as a new stopped agent. |
+    """
 
     def __init__(self, repo: Path, rev_a: str, rev_b: str, label_a: str, label_b: str,
                  name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
@@ -450,9 +481,71 @@ class CompareScreen(FilesDiffScreen):
         self.repo = Path(repo)
         self.rev_a, self.rev_b = rev_a, rev_b
         self.label_a, self.label_b = label_a, label_b
+        self.files_from_right: set[str] = set()
+        self.hunks_from_right: dict[str, set[str]] = {}
 
     def load_changes(self) -> list[FileChange]:
         return changed_between(self.repo, self.rev_a, self.rev_b)
 
     def load_texts(self, change: FileChange) -> tuple[str, str] | None:
         return blob_texts(self.repo, change)
+
+    def file_shown(self, change: FileChange) -> None:
+        self._show_choices()
+
+    @property
+    def choice(self) -> CombineChoice:
+        """The choices made so far."""
+        return CombineChoice(self.label_a, self.label_b, tuple(sorted(self.files_from_right)),
+                             {p: tuple(sorted(h)) for p, h in sorted(self.hunks_from_right.items()) if h})
+
+    def action_take(self, side: str) -> None:
+        """Take one side's version of the hunk under the diff's cursor, or of the file under the list's."""
+        change = self.current_change
+        if change is None:
+            return
+        diff = self.query_one(DiffView)
+        hunk = diff.hunk_at_cursor() if diff.has_focus else None
+        if hunk is None:
+            (self.files_from_right.add if side == "right" else self.files_from_right.discard)(change.path)
+            self.hunks_from_right.pop(change.path, None)
+        else:
+            self.files_from_right.discard(change.path)
+            chosen = self.hunks_from_right.setdefault(change.path, set())
+            (chosen.add if side == "right" else chosen.discard)(hunk)
+        self._show_choices()
+
+    def _show_choices(self) -> None:
+        files = self.query_one("#review-files", OptionList)
+        for index, change in enumerate(self.changes):
+            label = file_label(change)
+            hunks = len(self.hunks_from_right.get(change.path, ()))
+            if change.path in self.files_from_right:
+                label = Content.assemble(label, ("  ▶ right", "bold"))
+            elif hunks:
+                label = Content.assemble(label, (f"  ▶ {hunks} hunk{'s' if hunks > 1 else ''}", "bold"))
+            files.replace_option_prompt_at_index(index, label)
+        change = self.current_change
+        if change is not None:
+            whole = change.path in self.files_from_right
+            rows = self.query_one(DiffView).rows
+            chosen = {r.left_text or "" for r in rows if r.kind == "hunk"} if whole else \
+                self.hunks_from_right.get(change.path, set())
+            self.query_one(DiffView).set_hunk_labels({h: f"▶ from {self.label_b}" for h in chosen})
+        picked = self.choice
+        summary = "" if not (picked.files or picked.hunks) else (
+            f"  ·  taking {len(picked.files)} file(s) and {sum(map(len, picked.hunks.values()))} hunk(s) "
+            f"from {self.label_b}, the rest from {self.label_a} (C combines)")
+        self.query_one("#review-title", Static).update(Content(f"{self.review_title}{summary}"))
+        self.refresh_bindings()
+
+    def action_combine(self) -> None:
+        """Leave with the choices, for the caller to build the combination."""
+        self.dismiss(self.choice)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "combine":
+            return bool(self.files_from_right or any(self.hunks_from_right.values()))
+        if action == "take":
+            return self.current_change is not None
+        return super().check_action(action, parameters)

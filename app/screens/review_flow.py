@@ -251,4 +251,4 @@ class ReviewFlow:
 
     def _push_compare(self, rev_a: str, rev_b: str, a: str, b: str) -> None:
         from .review import CompareScreen
-        self.app.push_screen(CompareScreen(self.fleet.repo.root, rev_a, rev_b, a, b))
+        self.app.push_screen(CompareScreen(self.fleet.repo.root, rev_a, rev_b, a, b), self.combine_chosen)

@@ -19,6 +19,7 @@ from .messages import ActionFinished
 if TYPE_CHECKING:
     from app.fleet import Fleet
     from app.model import Agent
+    from app.monitor import Monitor
 
 
 class NewWorkFound(Message, bubble=False):
@@ -33,6 +34,7 @@ class ReviewMarks:
     """Mixed into `MainScreen`: opening linked reviews, recording them, and the table's "new" marks."""
 
     fleet: Fleet
+    monitor: Monitor
     agents: dict[str, Agent]
     _new_work_keys: dict[str, tuple] | None = None
     _new_work: set[str] | None = None
@@ -55,6 +57,38 @@ class ReviewMarks:
                 then(tree)
 
         self.app.push_screen(ReviewScreen(Path(agent.worktree), agent.base, title, link=link), closed)
+
+    def combine_chosen(self, choice: object) -> None:
+        """The comparison closed with choices to combine: ask, then build `<task>-combined`."""
+        from .review import CombineChoice
+        if not isinstance(choice, CombineChoice):
+            return
+        left = self.agents.get(choice.left)
+        if left is None:
+            return
+        from rich.markup import escape
+        from .confirm import ConfirmScreen
+        hunks = sum(len(h) for h in choice.hunks.values())
+        question = (f"Build [b]{escape(left.task)}-combined[/b]?\n\n"
+                    f" • from {escape(choice.right)}: {len(choice.files)} file(s) and {hunks} hunk(s)\n"
+                    f" • everything else from {escape(choice.left)}\n\n"
+                    "A new branch and worktree, a stopped agent to review, check and merge; "
+                    "no candidate's worktree is touched.")
+        self.app.push_screen(ConfirmScreen(question, "Combine"), lambda yes: yes and self.do_combine(left.task, choice))
+
+    @work(thread=True, group="action")
+    def do_combine(self, task: str, choice) -> None:
+        """Build the combination and say how it went."""
+        from app.git.combine import HunkChoice
+        try:
+            agent = self.fleet.combine(task, {path: choice.right for path in choice.files}, start_from=choice.left,
+                                       hunks=[HunkChoice(p, choice.left, choice.right, h)
+                                              for p, h in choice.hunks.items()])
+        except PaneboardError as exc:
+            self.post_message(ActionFinished(f"combine {task}", str(exc)))
+            return
+        self.post_message(ActionFinished(f"created {agent.name} (stopped) on {agent.branch}: review it with v"))
+        self.monitor.refresh()
 
     def action_timeline(self) -> None:
         """Show the selected agent's timeline, live."""

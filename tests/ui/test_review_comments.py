@@ -123,3 +123,48 @@ async def test_since_review_shows_only_the_newer_change_and_the_table_marks_new_
         await wait_for(pilot, lambda: len(app.screen.changes) == 2)
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.main_screen.table._cells_shown["calc"][4].plain == "2")
+
+
+TWENTY = "".join(f"line {n}\n" for n in range(1, 21))
+
+
+async def test_compare_takes_files_and_hunks_from_the_right_and_combines_them(fleet: Fleet, repo: Path):
+    from app.screens.candidates import CandidatesScreen
+    from app.screens.review import CompareScreen
+    (repo / "long.txt").write_text(TWENTY)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "long")
+    one = Path(fleet.spawn(Task(name="fix-1", agent="sleep 300", group="fix")).worktree)
+    two = Path(fleet.spawn(Task(name="fix-2", agent="sleep 300", group="fix")).worktree)
+    (one / "src" / "app.py").write_text("print('one')\n")
+    (two / "src" / "app.py").write_text("print('two')\n")
+    (two / "long.txt").write_text(TWENTY.replace("line 2\n", "line two\n").replace("line 18\n", "line eighteen\n"))
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_for(pilot, lambda: app.main_screen.selected == "fix-1" and app.agents["fix-2"].files_changed == 2)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CandidatesScreen))
+        await pilot.press("j", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and len(app.screen.changes) == 2)
+        screen = app.screen
+        diff = screen.query_one(DiffView)
+        await wait_for(pilot, lambda: diff.path == "long.txt" and len(diff.hunks) == 2)
+        await pilot.press("tab", "n", "greater_than_sign")            # the second hunk of long.txt from fix-2
+        assert screen.choice.hunks == {"long.txt": ("@@ -15,6 +15,6 @@",)}
+        shown = [diff.render_line(y).text for y in range(diff.size.height)]
+        assert [line.split("@@")[-1].strip() for line in shown if "@@ -" in line] == ["", "▶ from fix-2"]
+        await pilot.press("shift+tab", "j")                             # the file list: src/app.py
+        await wait_for(pilot, lambda: diff.path == "src/app.py" and diff.rows)
+        await pilot.press("greater_than_sign")
+        assert screen.choice.files == ("src/app.py",)
+        assert "taking 1 file(s) and 1 hunk(s) from fix-2" in str(screen.query_one("#review-title").render())
+        await pilot.press("C")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "fix-combined" in app.agents)
+    wt = Path(fleet.get("fix-combined").worktree)
+    assert (wt / "src" / "app.py").read_text() == "print('two')\n"
+    assert (wt / "long.txt").read_text() == TWENTY.replace("line 18\n", "line eighteen\n")
+    assert git(one, "status", "--porcelain") and git(two, "status", "--porcelain"), "candidates as they were"
+    said = [(e.kind, e.text) for e in fleet.timeline.events("fix-combined")]
+    assert ("combine", "src/app.py from fix-2; long.txt: 1 hunk(s) from fix-2; the rest from fix-1") in said
