@@ -198,9 +198,9 @@ class DiffView(ScrollView, can_focus=True):
                 tooltip="Side by side: put the cursor on the old (left) side"),
         Binding("l", "side('new')", "New side", show=False, id="diff.new_side",
                 tooltip="Side by side: put the cursor on the new (right) side"),
-        Binding("left", "scroll_sideways(-8)", "← Long lines", id="diff.scroll_left",
+        Binding("left", "scroll_sideways(-8)", "Scroll left", id="diff.scroll_left",
                 tooltip="Scroll long lines left (shown when a line is wider than the view)"),
-        Binding("right", "scroll_sideways(8)", "→ Long lines", id="diff.scroll_right",
+        Binding("right", "scroll_sideways(8)", "Scroll right", id="diff.scroll_right",
                 tooltip="Scroll long lines right, to the part cut off at `›`"),
     ]
     """
@@ -443,7 +443,11 @@ class DiffView(ScrollView, can_focus=True):
 
     def _move_cursor(self, step: int) -> None:
         rows = self.rows
+        top, height = round(self.scroll_y), self.scrollable_content_region.height
         index = self.cursor_row + step
+        if height and not top <= self.cursor_row < top + height:
+            index = top if step > 0 else min(top + height, len(rows)) - 1   # scrolled away: start from the view
+
         while 0 <= index < len(rows) and rows[index].kind == "hunk":
             index += step
         if 0 <= index < len(rows):

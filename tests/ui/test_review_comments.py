@@ -14,7 +14,7 @@ from app.screens.review import ReviewScreen
 from tests.helpers import demo_command, demo_script, git
 from tests.ui.test_dashboard import wait_for
 from widgets.comment_drafts import DraftList
-from widgets.diff_view import DiffView
+from widgets.diff_view import CursorLine, DiffView
 
 CALC = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n"
 
@@ -168,3 +168,73 @@ async def test_compare_takes_files_and_hunks_from_the_right_and_combines_them(fl
     assert git(one, "status", "--porcelain") and git(two, "status", "--porcelain"), "candidates as they were"
     said = [(e.kind, e.text) for e in fleet.timeline.events("fix-combined")]
     assert ("combine", "src/app.py from fix-2; long.txt: 1 hunk(s) from fix-2; the rest from fix-1") in said
+
+
+async def test_a_long_line_is_never_cut_silently_and_its_change_is_reachable():
+    from textual.app import App
+
+    class DiffApp(App):
+        def compose(self):
+            yield DiffView()
+
+    old = "short\nx = [" + ", ".join(str(n) for n in range(60)) + "]\n"
+    new = "short\nx = [" + ", ".join(str(n) for n in range(59)) + ", 'CHANGED']\n"
+    app = DiffApp()
+    async with app.run_test(size=(100, 10)) as pilot:
+        diff = app.query_one(DiffView)
+        diff.show(old, new, "long.py")
+        diff.focus()
+        await pilot.pause()
+        row = next(y for y in range(diff.size.height) if "x = [" in diff.render_line(y).text)
+        left, right = diff.render_line(row).text.split("│")
+        assert left.rstrip().endswith("›") and right.rstrip().endswith("›"), "the cut is marked on both sides"
+        assert diff.check_action("scroll_sideways", (8,)), "the footer offers the keys that scroll there"
+        assert "CHANGED" not in diff.render_line(row).text
+        for _ in range(60):
+            await pilot.press("right")
+        assert "CHANGED" in diff.render_line(row).text.split("│")[1]
+        assert not diff.render_line(row).text.split("│")[1].rstrip().endswith("›"), "the end is in view"
+        diff.show("a\n", "b\n", "short.py")
+        await pilot.pause()
+        assert not diff.check_action("scroll_sideways", (8,)), "nothing to scroll to: no keys offered"
+
+
+async def test_the_line_cursor_walks_both_sides_and_keeps_its_line_across_layouts():
+    from textual.app import App
+
+    class DiffApp(App):
+        def compose(self):
+            yield DiffView()
+
+    old = "".join(f"line {n}\n" for n in range(1, 200))
+    new = old.replace("line 5\n", "line five\n").replace("line 150\n", "line 150\nline 150b\n")
+    app = DiffApp()
+    async with app.run_test(size=(100, 12)) as pilot:
+        diff = app.query_one(DiffView)
+        diff.show(old, new, "n.txt")
+        diff.focus()
+        await pilot.pause()
+        assert diff.cursor_line() == CursorLine("new", 2, "line 2")     # the first line, not the @@ row
+        await pilot.press("j", "j", "j")
+        assert (diff.cursor_line().side, diff.cursor_line().line, diff.cursor_line().code) == ("new", 5, "line five")
+        await pilot.press("h")
+        assert (diff.cursor_line().side, diff.cursor_line().code) == ("old", "line 5")
+        cursor = diff.get_component_rich_style("diff-view--cursor")
+        row = diff.render_line(diff.cursor_row - round(diff.scroll_y))
+        assert [s.text.strip() for s in row if s.style and s.style.bgcolor == cursor.bgcolor][:2] == ["5", ""]
+        await pilot.press("vertical_line")                  # unified: the removed line, on its own row
+        assert not diff.split and (diff.cursor_line().side, diff.cursor_line().code) == ("old", "line 5")
+        await pilot.press("j")
+        assert (diff.cursor_line().side, diff.cursor_line().code) == ("new", "line five")
+        await pilot.press("vertical_line")
+        assert diff.split and (diff.cursor_line().side, diff.cursor_line().code) == ("new", "line five")
+        await pilot.press("n")                              # the next hunk: the cursor goes with it
+        assert diff.cursor_line().line >= 147 and diff.rows[diff.cursor_row - 1].kind == "hunk"
+        for _ in range(30):
+            await pilot.press("j")
+        top = round(diff.scroll_y)
+        assert top <= diff.cursor_row < top + diff.size.height, "the cursor stays in view"
+        diff.scroll_to(y=0, animate=False, immediate=True)  # scrolled away with the mouse
+        await pilot.pause()
+        await pilot.press("j")
+        assert diff.cursor_row < diff.size.height, "the cursor comes back into the view, not the view to it"
