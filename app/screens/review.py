@@ -357,8 +357,8 @@ class ReviewScreen(FilesDiffScreen):
 
         def keep(text: str | None) -> None:
             if text and self.link is not None:
-                self.link.drafts.add(Comment(path=path, line=line.line, side=line.side, code=line.code, text=text))
-                self._drafts_changed()
+                self._change_drafts(self.link.drafts.add,
+                                    Comment(path=path, line=line.line, side=line.side, code=line.code, text=text))
 
         self.app.push_screen(CommentScreen(f"{path}:{line.line} ({line.side})   `{line.code.strip()[:80]}`"), keep)
 
@@ -369,16 +369,23 @@ class ReviewScreen(FilesDiffScreen):
 
         def keep(text: str | None) -> None:
             if text and self.link is not None:
-                self.link.drafts.edit(c.id, text)
-                self._drafts_changed()
+                self._change_drafts(self.link.drafts.edit, c.id, text)
 
         self.app.push_screen(CommentScreen(c.header(), c.text), keep)
 
     @on(DraftList.DeleteRequested)
     def _delete_draft(self, message: DraftList.DeleteRequested) -> None:
         if self.link is not None:
-            self.link.drafts.delete(message.comment.id)
-            self._drafts_changed()
+            self._change_drafts(self.link.drafts.delete, message.comment.id)
+
+    def _change_drafts(self, change: Callable, *args: object) -> None:
+        """Change the drafts (saved at once); a failed save (a full disk) is said, and the drafts shown as kept."""
+        try:
+            change(*args)
+        except (OSError, PaneboardError) as exc:
+            self.notify(f"the draft comments could not be saved: {exc}", title="Comments", severity="error",
+                        markup=False)
+        self._drafts_changed()
 
     def _drafts_changed(self) -> None:
         if self.link is not None:
@@ -425,8 +432,7 @@ class ReviewScreen(FilesDiffScreen):
         if message.error or self.link is None:
             self.notify(message.error or "no agent", title="Comments not sent", severity="error", markup=False)
             return
-        self.link.drafts.clear(message.comments)
-        self._drafts_changed()
+        self._change_drafts(self.link.drafts.clear, message.comments)
         self.notify(f"{len(message.comments)} comment(s) sent to {self.link.name}", title="Review", markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

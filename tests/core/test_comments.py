@@ -79,3 +79,11 @@ def test_a_garbage_drafts_file_reads_as_none_and_is_rewritten(tmp_path: Path):
     fresh = Drafts(tmp_path, "a")
     fresh.add(Comment("a.py", 1, "new", "x", "kept"))
     assert [c.text for c in Drafts(tmp_path, "a").items] == ["kept"]
+
+
+def test_drafts_that_cannot_be_saved_raise_and_stay_in_memory(tmp_path: Path):
+    (tmp_path / "comments").write_text("a file where the directory should be")
+    drafts = Drafts(tmp_path, "a")
+    with pytest.raises(OSError):
+        drafts.add(Comment("a.py", 1, "new", "x", "kept in memory"))
+    assert [c.text for c in drafts.items] == ["kept in memory"]

@@ -165,3 +165,17 @@ async def test_timeline_of_an_agent_that_asks_is_answered_edits_commits_and_is_m
     lines = result.stdout.splitlines()
     assert any("approve" in line and "(dashboard)" in line for line in lines)
     assert all(line[:4].isdigit() for line in lines), "every line starts with its date and time"
+
+
+def test_a_timeline_that_cannot_be_written_never_fails_the_verb(fleet, repo: Path, tmux_socket: str):
+    cat_agent(fleet)
+    fleet.timeline.dir.parent.mkdir(parents=True, exist_ok=True)
+    if fleet.timeline.dir.exists():
+        import shutil
+        shutil.rmtree(fleet.timeline.dir)
+    fleet.timeline.dir.write_text("not a directory")           # as if the disk refused it
+    result = paneboard("comment", "calc", "src/calc.py:1", "still delivered", cwd=repo, socket_name=tmux_socket)
+    assert result.returncode == 0, result.stderr
+    retry_until(lambda: "still delivered" in screen(fleet, "calc"))
+    log = paneboard("log", "calc", cwd=repo, socket_name=tmux_socket)
+    assert log.returncode == 0 and log.stdout.strip() == "nothing recorded for calc yet"

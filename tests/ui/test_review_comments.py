@@ -238,3 +238,13 @@ async def test_the_line_cursor_walks_both_sides_and_keeps_its_line_across_layout
         await pilot.pause()
         await pilot.press("j")
         assert diff.cursor_row < diff.size.height, "the cursor comes back into the view, not the view to it"
+
+
+def test_every_new_binding_has_an_id_and_a_tooltip():
+    from app.screens.main import KEYS
+    from app.screens.review import CompareScreen
+    from app.screens.timeline import TimelineScreen
+    for cls in (DiffView, DraftList, ReviewScreen, CompareScreen, CommentScreen, TimelineScreen):
+        for b in cls.BINDINGS:
+            assert b.id and b.tooltip, (cls.__name__, b.key)
+    assert "agent.timeline" in {b.id for b in KEYS}
