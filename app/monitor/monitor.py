@@ -216,6 +216,8 @@ class Monitor:
         self.counters["rediscoveries"] += 1
         fresh, records = await asyncio.to_thread(self._discover)
         new, changed, gone = self._fold(fresh, records, initial)
+        if new:     # what their timelines say last, read off the loop before they are judged
+            self.timeline.adopt(await asyncio.to_thread(self.timeline.read_back, [f.agent.name for f in new]))
         if new:
             screens = await asyncio.to_thread(prepare_new, self.fleet, new, self._piped)
             for f in new:

@@ -120,26 +120,39 @@ class TimelineFeed:
 
     # -- memory and writing -------------------------------------------------------
 
+    def read_back(self, names: list[str]) -> dict[str, _Memory]:
+        """What the agents' timelines say last (reads files: call in a thread, then `adopt` on the loop)."""
+        return {name: self._read(name) for name in names if name not in self._memory}
+
+    def adopt(self, memories: dict[str, _Memory]) -> None:
+        """Take memories read in a thread (an agent remembered meanwhile keeps its own)."""
+        for name, memory in memories.items():
+            self._memory.setdefault(name, memory)
+
     def _remember(self, name: str) -> _Memory:
         memory = self._memory.get(name)
         if memory is None:
-            memory = self._memory[name] = _Memory()
-            try:
-                events = self.timeline.events(name)
-            except OSError:
-                events = []
-            for e in events:
-                data = e.data or {}
-                if e.kind == "status" and data.get("status"):
-                    memory.status = str(data["status"])
-                elif e.kind == "commit" and isinstance(data.get("total"), int):
-                    memory.commits = data["total"]
-                elif e.kind == "trigger" and data.get("state") == "raised":
-                    memory.open[str(data.get("trigger"))] = float(data.get("since") or e.at)
-                elif e.kind == "trigger" and data.get("state") == "cleared":
-                    memory.open.pop(str(data.get("trigger")), None)
-                elif e.kind == "file" and data.get("path"):
-                    memory.files.add(str(data["path"]))
+            memory = self._memory[name] = self._read(name)
+        return memory
+
+    def _read(self, name: str) -> _Memory:
+        memory = _Memory()
+        try:
+            events = self.timeline.events(name)
+        except OSError:
+            events = []
+        for e in events:
+            data = e.data or {}
+            if e.kind == "status" and data.get("status"):
+                memory.status = str(data["status"])
+            elif e.kind == "commit" and isinstance(data.get("total"), int):
+                memory.commits = data["total"]
+            elif e.kind == "trigger" and data.get("state") == "raised":
+                memory.open[str(data.get("trigger"))] = float(data.get("since") or e.at)
+            elif e.kind == "trigger" and data.get("state") == "cleared":
+                memory.open.pop(str(data.get("trigger")), None)
+            elif e.kind == "file" and data.get("path"):
+                memory.files.add(str(data["path"]))
         return memory
 
     def forget(self, name: str) -> None:

@@ -53,3 +53,29 @@ def test_stretches_nobody_watched_are_said_plainly(tmp_path: Path):
     assert gap.data == {"from": 1300.0, "to": 5000.0} and gap.text.startswith("not watched from ")
     assert [e.kind for e in with_gaps(events, tl.watched(), now=9000.0)][-1] == "not_watched"
     assert with_gaps([], tl.watched(), now=9000.0) == []
+
+
+def test_a_restarted_monitor_repeats_nothing_and_misses_nothing(tmp_path: Path):
+    from app.model import Agent, Kind, Status, Trigger, TriggerKind
+    from app.monitor.timeline_feed import TimelineFeed
+    tl = Timeline(tmp_path)
+    agent = Agent(name="a", task="a", agent="demo", branch="paneboard/a", worktree=str(tmp_path), base="main",
+                  session="s", files=("x.py",))
+    asks = Trigger(TriggerKind.NEEDS_INPUT, "a", "asks", since=100.0)
+    first = TimelineFeed(tl)
+    first.status(agent, Status(Kind.WORKING, "busy", since=90.0), settled=False)     # a guess: not recorded
+    first.status(agent, Status(Kind.NEEDS_INPUT, "asks", since=100.0), settled=True)
+    first.triggers([asks], [])
+    first.stats(agent)
+    again = TimelineFeed(tl)                                   # the dashboard restarted
+    again.adopt(again.read_back(["a"]))
+    again.status(agent, Status(Kind.NEEDS_INPUT, "asks", since=100.0), settled=True)
+    again.triggers([Trigger(TriggerKind.NEEDS_INPUT, "a", "asks", since=100.5)], [])  # the same occurrence
+    agent.files = ("x.py", "y.py")                              # y.py was touched while nobody watched
+    again.stats(agent)
+    again.triggers([], [asks])
+    again.triggers([Trigger(TriggerKind.NEEDS_INPUT, "a", "asks again", since=300.0)], [])
+    said = [(e.kind, e.text) for e in tl.events("a")]
+    assert said == [("status", "needs_input: asks"), ("trigger", "needs_input raised: asks"),
+                    ("file", "first touched x.py"), ("file", "first touched y.py"),
+                    ("trigger", "needs_input cleared"), ("trigger", "needs_input raised: asks again")]
