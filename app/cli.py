@@ -76,21 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("--since-review", action="store_true",
                     help="only what changed since the last review (the dashboard's, or `diff --mark`)")
     df.add_argument("--mark", action="store_true", help="record what this shows as reviewed")
-    cm = sub.add_parser("comment", parents=[common],
-                        help="send a review comment on PATH:LINE of the agent's current version, at once")
-    cm.add_argument("name")
-    cm.add_argument("place", metavar="PATH:LINE")
-    cm.add_argument("text")
-    cb = sub.add_parser("combine", parents=[common],
-                        help="build TASK-combined (a stopped agent) from chosen files of the task's candidates")
-    cb.add_argument("task")
-    cb.add_argument("--take", action="append", default=[], metavar="PATH=CANDIDATE",
-                    help="take this file (or directory) from this candidate; repeat for more")
-    cb.add_argument("--from", dest="start_from", default=None, metavar="CANDIDATE",
-                    help="the rest of the tree from this candidate (default: the base)")
-    lg = sub.add_parser("log", parents=[common], help="an agent's timeline, oldest first, with times")
-    lg.add_argument("name")
-    lg.add_argument("--json", action="store_true", help="one JSON object per line")
+    _review_parsers(sub, common)
     ck = sub.add_parser("check", parents=[common], help="run the agent's check command in its worktree")
     ck.add_argument("name")
     mg = sub.add_parser("merge", parents=[common],
@@ -108,6 +94,25 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--dry-run", action="store_true")
     sub.add_parser("doctor", parents=[common], help="check tmux, git and which agent CLIs are installed")
     return p
+
+
+def _review_parsers(sub, common: argparse.ArgumentParser) -> None:
+    """The review commands: comment, combine, log."""
+    cm = sub.add_parser("comment", parents=[common],
+                        help="send a review comment on PATH:LINE of the agent's current version, at once")
+    cm.add_argument("name")
+    cm.add_argument("place", metavar="PATH:LINE")
+    cm.add_argument("text")
+    cb = sub.add_parser("combine", parents=[common],
+                        help="build TASK-combined (a stopped agent) from chosen files of the task's candidates")
+    cb.add_argument("task")
+    cb.add_argument("--take", action="append", default=[], metavar="PATH=CANDIDATE",
+                    help="take this file (or directory) from this candidate; repeat for more")
+    cb.add_argument("--from", dest="start_from", default=None, metavar="CANDIDATE",
+                    help="the rest of the tree from this candidate (default: the base)")
+    lg = sub.add_parser("log", parents=[common], help="an agent's timeline, oldest first, with times")
+    lg.add_argument("name")
+    lg.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -382,7 +387,7 @@ def _combine(fleet, args) -> int:
 def _log(fleet, args) -> int:
     from . import timeline
     if args.name not in fleet.state.read()["agents"] and not fleet.timeline.path(args.name).exists():
-        fleet.get(args.name, stats=False)      # AgentNotFound, with its hint
+        _ = fleet.get(args.name, stats=False)      # AgentNotFound, with its hint
     events = timeline.with_gaps(fleet.timeline.events(args.name), fleet.timeline.watched(), time.time())
     for event in events:
         print(json.dumps(event.to_json(), ensure_ascii=False) if args.json else timeline.line(event))

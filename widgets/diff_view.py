@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import ClassVar, Iterator
 
 from pygments.lexer import Lexer
@@ -16,57 +14,20 @@ from rich.style import Style
 from rich.syntax import Syntax, SyntaxTheme
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from app.git.diff import Row, changed_spans, hunk_starts, side_by_side, split_lines, unified_rows
+from app.git.diff import Row, hunk_starts, side_by_side, split_lines, unified_rows
+from widgets.diff_cursor import CursorLine, LineCursor
+from widgets.diff_paint import RowPainter, _display
 
-# Control characters would move the terminal's cursor; tabs become spaces.
-_DISPLAY = {code: "\ufffd" for code in (*range(0x00, 0x20), 0x7F)}
-_DISPLAY[ord("\t")] = "    "
+__all__ = ["CursorLine", "DiffView", "lexer_for"]
 
 _HIGHLIGHT_LIMIT = 4_000_000
 """Texts longer than this (in characters) are shown without syntax highlighting."""
-
-
-def _display(text: str) -> str:
-    return text.translate(_DISPLAY)
-
-
-@lru_cache(maxsize=4096)
-def _spans(old: str, new: str) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
-    """Within-line changes of a replaced line, on the displayed text (tabs expanded), cached."""
-    return changed_spans(_display(old), _display(new))
-
-
-def _emphasize(segments: list[Segment], spans: tuple[tuple[int, int], ...], style: Style) -> list[Segment]:
-    """Lay `style` over the characters in `spans` (offsets into the segments' joined text)."""
-    out: list[Segment] = []
-    at = 0
-    spans_left = list(spans)
-    for seg in segments:
-        text, seg_style = seg.text, seg.style
-        end = at + len(text)
-        cut = at
-        while spans_left and spans_left[0][0] < end:
-            start, stop = spans_left[0]
-            start = max(start, cut)
-            if start > cut:
-                out.append(Segment(text[cut - at:start - at], seg_style))
-            inner_end = min(stop, end)
-            out.append(Segment(text[start - at:inner_end - at], (seg_style or Style()) + style))
-            cut = inner_end
-            if stop <= end:
-                spans_left.pop(0)
-            else:
-                break
-        if cut < end:
-            out.append(Segment(text[cut - at:], seg_style))
-        at = end
-    return out
 
 
 def lexer_for(path: str) -> Lexer | None:
@@ -162,17 +123,7 @@ class _Highlighter:
         return [(_display(self._plain[index]), None)] if 0 <= index < len(self._plain) else []
 
 
-@dataclass(frozen=True)
-class CursorLine:
-    """The line under the diff's cursor: which side, its number there and its text."""
-
-    side: str
-    """'old' (the left side, what was there before) or 'new'."""
-    line: int
-    code: str
-
-
-class DiffView(ScrollView, can_focus=True):
+class DiffView(LineCursor, RowPainter, ScrollView, can_focus=True):
     """A diff of one file, side by side or unified, with syntax highlighting and a line cursor.
 
     Both sides live in one widget so they scroll together; rows are rendered only when
@@ -356,21 +307,6 @@ class DiffView(ScrollView, can_focus=True):
         """Row indexes of the hunk headers in the current layout."""
         return hunk_starts(self.rows)
 
-    def cursor_line(self) -> CursorLine | None:
-        """The line under the cursor (None on a hunk header, or when no diff is shown)."""
-        rows = self.rows
-        if self._message is not None or not 0 <= self.cursor_row < len(rows):
-            return None
-        row = rows[self.cursor_row]
-        if row.kind == "hunk":
-            return None
-        side = self._effective_side(row)
-        if side == "old":
-            assert row.left_no is not None
-            return CursorLine("old", row.left_no, row.left_text or "")
-        assert row.right_no is not None
-        return CursorLine("new", row.right_no, row.right_text or "")
-
     def set_commented(self, lines: set[tuple[str, int]] | frozenset[tuple[str, int]]) -> None:
         """Mark these (side, line) pairs as having a draft comment (a dot in the gutter)."""
         lines = frozenset(lines)
@@ -379,28 +315,12 @@ class DiffView(ScrollView, can_focus=True):
             self._row_cache.clear()
             self.refresh()
 
-    def hunk_at_cursor(self) -> str | None:
-        """The header (`@@ -a,b +c,d @@`) of the hunk the cursor is in, None when there is none."""
-        rows = self.rows
-        for index in range(min(self.cursor_row, len(rows) - 1), -1, -1):
-            if rows[index].kind == "hunk":
-                return rows[index].left_text
-        return None
-
     def set_hunk_labels(self, labels: dict[str, str]) -> None:
         """A note after each hunk header named here (e.g. which candidate's version is taken)."""
         if labels != self._hunk_labels:
             self._hunk_labels = dict(labels)
             self._row_cache.clear()
             self.refresh()
-
-    def _effective_side(self, row: Row) -> str:
-        """The side a row's cursor stands on: the chosen one, unless the row has no line there."""
-        if not self.split:
-            return "old" if row.kind == "delete" else "new"
-        if self.cursor_side == "old":
-            return "old" if row.left_no is not None else "new"
-        return "new" if row.right_no is not None else "old"
 
     # --- actions -------------------------------------------------------------------------
 
@@ -424,36 +344,9 @@ class DiffView(ScrollView, can_focus=True):
             self.scroll_to(y=preceding[-1], animate=False, immediate=True)
             self.cursor_row = preceding[-1] + 1
 
-    def action_cursor_down(self) -> None:
-        """Move the cursor to the next line (over hunk headers)."""
-        self._move_cursor(1)
-
-    def action_cursor_up(self) -> None:
-        """Move the cursor to the previous line (over hunk headers)."""
-        self._move_cursor(-1)
-
-    def action_side(self, side: str) -> None:
-        """Side by side: put the cursor on the old or the new side."""
-        if side in ("old", "new"):
-            self.cursor_side = side
-
     def action_scroll_sideways(self, cells: int) -> None:
         """Scroll long lines sideways by `cells`."""
         self.scroll_to(x=max(0, min(self.max_scroll_x, self.scroll_x + cells)), animate=False, immediate=True)
-
-    def _move_cursor(self, step: int) -> None:
-        rows = self.rows
-        top, height = round(self.scroll_y), self.scrollable_content_region.height
-        index = self.cursor_row + step
-        if height and not top <= self.cursor_row < top + height:
-            index = top if step > 0 else min(top + height, len(rows)) - 1   # scrolled away: start from the view
-
-        while 0 <= index < len(rows) and rows[index].kind == "hunk":
-            index += step
-        if 0 <= index < len(rows):
-            self.cursor_row = index
-        elif step < 0 and self.cursor_row > 0:
-            self.scroll_to(y=0, animate=False, immediate=True)   # the first hunk's header comes into view
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("next_hunk", "previous_hunk", "toggle_split", "cursor_down", "cursor_up"):
@@ -492,44 +385,6 @@ class DiffView(ScrollView, can_focus=True):
         self.refresh()
         self.refresh_bindings()
         self.post_message(self.SplitChanged(self, split))
-
-    def _follow(self, at: Row, side: str) -> None:
-        """After a layout switch, put the cursor on the row that shows the same line on the same side."""
-        number = at.left_no if side == "old" else at.right_no
-        for index, row in enumerate(self.rows):
-            if row.kind != "hunk" and (row.left_no if side == "old" else row.right_no) == number:
-                self.set_reactive(DiffView.cursor_row, index)
-                if self.split:
-                    self.set_reactive(DiffView.cursor_side, side)
-                self._keep_cursor_visible()
-                return
-
-    def watch_cursor_row(self, old: int, new: int) -> None:
-        self._refresh_rows(old, new)
-        self._keep_cursor_visible()
-
-    def watch_cursor_side(self) -> None:
-        self._refresh_rows(self.cursor_row)
-
-    def _refresh_rows(self, *indexes: int) -> None:
-        top, width = round(self.scroll_y), self.size.width
-        for index in indexes:
-            if 0 <= index - top < self.size.height:
-                self.refresh(Region(0, index - top, width, 1))
-
-    def _keep_cursor_visible(self) -> None:
-        height = self.scrollable_content_region.height
-        top = round(self.scroll_y)
-        if self.cursor_row < top:
-            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
-        elif height and self.cursor_row >= top + height:
-            self.scroll_to(y=self.cursor_row - height + 1, animate=False, immediate=True)
-
-    def on_focus(self) -> None:
-        self._refresh_rows(self.cursor_row)
-
-    def on_blur(self) -> None:
-        self._refresh_rows(self.cursor_row)
 
     def on_resize(self) -> None:
         self._update_virtual_size()
@@ -633,96 +488,3 @@ class DiffView(ScrollView, can_focus=True):
         if self.split:
             return self._render_split(row, scroll_x, width, old, new, self._effective_side(row) if cursor else None)
         return self._render_unified(row, scroll_x, width, old, new, cursor)
-
-    def _side_styles(self, side: str) -> tuple[Style, Style]:
-        """Return (text style, number style) for a side: 'added', 'removed' or 'equal'."""
-        base = self.rich_style
-        number = self.get_component_rich_style("diff-view--line-number")
-        if side == "equal":
-            return base, base + Style(color=number.color)
-        row_style = self.get_component_rich_style(f"diff-view--{side}")
-        return row_style, row_style + Style(color=number.color)
-
-    def _text_segments(self, highlighter: _Highlighter, line_no: int, text_style: Style,
-                       scroll_x: int, text_width: int, changed: tuple[tuple[int, int], ...] = (),
-                       side: str = "added") -> list[Segment]:
-        pieces = highlighter.line(line_no - 1)
-        if pieces is None:
-            self._pending = True
-            pieces = highlighter.plain(line_no - 1)
-        segments = [Segment(text, text_style + style if style else text_style) for text, style in pieces]
-        if changed:
-            segments = _emphasize(segments, changed, self.get_component_rich_style(f"diff-view--{side}-word"))
-        line = Strip(segments)
-        shown = line.crop_extend(scroll_x, scroll_x + text_width, text_style)
-        if line.cell_length > scroll_x + text_width and text_width > 1:
-            # Never cut silently: `›` says the line goes on (the footer names the keys that scroll there).
-            more = text_style + Style(color=self.get_component_rich_style("diff-view--line-number").color)
-            shown = Strip([*shown.crop(0, text_width - 1), Segment("›", more)], text_width)
-        return list(shown)
-
-    def _gutter(self, numbers: str, mark: str, commented: bool, cursor: bool, style: Style) -> list[Segment]:
-        """Line number(s), a dot for a draft comment, the +/- mark; in the cursor's colours when it is here."""
-        dot = Segment("●" if commented else " ", style + self.get_component_rich_style("diff-view--commented")
-                      if commented else style)
-        segments = [Segment(numbers, style), dot, Segment(f"{mark} ", style)]
-        if cursor:
-            cursor_style = self.get_component_rich_style("diff-view--cursor")
-            segments = [Segment(seg.text, (seg.style or Style()) + cursor_style) for seg in segments]
-        return segments
-
-    def _render_split(self, row: Row, scroll_x: int, width: int,
-                      old: _Highlighter, new: _Highlighter, cursor_side: str | None = None) -> Strip:
-        number_width = self._number_width
-        text_width = self._text_width(width)
-        segments: list[Segment] = []
-        sides = (
-            (row.left_no, old, "removed", "-"),
-            (row.right_no, new, "added", "+"),
-        )
-        for column, (line_no, highlighter, changed, sign) in enumerate(sides):
-            if column:
-                separator = self.get_component_rich_style("diff-view--line-number")
-                segments.append(Segment("│", separator))
-            if line_no is None:
-                filler = self.get_component_rich_style("diff-view--filler")
-                segments.append(Segment(" " * (number_width + 3 + text_width), filler))
-                continue
-            kind = "equal" if row.kind == "equal" else changed
-            text_style, number_style = self._side_styles(kind)
-            mark = " " if kind == "equal" else sign
-            side = "old" if column == 0 else "new"
-            segments += self._gutter(f"{line_no:>{number_width}}", mark, (side, line_no) in self._commented,
-                                     cursor_side == side, number_style)
-            spans: tuple[tuple[int, int], ...] = ()
-            if row.kind == "replace" and row.left_text is not None and row.right_text is not None:
-                spans = _spans(row.left_text, row.right_text)[column]
-            segments.extend(self._text_segments(highlighter, line_no, text_style, scroll_x, text_width,
-                                                spans, changed))
-        return Strip(segments).crop_extend(0, width, self.rich_style)
-
-    def _render_unified(self, row: Row, scroll_x: int, width: int,
-                        old: _Highlighter, new: _Highlighter, cursor: bool = False) -> Strip:
-        number_width = self._number_width
-        text_width = self._text_width(width)
-        if row.kind == "equal":
-            kind, mark, highlighter, line_no = "equal", " ", new, row.right_no
-        elif row.kind == "delete":
-            kind, mark, highlighter, line_no = "removed", "-", old, row.left_no
-        else:
-            kind, mark, highlighter, line_no = "added", "+", new, row.right_no
-        text_style, number_style = self._side_styles(kind)
-        left = "" if row.left_no is None else str(row.left_no)
-        right = "" if row.right_no is None else str(row.right_no)
-        assert line_no is not None
-        commented = ("old" if row.kind == "delete" else "new", line_no) in self._commented
-        segments = self._gutter(f"{left:>{number_width}} {right:>{number_width}}", mark, commented, cursor,
-                                number_style)
-        spans: tuple[tuple[int, int], ...] = ()
-        if row.partner is not None and row.kind == "delete" and row.left_text is not None:
-            spans = _spans(row.left_text, row.partner)[0]
-        elif row.partner is not None and row.kind == "insert" and row.right_text is not None:
-            spans = _spans(row.partner, row.right_text)[1]
-        segments.extend(self._text_segments(highlighter, line_no, text_style, scroll_x, text_width,
-                                            spans, kind))
-        return Strip(segments).crop_extend(0, width, self.rich_style)
