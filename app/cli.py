@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("name")
     df.add_argument("other", nargs="?", default=None, help="a second agent to compare with")
     df.add_argument("--stat", action="store_true", help="only the list of files with +/- counts")
+    df.add_argument("--since-review", action="store_true",
+                    help="only what changed since the last review (the dashboard's, or `diff --mark`)")
+    df.add_argument("--mark", action="store_true", help="record what this shows as reviewed")
+    _review_parsers(sub, common)
     _land_parsers(sub, common)
     sub.add_parser("doctor", parents=[common], help="check tmux, git and which agent CLIs are installed")
     return p
@@ -121,6 +125,25 @@ def _restart_parser(sub, common) -> None:
     rt.add_argument("--force", action="store_true", help="even if its pane cannot be seen (another tmux server?)")
     rt.add_argument("--agent", default=None,
                     help="for a forgotten branch taken up again: preset or command (default: its task's, or defaults.agent)")
+
+
+def _review_parsers(sub, common: argparse.ArgumentParser) -> None:
+    """The review commands: comment, combine, log."""
+    cm = sub.add_parser("comment", parents=[common],
+                        help="send a review comment on PATH:LINE of the agent's current version, at once")
+    cm.add_argument("name")
+    cm.add_argument("place", metavar="PATH:LINE")
+    cm.add_argument("text")
+    cb = sub.add_parser("combine", parents=[common],
+                        help="build TASK-combined (a stopped agent) from chosen files of the task's candidates")
+    cb.add_argument("task")
+    cb.add_argument("--take", action="append", default=[], metavar="PATH=CANDIDATE",
+                    help="take this file (or directory) from this candidate; repeat for more")
+    cb.add_argument("--from", dest="start_from", default=None, metavar="CANDIDATE",
+                    help="the rest of the tree from this candidate (default: the base)")
+    lg = sub.add_parser("log", parents=[common], help="an agent's timeline, oldest first, with times")
+    lg.add_argument("name")
+    lg.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -484,13 +507,24 @@ def _attach(fleet, name: str) -> int:
     return 0  # not reached
 
 
-def _diff(fleet, name: str, other: str | None, stat_only: bool) -> int:
+def _diff(fleet, name: str, other: str | None, stat_only: bool, since_review: bool = False,
+          mark: bool = False) -> int:
     from .git import diff
+    if other is not None and (since_review or mark):
+        raise PaneboardError("--since-review and --mark work on one agent, not a comparison of two")
     a = fleet.get(name, stats=False)
     if not a.worktree_exists:
         raise PaneboardError(f"agent {name!r} has no worktree any more ({a.worktree})")
     wt = Path(a.worktree)
-    if other is None:
+    if other is None and since_review:
+        old = fleet.reviewed_tree(name)
+        if old is None:
+            raise PaneboardError(f"{name} was never reviewed: review it in the dashboard or with "
+                                 f"`paneboard diff {name} --mark` first")
+        new = diff.snapshot_tree(wt)
+        changes = diff.changed_between(wt, old, new)
+        header = f"{a.name}: what changed since the last review"
+    elif other is None:
         a.base = fleet.base_of(a)
         old, new = diff.merge_base(wt, a.base), diff.snapshot_tree(wt)
         changes = diff.changed_between(wt, old, new)
@@ -510,6 +544,42 @@ def _diff(fleet, name: str, other: str | None, stat_only: bool) -> int:
         sys.stdout.flush()
         color = "--color=always" if sys.stdout.isatty() else "--color=never"
         subprocess.run(["git", "diff", "-M", color, old, new], cwd=fleet.repo.root)
+    if mark:
+        commit = fleet.mark_reviewed(name, new)
+        print(f"# marked as reviewed ({commit[:10]}): `paneboard diff {name} --since-review` shows what comes next",
+              file=sys.stderr)
+    return 0
+
+
+def _comment(fleet, args) -> int:
+    c = fleet.comment(args.name, args.place, args.text)
+    print(f"sent to {args.name}: {c.header()}")
+    return 0
+
+
+def _combine(fleet, args) -> int:
+    take: dict[str, str] = {}
+    for item in args.take:
+        path, sep, who = item.rpartition("=")
+        if not sep or not path or not who:
+            raise PaneboardError(f"--take wants PATH=CANDIDATE, got {item!r}")
+        take[path.rstrip("/") or path] = who
+    agent = fleet.combine(args.task, take, args.start_from)
+    print(f"created {agent.name} (stopped): {agent.branch} in {agent.worktree}")
+    print(f"review it: paneboard diff {agent.name}; check it: paneboard check {agent.name}; "
+          f"merge it: paneboard merge {agent.name}")
+    return 0
+
+
+def _log(fleet, args) -> int:
+    from . import timeline
+    if args.name not in fleet.state.read()["agents"] and not fleet.timeline.path(args.name).exists():
+        _ = fleet.get(args.name, stats=False)      # AgentNotFound, with its hint
+    events = timeline.with_gaps(fleet.timeline.events(args.name), fleet.timeline.watched(), time.time())
+    for event in events:
+        print(json.dumps(event.to_json(), ensure_ascii=False) if args.json else timeline.line(event))
+    if not events and not args.json:
+        print(f"nothing recorded for {args.name} yet")
     return 0
 
 
@@ -626,7 +696,8 @@ def _demo_stop(socket_name: str) -> int:
 _COMMANDS = {
     "up": _up, "spawn": _spawn, "ls": lambda fleet, args: _ls(fleet, args.json),
     "attach": lambda fleet, args: _attach(fleet, args.name), "send": _send,
-    "diff": lambda fleet, args: _diff(fleet, args.name, args.other, args.stat), "check": _check,
+    "diff": lambda fleet, args: _diff(fleet, args.name, args.other, args.stat, args.since_review, args.mark),
+    "check": _check, "comment": _comment, "combine": _combine, "log": _log,
     "merge": _merge, "discard": _discard, "restore": _restore, "prune": _prune, "kill": _kill,
     "restart": _restart,
 }

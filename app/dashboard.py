@@ -45,6 +45,7 @@ class Dashboard(App):
                  monitor: Monitor | None = None):
         super().__init__()
         self.fleet = fleet
+        fleet.source = "dashboard"     # who acted, in each agent's timeline
         self.monitor = monitor or Monitor(fleet, rediscover_every=max(refresh_seconds * 5, 2.0))
         self.refresh_seconds = refresh_seconds
         self.main_screen = MainScreen(fleet, self.monitor)
@@ -147,7 +148,7 @@ class Dashboard(App):
 
 
 _KEY_NAMES = {"question_mark": "?", "vertical_line": "\\|", "slash": "/", "left_square_bracket": "[",
-              "right_square_bracket": "]"}
+              "right_square_bracket": "]", "greater_than_sign": ">", "less_than_sign": "<"}
 
 
 def key_table_markdown() -> str:
@@ -155,11 +156,15 @@ def key_table_markdown() -> str:
     from .screens.candidates import CandidatesScreen as _C
     from .screens.reply import ReplyScreen as _R
     from .screens.spawn import SpawnScreen as _S
+    from widgets.comment_drafts import DraftList
     from widgets.diff_view import DiffView
-    from .screens.review import FilesDiffScreen
+    from .screens.comment import CommentScreen
+    from .screens.review import CompareScreen, FilesDiffScreen, ReviewScreen
     sections = [("Dashboard", Dashboard.BINDINGS), ("Agent table", AgentTable.BINDINGS),
-                ("Review and compare", FilesDiffScreen.BINDINGS), ("Diff view", DiffView.BINDINGS),
-                ("Candidates (best-of-N)", _C.BINDINGS),
+                ("Review and compare", FilesDiffScreen.BINDINGS), ("Review of one agent", ReviewScreen.BINDINGS),
+                ("Comparison of two candidates", CompareScreen.BINDINGS),
+                ("Diff view", DiffView.BINDINGS), ("Draft comments", DraftList.BINDINGS),
+                ("Comment dialog", CommentScreen.BINDINGS), ("Candidates (best-of-N)", _C.BINDINGS),
                 ("Reply dialog", _R.BINDINGS), ("New agent form", _S.BINDINGS),
                 ("Confirmation", ConfirmScreen.BINDINGS)]
     lines = ["# Keys", ""]

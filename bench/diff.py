@@ -1,4 +1,6 @@
-"""How long a 10,000-line diff takes: from git to rows, and until a ReviewScreen shows them.
+"""How long a 10,000-line diff takes: from git to rows, until a ReviewScreen shows them, the keys
+that move through it (j/k: the line cursor, or scrolling where there is none), and the review of
+what changed since the last review.
 
 Run: python bench/diff.py [--runs N]. Prints a table; never asserts times.
 """
@@ -20,6 +22,7 @@ from app.git.diff import changed_files, file_texts, side_by_side, unified_rows  
 
 BIG = "src/big_module.py"
 LINES = 10_000
+REVIEWED_REF = "refs/paneboard/reviewed/bench"
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -71,6 +74,21 @@ def build_repo(root: Path) -> Path:
     return worktree
 
 
+def build_since_review(root: Path, worktree: Path) -> Path:
+    """A second agent like the first, reviewed at its commit, that then edited every 53rd line again."""
+    again = root / "agent-since"
+    git(worktree, "worktree", "add", "-q", "-b", "paneboard/bench-since", str(again), "paneboard/bench")
+    tree = subprocess.run(["git", "rev-parse", "HEAD^{tree}"], cwd=again, capture_output=True, text=True).stdout.strip()
+    git(again, "update-ref", REVIEWED_REF, subprocess.run(
+        ["git", "-c", "user.name=bench", "-c", "user.email=bench@paneboard.invalid", "commit-tree", tree,
+         "-m", "reviewed"], cwd=again, capture_output=True, text=True).stdout.strip())
+    lines = (again / BIG).read_text().split("\n")
+    for index in range(0, len(lines) - 1, 53):
+        lines[index] += "  # edited after the review"
+    (again / BIG).write_text("\n".join(lines))
+    return again
+
+
 def measure_core(worktree: Path, runs: int) -> list[tuple[str, float]]:
     timings: dict[str, list[float]] = {}
 
@@ -93,13 +111,34 @@ def measure_core(worktree: Path, runs: int) -> list[tuple[str, float]]:
     return [(label, statistics.median(values)) for label, values in timings.items()]
 
 
-async def measure_ui(worktree: Path) -> list[tuple[str, float]]:
+def review_screen(worktree: Path, since_review: bool):
+    """The review of the whole work, or (where this checkout has it) of what changed since the last review."""
+    from app.screens.review import ReviewScreen
+    if not since_review:
+        return ReviewScreen(worktree, "main", "bench")
+    from app.comments import Drafts
+    from app.git.reviewed import reviewed_tree
+    from app.screens.review import AgentLink
+    link = AgentLink(name="bench", drafts=Drafts(worktree / ".no-drafts", "bench"), send=lambda c: "",
+                     busy=lambda: None, reviewed_tree=lambda: reviewed_tree(worktree, REVIEWED_REF))
+    return ReviewScreen(worktree, "main", "bench", link=link, since_review=True)
+
+
+async def measure_since_review(worktree: Path) -> list[tuple[str, float]]:
+    """Opening the review of what changed since the last review (none where the checkout lacks it)."""
+    try:
+        review_screen(worktree, True)
+    except ImportError:
+        return []
+    return await measure_ui(worktree, since_review=True)
+
+
+async def measure_ui(worktree: Path, since_review: bool = False) -> list[tuple[str, float]]:
     """Times until DiffView has drawn every visible row (Pilot's own waits are not used:
     `pilot.pause()` and `pilot.press()` wait for the CPU to go idle, and the view lexes
     in the background between events)."""
     from textual.app import App
 
-    from app.screens.review import ReviewScreen
     from widgets.diff_view import DiffView
 
     drawn: list[float] = []
@@ -114,7 +153,7 @@ async def measure_ui(worktree: Path) -> list[tuple[str, float]]:
 
     class Bench(App):
         def on_mount(self) -> None:
-            self.push_screen(ReviewScreen(worktree, "main", "bench"))
+            self.push_screen(review_screen(worktree, since_review))
 
     async def frame(diff: DiffView, since: int) -> float:
         """Wait until a whole frame of rows is drawn after `since` draws; return its time."""
@@ -133,8 +172,11 @@ async def measure_ui(worktree: Path) -> list[tuple[str, float]]:
                 await asyncio.sleep(0.001)
             rows_shown = time.perf_counter()
             painted = await frame(diff, len(drawn))
-            results += [("ReviewScreen: diff rows computed", rows_shown - start),
-                        ("ReviewScreen: first diff frame drawn", painted - start)]
+            what = "since-review ReviewScreen" if since_review else "ReviewScreen"
+            results += [(f"{what}: diff rows computed", rows_shown - start),
+                        (f"{what}: first diff frame drawn", painted - start)]
+            if since_review:
+                return results
 
             async def timed(label: str, action) -> None:
                 since, begin = len(drawn), time.perf_counter()
@@ -154,10 +196,32 @@ async def measure_ui(worktree: Path) -> list[tuple[str, float]]:
             while diff._pending or not (diff._old and diff._old.done and diff._new and diff._new.done):
                 await asyncio.sleep(0.01)
             results.append(("background lexing of both sides finished", time.perf_counter() - lexed))
+            diff.scroll_home(animate=False)
+            diff.focus()
+            await pilot.pause()
+            for key, count in (("j", 60), ("k", 60)):
+                times = [await key_to_screen(app, key, drawn) for _ in range(count)]
+                results += [(f"key {key} (cursor, or scroll without one), median of {count}", statistics.median(times)),
+                            (f"key {key}, slowest of {count}", max(times))]
             await pilot.pause()
     finally:
         DiffView.render_line = render_line  # type: ignore[method-assign]
     return results
+
+
+async def key_to_screen(app, key: str, drawn: list[float]) -> float:
+    """Press a key as a terminal would and return the time until the screen showed its effect
+    (the last line drawn before 20 ms pass without a draw)."""
+    since, begin = len(drawn), time.perf_counter()
+    app.simulate_key(key)
+    while len(drawn) == since:
+        await asyncio.sleep(0.0005)
+    count = len(drawn)
+    while True:
+        await asyncio.sleep(0.02)
+        if len(drawn) == count:
+            return drawn[-1] - begin
+        count = len(drawn)
 
 
 def main() -> None:
@@ -168,14 +232,15 @@ def main() -> None:
         worktree = build_repo(Path(tmp))
         core = measure_core(worktree, args.runs)
         ui = asyncio.run(measure_ui(worktree))
-    print(f"{'measurement':<42} {'seconds':>9}")
-    print(f"{'-' * 42} {'-' * 9}")
-    print(f"{'(a) app.git.diff, median of ' + str(args.runs):<42}")
+        ui += asyncio.run(measure_since_review(build_since_review(Path(tmp), worktree)))
+    print(f"{'measurement':<52} {'seconds':>9}")
+    print(f"{'-' * 52} {'-' * 9}")
+    print(f"{'(a) app.git.diff, median of ' + str(args.runs):<52}")
     for label, seconds in core:
-        print(f"  {label:<40} {seconds:>9.3f}")
+        print(f"  {label:<50} {seconds:>9.3f}")
     print("(b) headless Pilot app, 160x50")
     for label, seconds in ui:
-        print(f"  {label:<40} {seconds:>9.3f}")
+        print(f"  {label:<50} {seconds:>9.3f}")
 
 
 if __name__ == "__main__":

@@ -133,6 +133,7 @@ class AgentTable(ScrollView, can_focus=True):
         self._filter = ""
         self._order_by = "fleet"
         self._conflicts: dict[str, tuple[str, ...]] = {}
+        self._new_work: frozenset[str] = frozenset()
         self._order: list[str] = []
         self._cells_shown: dict[str, tuple[Text, ...]] = {}
         self._strips: dict[str, Strip] = {}      # rendered rows, without the cursor
@@ -194,6 +195,12 @@ class AgentTable(ScrollView, can_focus=True):
         """Predicted merge result per agent: () merges cleanly, (files...) conflicts; missing = not known yet."""
         self._conflicts = dict(conflicts)
         self.set_agents(self._all)
+
+    def set_new_work(self, names: set[str] | frozenset[str]) -> None:
+        """Agents with work the reviewer has not seen since their last review: their Files cell says "new"."""
+        if frozenset(names) != self._new_work:
+            self._new_work = frozenset(names)
+            self.set_agents(self._all)
 
     def set_agents(self, agents: list[Agent]) -> None:
         """Show these agents (filtered and ordered): re-render only rows whose cells changed, repaint only their lines."""
@@ -334,7 +341,10 @@ class AgentTable(ScrollView, can_focus=True):
             files = self._conflicts[a.name]
             merge = Text(f"≠ {len(files)} file{'s' if len(files) != 1 else ''}", style=self._colour("conflict")) \
                 if files else Text("clean", style=self._colour("success"))
-        return (status, Text(a.name), triggers, merge, Text(str(a.files_changed)), lines, check,
+        files = Text(str(a.files_changed))
+        if a.name in self._new_work:
+            files.append(" new", style=self._colour("warning"))   # changed since its last review
+        return (status, Text(a.name), triggers, merge, files, lines, check,
                 Text(f"{ago(now - a.last_activity_at)} ago" if a.last_activity_at else "-"),
                 Text(ago(now - a.started_at) if a.started_at else "-"), Text(a.agent))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from functools import lru_cache
 from typing import ClassVar, Iterator
 
 from pygments.lexer import Lexer
@@ -21,51 +20,14 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from app.git.diff import Row, changed_spans, hunk_starts, side_by_side, split_lines, unified_rows
+from app.git.diff import Row, hunk_starts, side_by_side, split_lines, unified_rows
+from widgets.diff_cursor import CursorLine, LineCursor
+from widgets.diff_paint import RowPainter, _display
 
-# Control characters would move the terminal's cursor; tabs become spaces.
-_DISPLAY = {code: "\ufffd" for code in (*range(0x00, 0x20), 0x7F)}
-_DISPLAY[ord("\t")] = "    "
+__all__ = ["CursorLine", "DiffView", "lexer_for"]
 
 _HIGHLIGHT_LIMIT = 4_000_000
 """Texts longer than this (in characters) are shown without syntax highlighting."""
-
-
-def _display(text: str) -> str:
-    return text.translate(_DISPLAY)
-
-
-@lru_cache(maxsize=4096)
-def _spans(old: str, new: str) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
-    """Within-line changes of a replaced line, on the displayed text (tabs expanded), cached."""
-    return changed_spans(_display(old), _display(new))
-
-
-def _emphasize(segments: list[Segment], spans: tuple[tuple[int, int], ...], style: Style) -> list[Segment]:
-    """Lay `style` over the characters in `spans` (offsets into the segments' joined text)."""
-    out: list[Segment] = []
-    at = 0
-    spans_left = list(spans)
-    for seg in segments:
-        text, seg_style = seg.text, seg.style
-        end = at + len(text)
-        cut = at
-        while spans_left and spans_left[0][0] < end:
-            start, stop = spans_left[0]
-            start = max(start, cut)
-            if start > cut:
-                out.append(Segment(text[cut - at:start - at], seg_style))
-            inner_end = min(stop, end)
-            out.append(Segment(text[start - at:inner_end - at], (seg_style or Style()) + style))
-            cut = inner_end
-            if stop <= end:
-                spans_left.pop(0)
-            else:
-                break
-        if cut < end:
-            out.append(Segment(text[cut - at:], seg_style))
-        at = end
-    return out
 
 
 def lexer_for(path: str) -> Lexer | None:
@@ -161,11 +123,14 @@ class _Highlighter:
         return [(_display(self._plain[index]), None)] if 0 <= index < len(self._plain) else []
 
 
-class DiffView(ScrollView, can_focus=True):
-    """A diff of one file, side by side or unified, with syntax highlighting.
+class DiffView(LineCursor, RowPainter, ScrollView, can_focus=True):
+    """A diff of one file, side by side or unified, with syntax highlighting and a line cursor.
 
     Both sides live in one widget so they scroll together; rows are rendered only when
-    visible and highlighted lines are cached, so a 10,000-line diff opens at once.
+    visible and highlighted lines are cached, so a 10,000-line diff opens at once. The cursor
+    is on one row and, side by side, on one side of it (`h`/`l` switch); lines with a draft
+    comment carry a dot in the gutter. A line longer than the view shows `›` where it is cut,
+    and the footer offers the keys that scroll sideways.
     Toggle the layout with [bindings][widgets.diff_view.DiffView.BINDINGS].
     """
 
@@ -176,10 +141,18 @@ class DiffView(ScrollView, can_focus=True):
                 tooltip="Scroll to the next hunk"),
         Binding("p,left_square_bracket", "previous_hunk", "Previous hunk", id="diff.previous_hunk",
                 tooltip="Scroll to the previous hunk"),
-        Binding("j", "scroll_down", "Down", show=False, id="diff.scroll_down",
-                tooltip="Scroll the diff down one line"),
-        Binding("k", "scroll_up", "Up", show=False, id="diff.scroll_up",
-                tooltip="Scroll the diff up one line"),
+        Binding("j,down", "cursor_down", "Down", show=False, id="diff.cursor_down",
+                tooltip="Move the line cursor down"),
+        Binding("k,up", "cursor_up", "Up", show=False, id="diff.cursor_up",
+                tooltip="Move the line cursor up"),
+        Binding("h", "side('old')", "Old side", show=False, id="diff.old_side",
+                tooltip="Side by side: put the cursor on the old (left) side"),
+        Binding("l", "side('new')", "New side", show=False, id="diff.new_side",
+                tooltip="Side by side: put the cursor on the new (right) side"),
+        Binding("left", "scroll_sideways(-8)", "Scroll left", id="diff.scroll_left",
+                tooltip="Scroll long lines left (shown when a line is wider than the view)"),
+        Binding("right", "scroll_sideways(8)", "Scroll right", id="diff.scroll_right",
+                tooltip="Scroll long lines right, to the part cut off at `›`"),
     ]
     """
     | Key(s) | Description |
@@ -187,8 +160,10 @@ class DiffView(ScrollView, can_focus=True):
     | \\| | Switch between side-by-side and unified diff. |
     | n, ] | Scroll to the next hunk. |
     | p, [ | Scroll to the previous hunk. |
-    | j | Scroll down one line. |
-    | k | Scroll up one line. |
+    | j, down | Move the line cursor down. |
+    | k, up | Move the line cursor up. |
+    | h, l | Put the cursor on the old / new side (side by side). |
+    | left, right | Scroll long lines sideways. |
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -200,6 +175,8 @@ class DiffView(ScrollView, can_focus=True):
         "diff-view--message",
         "diff-view--added-word",
         "diff-view--removed-word",
+        "diff-view--cursor",
+        "diff-view--commented",
     }
     """
     | Class | Description |
@@ -212,6 +189,8 @@ class DiffView(ScrollView, can_focus=True):
     | `diff-view--message` | "binary file", "no changes" and similar notes. |
     | `diff-view--added-word` | What changed within a replaced line, new side. |
     | `diff-view--removed-word` | What changed within a replaced line, old side. |
+    | `diff-view--cursor` | The gutter of the line under the cursor (while focused). |
+    | `diff-view--commented` | The dot beside a line that has a draft comment. |
     """
 
     DEFAULT_CSS = """
@@ -226,6 +205,9 @@ class DiffView(ScrollView, can_focus=True):
         & > .diff-view--line-number { color: $text-muted; }
         & > .diff-view--filler { background: $panel; }
         & > .diff-view--message { color: $text-muted; text-style: italic; }
+        & > .diff-view--cursor { background: $block-cursor-background; color: $block-cursor-foreground;
+                                 text-style: bold; }
+        & > .diff-view--commented { color: $warning; text-style: bold; }
         &:focus { background-tint: $foreground 3%; }
     }
     """
@@ -240,6 +222,10 @@ class DiffView(ScrollView, can_focus=True):
 
     split: reactive[bool] = reactive(True)
     """True for side by side, False for unified."""
+    cursor_row: reactive[int] = reactive(0, init=False)
+    """The row under the cursor, in the current layout's rows."""
+    cursor_side: reactive[str] = reactive("new", init=False)
+    """Side by side, the side the cursor is on: 'old' or 'new'."""
 
     class SplitChanged(Message):
         """Posted when the diff switched between side-by-side and unified."""
@@ -272,6 +258,8 @@ class DiffView(ScrollView, can_focus=True):
         self._syntax_theme = ""
         self._pending = False
         """True when a row was drawn plain because its line was not lexed yet."""
+        self._commented: frozenset[tuple[str, int]] = frozenset()
+        self._hunk_labels: dict[str, str] = {}
         self.set_reactive(DiffView.split, split)
 
     # --- public API ----------------------------------------------------------------------
@@ -319,6 +307,21 @@ class DiffView(ScrollView, can_focus=True):
         """Row indexes of the hunk headers in the current layout."""
         return hunk_starts(self.rows)
 
+    def set_commented(self, lines: set[tuple[str, int]] | frozenset[tuple[str, int]]) -> None:
+        """Mark these (side, line) pairs as having a draft comment (a dot in the gutter)."""
+        lines = frozenset(lines)
+        if lines != self._commented:
+            self._commented = lines
+            self._row_cache.clear()
+            self.refresh()
+
+    def set_hunk_labels(self, labels: dict[str, str]) -> None:
+        """A note after each hunk header named here (e.g. which candidate's version is taken)."""
+        if labels != self._hunk_labels:
+            self._hunk_labels = dict(labels)
+            self._row_cache.clear()
+            self.refresh()
+
     # --- actions -------------------------------------------------------------------------
 
     def action_toggle_split(self) -> None:
@@ -326,22 +329,32 @@ class DiffView(ScrollView, can_focus=True):
         self.split = not self.split
 
     def action_next_hunk(self) -> None:
-        """Scroll so the next hunk header is at the top."""
-        top = round(self.scroll_y)
-        following = [index for index in self.hunks if index > top]
+        """Scroll so the next hunk header is at the top; the cursor goes to its first line."""
+        following = [index for index in self.hunks if index > self.cursor_row]
         if following:
             self.scroll_to(y=following[0], animate=False, immediate=True)
+            self.cursor_row = min(following[0] + 1, len(self.rows) - 1)
 
     def action_previous_hunk(self) -> None:
-        """Scroll so the previous hunk header is at the top."""
-        top = round(self.scroll_y)
-        preceding = [index for index in self.hunks if index < top]
+        """Scroll so the hunk before the cursor's is at the top; the cursor goes to its first line."""
+        hunks = self.hunks
+        current = max((index for index in hunks if index <= self.cursor_row), default=-1)
+        preceding = [index for index in hunks if index < current]
         if preceding:
             self.scroll_to(y=preceding[-1], animate=False, immediate=True)
+            self.cursor_row = preceding[-1] + 1
+
+    def action_scroll_sideways(self, cells: int) -> None:
+        """Scroll long lines sideways by `cells`."""
+        self.scroll_to(x=max(0, min(self.max_scroll_x, self.scroll_x + cells)), animate=False, immediate=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("next_hunk", "previous_hunk", "toggle_split"):
+        if action in ("next_hunk", "previous_hunk", "toggle_split", "cursor_down", "cursor_up"):
             return bool(self._split_rows)
+        if action == "side":
+            return bool(self._split_rows) and self.split
+        if action == "scroll_sideways":
+            return self.max_scroll_x > 0     # the footer offers the keys only when a line is cut
         return True
 
     # --- reactives and events ------------------------------------------------------------
@@ -351,6 +364,13 @@ class DiffView(ScrollView, can_focus=True):
         rows_before = self._unified_rows if split else self._split_rows
         top = round(self.scroll_y)
         anchor = rows_before[top] if rows_before and top < len(rows_before) else None
+        at = rows_before[self.cursor_row] if rows_before and self.cursor_row < len(rows_before) else None
+        if at is None or at.kind == "hunk":
+            side = "new"
+        elif split:   # from unified: a removed line is on the old side
+            side = "old" if at.kind == "delete" else "new"
+        else:
+            side = "old" if (self.cursor_side == "old" and at.left_no is not None) or at.right_no is None else "new"
         self._row_cache.clear()
         self._update_virtual_size()
         if anchor is not None:
@@ -360,6 +380,8 @@ class DiffView(ScrollView, can_focus=True):
                         or (anchor.right_no is not None and row.right_no == anchor.right_no)):
                     self.scroll_to(y=index, animate=False, immediate=True)
                     break
+        if at is not None and at.kind != "hunk":
+            self._follow(at, side)
         self.refresh()
         self.refresh_bindings()
         self.post_message(self.SplitChanged(self, split))
@@ -384,6 +406,8 @@ class DiffView(ScrollView, can_focus=True):
 
     def _reset(self) -> None:
         self._pending = False
+        rows = self._split_rows
+        self.set_reactive(DiffView.cursor_row, 1 if rows and rows[0].kind == "hunk" and len(rows) > 1 else 0)
         self._row_cache.clear()
         self._update_virtual_size()
         self.scroll_to(0, 0, animate=False, immediate=True)
@@ -433,15 +457,16 @@ class DiffView(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         index = scroll_y + y
-        key = (index, scroll_x, width, self.split)
+        cursor = self.cursor_side if index == self.cursor_row and self.has_focus else None
+        key = (index, scroll_x, width, self.split, cursor)
         cached = self._row_cache.get(key)
         if cached is not None:
             return cached
-        strip = self._render_row(index, scroll_x, width)
+        strip = self._render_row(index, scroll_x, width, cursor is not None)
         self._row_cache[key] = strip
         return strip
 
-    def _render_row(self, index: int, scroll_x: int, width: int) -> Strip:
+    def _render_row(self, index: int, scroll_x: int, width: int, cursor: bool = False) -> Strip:
         base = self.rich_style
         if self._message is not None:
             if index != 0:
@@ -454,81 +479,12 @@ class DiffView(ScrollView, can_focus=True):
         row = rows[index]
         if row.kind == "hunk":
             style = self.get_component_rich_style("diff-view--hunk")
-            return Strip([Segment(f" {row.left_text}", style)]).crop_extend(0, width, style)
+            label = self._hunk_labels.get(row.left_text or "")
+            segments = [Segment(f" {row.left_text}", style)]
+            if label:
+                segments.append(Segment(f"   {label}", style + self.get_component_rich_style("diff-view--commented")))
+            return Strip(segments).crop_extend(0, width, style)
         old, new = self._highlighters()
         if self.split:
-            return self._render_split(row, scroll_x, width, old, new)
-        return self._render_unified(row, scroll_x, width, old, new)
-
-    def _side_styles(self, side: str) -> tuple[Style, Style]:
-        """Return (text style, number style) for a side: 'added', 'removed' or 'equal'."""
-        base = self.rich_style
-        number = self.get_component_rich_style("diff-view--line-number")
-        if side == "equal":
-            return base, base + Style(color=number.color)
-        row_style = self.get_component_rich_style(f"diff-view--{side}")
-        return row_style, row_style + Style(color=number.color)
-
-    def _text_segments(self, highlighter: _Highlighter, line_no: int, text_style: Style,
-                       scroll_x: int, text_width: int, changed: tuple[tuple[int, int], ...] = (),
-                       side: str = "added") -> list[Segment]:
-        pieces = highlighter.line(line_no - 1)
-        if pieces is None:
-            self._pending = True
-            pieces = highlighter.plain(line_no - 1)
-        segments = [Segment(text, text_style + style if style else text_style) for text, style in pieces]
-        if changed:
-            segments = _emphasize(segments, changed, self.get_component_rich_style(f"diff-view--{side}-word"))
-        return list(Strip(segments).crop_extend(scroll_x, scroll_x + text_width, text_style))
-
-    def _render_split(self, row: Row, scroll_x: int, width: int,
-                      old: _Highlighter, new: _Highlighter) -> Strip:
-        number_width = self._number_width
-        text_width = self._text_width(width)
-        segments: list[Segment] = []
-        sides = (
-            (row.left_no, old, "removed", "-"),
-            (row.right_no, new, "added", "+"),
-        )
-        for column, (line_no, highlighter, changed, sign) in enumerate(sides):
-            if column:
-                separator = self.get_component_rich_style("diff-view--line-number")
-                segments.append(Segment("│", separator))
-            if line_no is None:
-                filler = self.get_component_rich_style("diff-view--filler")
-                segments.append(Segment(" " * (number_width + 3 + text_width), filler))
-                continue
-            kind = "equal" if row.kind == "equal" else changed
-            text_style, number_style = self._side_styles(kind)
-            mark = " " if kind == "equal" else sign
-            segments.append(Segment(f"{line_no:>{number_width}} {mark} ", number_style))
-            spans: tuple[tuple[int, int], ...] = ()
-            if row.kind == "replace" and row.left_text is not None and row.right_text is not None:
-                spans = _spans(row.left_text, row.right_text)[column]
-            segments.extend(self._text_segments(highlighter, line_no, text_style, scroll_x, text_width,
-                                                spans, changed))
-        return Strip(segments).crop_extend(0, width, self.rich_style)
-
-    def _render_unified(self, row: Row, scroll_x: int, width: int,
-                        old: _Highlighter, new: _Highlighter) -> Strip:
-        number_width = self._number_width
-        text_width = self._text_width(width)
-        if row.kind == "equal":
-            kind, mark, highlighter, line_no = "equal", " ", new, row.right_no
-        elif row.kind == "delete":
-            kind, mark, highlighter, line_no = "removed", "-", old, row.left_no
-        else:
-            kind, mark, highlighter, line_no = "added", "+", new, row.right_no
-        text_style, number_style = self._side_styles(kind)
-        left = "" if row.left_no is None else str(row.left_no)
-        right = "" if row.right_no is None else str(row.right_no)
-        segments = [Segment(f"{left:>{number_width}} {right:>{number_width}} {mark} ", number_style)]
-        assert line_no is not None
-        spans: tuple[tuple[int, int], ...] = ()
-        if row.partner is not None and row.kind == "delete" and row.left_text is not None:
-            spans = _spans(row.left_text, row.partner)[0]
-        elif row.partner is not None and row.kind == "insert" and row.right_text is not None:
-            spans = _spans(row.partner, row.right_text)[1]
-        segments.extend(self._text_segments(highlighter, line_no, text_style, scroll_x, text_width,
-                                            spans, kind))
-        return Strip(segments).crop_extend(0, width, self.rich_style)
+            return self._render_split(row, scroll_x, width, old, new, self._effective_side(row) if cursor else None)
+        return self._render_unified(row, scroll_x, width, old, new, cursor)

@@ -12,6 +12,7 @@ queue.py    queued, unqueue, start_ready
 restart.py  restart, restart_all, stopped (adopting a forgotten branch); sockets.py, sessions.py: where
             an agent lives and the conversation it resumes
 attach.py   attach_argv, tmux_client_inside, switch_client_to
+review.py   comment, send_comments, drafts, mark_reviewed, reviewed_tree, candidates, combine
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from .merge import MergeVerbs
 from .prune import PruneVerbs
 from .queue import QueueVerbs
 from .restart import RestartVerbs
+from .review import ReviewVerbs
 from .start import StartVerbs
 
 __all__ = ["Fleet", "session_name"]
 
 
-class Fleet(RestartVerbs, StartVerbs, AnswerVerbs, MergeVerbs, DiscardVerbs, PruneVerbs, QueueVerbs, AttachVerbs):
+class Fleet(RestartVerbs, StartVerbs, AnswerVerbs, MergeVerbs, DiscardVerbs, PruneVerbs, QueueVerbs, AttachVerbs,
+            ReviewVerbs):
     """All agents of one repository on one tmux server."""

@@ -22,11 +22,13 @@ class AnswerVerbs(FleetCore):
         """Type text (literally) into the agent's pane, then Enter."""
         tmux, pane = self._live_pane(name)
         tmux.send_text(pane, text, enter=enter)
+        self._record(name, "reply", text)
 
     def send_key(self, name: str, key: str) -> None:
         """Press one named key (Enter, Escape, Up, C-c...) in the agent's pane."""
         tmux, pane = self._live_pane(name)
         tmux.send_key(pane, key)
+        self._record(name, "key", key)
 
     def press(self, name: str, keys: tuple[str, ...]) -> None:
         """Press a sequence of named keys and literal text (a preset's approve/deny answer)."""
@@ -36,3 +38,4 @@ class AnswerVerbs(FleetCore):
                 tmux.send_key(pane, key)
             else:
                 tmux.send_text(pane, key, enter=False)
+        self._answered(name, keys)

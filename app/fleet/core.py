@@ -17,6 +17,7 @@ from ..errors import AgentNotFound, PaneboardError
 from ..model import Agent, Kind, Status
 from ..state import StateFile
 from .rebuild import rebuild_state
+from ..timeline import Timeline
 from ..tmux import PaneInfo, Tmux
 from ..git.worktrees import RepoInfo
 from . import sessions
@@ -68,6 +69,8 @@ class FleetCore:
         self.recovered = None  # what recover_interrupted_merge() did at start, if anything
         self.notices: list[str] = []  # one-line warnings for the CLI or the dashboard to show (take_notices)
         self.task_file: Path | None = None
+        self.timeline = Timeline(repo.state_dir)
+        self.source = "cli"     # who acts, for each agent's timeline: the dashboard sets "dashboard"
 
     @classmethod
     def open(cls, path: Path, settings: Settings | None = None, socket_name: str | None = None,
@@ -238,3 +241,24 @@ class FleetCore:
             if agent.pane_alive and agent.pid:
                 tmux.kill_pane_processes(agent.pane, agent.pid)
             tmux.kill_window(agent.pane)
+
+    # -- the timeline (app/timeline.py): one call per verb --------------------
+
+    def _record(self, name: str, kind: str, text: str, **data) -> None:
+        """Add an event to the agent's timeline; a failed write never fails the verb that did the thing."""
+        try:
+            self.timeline.record(name, kind, text, source=self.source, **data)
+        except OSError:
+            pass
+
+    def _answered(self, name: str, keys: tuple[str, ...]) -> None:
+        """Record keys pressed as an answer: approve or reject when they are the agent's preset answer."""
+        from .. import presets
+        kind = "answer"
+        try:
+            preset = presets.resolve(self.state.read()["agents"].get(name, {}).get("agent", ""))
+            kind = "approve" if tuple(keys) == tuple(preset.approve) else \
+                "reject" if tuple(keys) == tuple(preset.deny) else kind
+        except Exception:  # noqa: BLE001 - an unknown preset is still an answer
+            pass
+        self._record(name, kind, " ".join(keys))

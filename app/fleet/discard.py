@@ -26,6 +26,7 @@ class DiscardVerbs(FleetCore):
         refuse_unseen(agent, "kill", force)
         self._mark_stopped(name, exit_code=agent.exit_code)
         self._close_window(agent)
+        self._record(name, "stopped", "stopped; its branch and worktree are kept")
         return agent
 
     def discard_preview(self, name: str) -> tuple[int, int]:
@@ -60,6 +61,7 @@ class DiscardVerbs(FleetCore):
             rec = data["agents"].pop(name, None) or {}
             data.setdefault("discarded", {})[name] = {**rec, "archive": saved.ref, "patch": str(saved.patch or ""),
                                                       "discarded_at": time.time()}
+        self._record(name, "discard", f"archived at {saved.ref}, worktree and branch removed")
         return saved
 
     def restore(self, name: str) -> Agent:
@@ -81,6 +83,7 @@ class DiscardVerbs(FleetCore):
             rec.pop("archive", None), rec.pop("patch", None), rec.pop("discarded_at", None)
             rec["restored_at"] = rec["killed_at"] = time.time()
             data["agents"][name] = rec
+        self._record(name, "restore", f"{rec.get('branch', '')} in {rec.get('worktree', '')}")
         return self.get(name)
 
     def _restore_missing(self, name: str, rec: dict) -> Agent:

@@ -88,6 +88,9 @@ class MergeVerbs(FleetCore):
         with contextlib.suppress(OSError):      # the news is late then (the next rediscovery), never lost
             write_atomic(self.state.check_records / f"{slugify(name)}.json",
                          json.dumps({"agent": name, "state": state, "at": time.time()}))
+        if result is not None:
+            self._record(name, "check", f"{'passed' if result.passed else 'FAILED'} in {result.duration:.1f}s: "
+                                        f"{result.summary_line}")
 
     def merge_preview(self, name: str) -> dict:
         """What approving would do, without doing any of it: files, commits, conflicts, check."""
@@ -145,6 +148,7 @@ class MergeVerbs(FleetCore):
                 return result
             merging._crash_point(CRASH_BEFORE_RECORD)
             self._record_merged(name, result.new, strategy, agent)
+        self._record(name, "merge", f"{strategy} into {result.base}: {result.old[:10]} -> {result.new[:10]}")
         on_step("clean up")
         self._after_merge(agent)
         return result

@@ -109,6 +109,7 @@ class StartVerbs(FleetCore):
                                  daemon=True, name=f"paste-{slug}")
             t.start()
             self._paste_threads.append(t)
+        self._record(task.name, "started", f"{task.agent} on {branch} from {base}")
         return self.get(task.name, stats=False)
 
     def _check_spawnable(self, task: Task):

@@ -40,11 +40,16 @@ def read_blob(path: Path, blob: str) -> bytes:
     """The contents of a blob of the repository at `path`; GitError if it cannot be read."""
     import git
     with _lock:                      # one cat-file process per Repo: requests must not interleave
-        try:
-            return _repo(path).odb.stream(bytes.fromhex(blob)).read()
-        except (ValueError, OSError, git.GitCommandError, git.BadName, git.BadObject) as exc:
-            _forget(path)            # a reader that failed once (its process died, the repo went) starts anew
-            raise GitError(f"cannot read blob {blob} in {path}: {exc}") from None
+        for attempt in (1, 2):
+            try:
+                return _repo(path).odb.stream(bytes.fromhex(blob)).read()
+            except (ValueError, OSError, git.GitCommandError, git.BadName, git.BadObject) as exc:
+                # A reader that failed (its process died, the repository was made anew at the same
+                # path) starts anew, and is asked once more before the read counts as failed.
+                _forget(path)
+                if attempt == 2:
+                    raise GitError(f"cannot read blob {blob} in {path}: {exc}") from None
+    raise AssertionError("not reached")
 
 
 def _forget(path: Path) -> None:

@@ -31,6 +31,7 @@ from .gitstats import StatsScheduler
 from .limits import Parking
 from .once import branch_stats, settle_since, stats_with_mtime
 from .publish import Publisher, Update, coordination, status_file_paths
+from .timeline_feed import TimelineFeed
 
 if TYPE_CHECKING:  # watchfiles loads only for the live monitor, not `ls`
     from .watch import FileActivity
@@ -82,6 +83,7 @@ class Monitor:
         self.book = TriggerBook()
         self.attention = Attention(self.book, fleet.repo.state_dir / "triggers.json")
         self.publisher = Publisher(fleet, clock, self.counters, max_rate=max_rate, write_status=write_status)
+        self.timeline = TimelineFeed(fleet.timeline)
         self.captures = CaptureScheduler(self._capture, delay=capture_delay, interval=capture_interval)
         self.stats = StatsScheduler(self._refresh_stats, debounce=stats_debounce)
         self.parking = Parking(fleet, clock, self._reassess, self.publisher.note)
@@ -161,11 +163,13 @@ class Monitor:
     def _acknowledge(self, agent: str, kind: str) -> bool:
         ok = self.attention.acknowledge(agent, kind)
         if ok:
+            self.timeline.hidden(agent, kind, "acknowledged")
             self._reassess(agent)
         return ok
 
     def _snooze(self, agent: str, kind: str, seconds: float) -> None:
         self.attention.snooze(agent, kind, seconds, self.clock())
+        self.timeline.hidden(agent, kind, f"snoozed for {seconds / 60:.0f} min")
         self._reassess(agent)
 
     # -- life cycle ------------------------------------------------------------
@@ -180,6 +184,7 @@ class Monitor:
         status_json, _ = status_file_paths(self.fleet)
         quiet = self.attention.load(status_json, self.clock())
         self.publisher.start(quiet, self._started)
+        self.timeline.start(self._started)
         try:
             await self._rediscover(initial=True)
             self._unsettled = {f.agent.name for f in self._facts.values()
@@ -192,6 +197,7 @@ class Monitor:
             await asyncio.gather(*self._tasks)
         finally:
             self._loop = None
+            self.timeline.stop(self.clock())
             await self.close()
 
     async def close(self) -> None:
@@ -226,6 +232,8 @@ class Monitor:
         self.counters["rediscoveries"] += 1
         fresh, records = await asyncio.to_thread(self._discover)
         new, changed, gone = self._fold(fresh, records, initial)
+        if new:     # what their timelines say last, read off the loop before they are judged
+            self.timeline.adopt(await asyncio.to_thread(self.timeline.read_back, [f.agent.name for f in new]))
         if new:
             screens = await asyncio.to_thread(prepare_new, self.fleet, new, self._piped)
             for f in new:
@@ -258,6 +266,7 @@ class Monitor:
         """Fold a fresh listing into the facts and the indexes: (new facts, names that moved, names gone)."""
         new, changed, gone = fold(self._facts, fresh, records, self.clock(), self.settings, initial)
         for n in gone:
+            self.timeline.forget(n)
             self.captures.forget(n)
             self.stats.forget(n)
             self.parking.forget(n)
@@ -381,6 +390,8 @@ class Monitor:
         first, f.stats_done = not f.stats_done, True
         now = self.clock()
         apply_stats(f, s, newest)
+        if self.timeline.stats(a):
+            await asyncio.to_thread(self.timeline.commits, a)
         apply_scope(f, now)
         moved = set(apply_overlaps(self._facts, now)) | {a.name}
         if first:
@@ -398,6 +409,7 @@ class Monitor:
         while True:
             await asyncio.sleep(self.tick)
             now = self.clock()
+            self.timeline.heartbeat(now)
             woken = self.attention.expire(now)
             if woken:
                 self._queue(raised=woken, cleared=[])
@@ -438,6 +450,7 @@ class Monitor:
         a = f.agent
         status = status_since(f, now, self.settings, self.attention.previous_status)
         a.status = status
+        self.timeline.status(a, status, settled=f.captured or not a.pane_alive)
         a.last_activity_at = max(a.started_at, f.last_output_at or 0.0, f.last_file_change_at or 0.0)
         a.limit_resets_at, a.limit_resume_at = f.limit_resets_at, f.resume_at
         raised, cleared = self.attention.judge(name, evaluate(snapshot(f, status, now), now, self.settings), now)
@@ -458,5 +471,6 @@ class Monitor:
             self._unsettled.discard(name)
 
     def _queue(self, raised: list[Trigger], cleared: list[Trigger]) -> None:
+        self.timeline.triggers(raised, cleared)
         settling = (self._unsettled is None or bool(self._unsettled)) and self.clock() < self._settle_deadline
         self.publisher.queue(raised, cleared, settling)

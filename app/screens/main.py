@@ -30,6 +30,7 @@ from .confirm import ConfirmScreen
 from .messages import (ActionFinished, AgentsRefreshed, ConfirmNeeded, ConflictsPredicted, ScreenCaptured,
                        TriggerRaised)
 from .review_flow import ReviewFlow
+from .review_marks import NewWorkFound, ReviewMarks
 
 if TYPE_CHECKING:
     from app.fleet import Fleet
@@ -60,6 +61,8 @@ KEYS = [
             tooltip="Show the output of the agent's last check"),
     Binding("o", "output_log", "Output log", show=False, id="agent.output_log",
             tooltip="Show the agent's recorded output (also after its pane is gone)"),
+    Binding("L", "timeline", "Timeline", show=False, id="agent.timeline",
+            tooltip="What happened to the agent and what was done to it, oldest first (live)"),
     Binding("X", "conflicts", "Conflicts", show=False, id="fleet.conflicts",
             tooltip="Matrix of predicted merge conflicts between agents and the base"),
     Binding("slash", "filter", "Filter", show=False, id="fleet.filter",
@@ -79,7 +82,7 @@ ACTIONS = frozenset(b.action for b in KEYS)
 """The actions of `KEYS`: the App runs them on the main screen, whichever screen is on top."""
 
 
-class MainScreen(AgentActions, ReviewFlow, Screen):
+class MainScreen(AgentActions, ReviewFlow, ReviewMarks, Screen):
     """paneboard's main screen: agents, the selected agent's live pane, its details."""
 
     def __init__(self, fleet: Fleet, monitor: Monitor) -> None:
@@ -178,6 +181,7 @@ class MainScreen(AgentActions, ReviewFlow, Screen):
             self.app.bell()
         self._first_update = False
         self.predict_conflicts(message.agents)
+        self.find_new_work(message.agents)
         self._refresh_keys()
         self.table.set_agents(message.agents)
         if self.table.filter_text:
@@ -218,6 +222,10 @@ class MainScreen(AgentActions, ReviewFlow, Screen):
         self.conflicts = message
         self.table.set_conflicts(message.vs_base)
         self._show_selected()
+
+    def on_new_work_found(self, message: NewWorkFound) -> None:
+        """Mark in the table the agents that changed since their last review."""
+        self.table.set_new_work(message.names)
 
     def on_confirm_needed(self, message: ConfirmNeeded) -> None:
         """Ask the worker's question; run its follow-up on yes."""

@@ -108,9 +108,7 @@ class ReviewFlow:
         agent = self._current()
         if agent is None or not agent.worktree_exists:
             return
-        from .review import ReviewScreen
-        self.app.push_screen(ReviewScreen(Path(agent.worktree), agent.base,
-                                          f"{agent.name}: {agent.branch} vs {agent.base}"))
+        self.open_review(agent, f"{agent.name}: {agent.branch} vs {agent.base}")   # review_marks.py
 
     def action_conflicts(self) -> None:
         """Show the matrix of predicted conflicts, and predict again at once."""
@@ -300,4 +298,4 @@ class ReviewFlow:
 
     def _push_compare(self, rev_a: str, rev_b: str, a: str, b: str) -> None:
         from .review import CompareScreen
-        self.app.push_screen(CompareScreen(self.fleet.repo.root, rev_a, rev_b, a, b))
+        self.app.push_screen(CompareScreen(self.fleet.repo.root, rev_a, rev_b, a, b), self.combine_chosen)

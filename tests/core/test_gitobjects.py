@@ -54,3 +54,17 @@ def test_at_most_a_few_readers_stay_open(tmp_path: Path):
         repos.append(r)
     assert len(gitobjects._open) == gitobjects._MAX_OPEN
     assert str(repos[-1].resolve()) in gitobjects._open and str(repos[0].resolve()) not in gitobjects._open
+
+
+def test_a_repository_made_anew_at_the_same_path_is_read_at_the_first_try(tmp_path: Path):
+    import shutil
+    path = tmp_path / "again"
+    path.mkdir()
+    git(path, "init", "-q")
+    first = git(path, "hash-object", "-w", "--stdin", stdin="before\n")
+    assert gitobjects.read_blob(path, first) == b"before\n"        # a reader is open on the old repository
+    shutil.rmtree(path)
+    path.mkdir()
+    git(path, "init", "-q")
+    blob = git(path, "hash-object", "-w", "--stdin", stdin="after\n")
+    assert gitobjects.read_blob(path, blob) == b"after\n"

@@ -449,3 +449,73 @@ def test_conflict_matrix(snap_compare, place: Path, tmux_socket: str):
         await pilot.press("X")
         await until(pilot, "conflict matrix", lambda: isinstance(app.screen, ConflictsScreen))
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+# -- review that talks back: a cursor and drafts, since the last review, the combine choice -----
+
+
+def test_review_with_cursor_and_drafts(snap_compare, place: Path, tmux_socket: str):
+    from app.screens.comment import CommentScreen
+    fleet = make_fleet(place, tmux_socket)
+    reviewed_agent(fleet)
+    app = Dashboard(fleet, refresh_seconds=0.2)
+
+    async def run_before(pilot) -> None:
+        await review_open(tmux_socket, unified=False)(pilot)
+        diff = app.screen.query_one(DiffView)
+        await pilot.press("tab")
+        for text, moves in (("Say hello to whoever is named on the command line.", "jjj"),
+                            ("Keep the old greeting for tests that expect it.", "h")):
+            await pilot.press(*moves, "c")
+            await until(pilot, "comment dialog", lambda: isinstance(app.screen, CommentScreen))
+            await pilot.press(*text, "enter")
+            await until(pilot, "back in the review", lambda: isinstance(app.screen, ReviewScreen))
+        await pilot.press("l", "j")
+        await until(pilot, "two drafts", lambda: len(fleet.drafts("reviewed").items) == 2 and diff.has_focus)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_review_since_last_review(snap_compare, place: Path, tmux_socket: str):
+    fleet = make_fleet(place, tmux_socket)
+    reviewed_agent(fleet)
+    fleet.mark_reviewed("reviewed")
+    worktree = Path(fleet.get("reviewed", stats=False).worktree)
+    source = (worktree / "src" / "app.py").read_text(encoding="utf-8")
+    (worktree / "src" / "app.py").write_text(source.replace('"Hello, {name}!"', '"Hello, {name}! Welcome."'),
+                                             encoding="utf-8")
+    app = Dashboard(fleet, refresh_seconds=0.2)
+
+    async def run_before(pilot) -> None:
+        await until(pilot, "reviewed's changes", lambda: "reviewed" in app.agents and
+                    app.agents["reviewed"].files_changed == 2 and app.agents["reviewed"].status.kind.value == "idle")
+        await until(pilot, "new work marked", lambda: app.main_screen.table._cells_shown["reviewed"][4].plain == "2 new")
+        fix_subtitle(app, tmux_socket)
+        await pilot.press("v")
+        await until(pilot, "review screen", lambda: isinstance(app.screen, ReviewScreen) and len(app.screen.changes) == 2)
+        await pilot.press("s")
+        await until(pilot, "since the last review", lambda: [c.path for c in app.screen.changes] == ["src/app.py"])
+        diff = app.screen.query_one(DiffView)
+        await until(pilot, "its diff", lambda: diff.path == "src/app.py" and diff.rows)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_combine_choice(snap_compare, place: Path, tmux_socket: str):
+    fleet = make_fleet(place, tmux_socket)
+    candidates(fleet)
+    app = Dashboard(fleet, refresh_seconds=0.2)
+
+    async def run_before(pilot) -> None:
+        await until(pilot, "candidates idle and predicted", lambda: all_idle_and_predicted(app, CANDIDATES))
+        await until(pilot, "greeting-1 selected", lambda: app.main_screen.selected == "greeting-1")
+        fix_subtitle(app, tmux_socket)
+        await pilot.press("c")
+        await until(pilot, "candidates screen", lambda: isinstance(app.screen, CandidatesScreen))
+        await pilot.press("j", "enter")
+        await until(pilot, "compare screen", lambda: isinstance(app.screen, CompareScreen) and len(app.screen.changes) == 3)
+        diff = app.screen.query_one(DiffView)
+        await until(pilot, "the first file's diff", lambda: diff.path == "src/app.py" and diff.rows)
+        await pilot.press("greater_than_sign", "j")          # src/app.py as greeting-2 has it
+        await until(pilot, "the second file's diff", lambda: diff.path == "src/farewell.py" and diff.rows)
+        await pilot.press("tab", "greater_than_sign")          # its one hunk from greeting-2
+        await until(pilot, "two choices", lambda: app.screen.choice.files and app.screen.choice.hunks)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

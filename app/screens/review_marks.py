@@ -1,0 +1,135 @@
+"""The main screen's reviews that talk back: a review linked to its agent (comments, since the last
+review), what it showed recorded as reviewed, and which agents have new work since their last review."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from textual import work
+from textual.message import Message
+from textual.worker import get_current_worker
+
+from app.errors import PaneboardError
+from app.model import Kind
+
+from .messages import ActionFinished
+
+if TYPE_CHECKING:
+    from app.fleet import Fleet
+    from app.model import Agent
+    from app.monitor import Monitor
+
+
+class NewWorkFound(Message, bubble=False):
+    """Which agents changed since the reviewer last saw them."""
+
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+
+
+class ReviewMarks:
+    """Mixed into `MainScreen`: opening linked reviews, recording them, and the table's "new" marks."""
+
+    fleet: Fleet
+    monitor: Monitor
+    agents: dict[str, Agent]
+    _new_work_keys: dict[str, tuple] | None = None
+    _new_work: set[str] | None = None
+
+    def open_review(self, agent: Agent, title: str, then: Callable[[str | None], object] | None = None) -> None:
+        """Review an agent, linked to it: comments reach it, and closing records what was shown as reviewed."""
+        from .review import AgentLink, ReviewScreen
+        name = agent.name
+        link = AgentLink(
+            name=name, drafts=self.fleet.drafts(name),
+            send=lambda comments: self.fleet.send_comments(name, comments),
+            busy=lambda: "is working" if name in self.agents and self.agents[name].status.kind == Kind.WORKING
+            else None,
+            reviewed_tree=lambda: self.fleet.reviewed_tree(name))
+
+        def closed(tree: str | None) -> None:
+            if tree:
+                self.record_reviewed(name, tree)
+            if then is not None:
+                then(tree)
+
+        self.app.push_screen(ReviewScreen(Path(agent.worktree), agent.base, title, link=link), closed)
+
+    def combine_chosen(self, choice: object) -> None:
+        """The comparison closed with choices to combine: ask, then build `<task>-combined`."""
+        from .review import CombineChoice
+        if not isinstance(choice, CombineChoice):
+            return
+        left = self.agents.get(choice.left)
+        if left is None:
+            return
+        from rich.markup import escape
+        from .confirm import ConfirmScreen
+        hunks = sum(len(h) for h in choice.hunks.values())
+        question = (f"Build [b]{escape(left.task)}-combined[/b]?\n\n"
+                    f" • from {escape(choice.right)}: {len(choice.files)} file(s) and {hunks} hunk(s)\n"
+                    f" • everything else from {escape(choice.left)}\n\n"
+                    "A new branch and worktree, a stopped agent to review, check and merge; "
+                    "no candidate's worktree is touched.")
+        self.app.push_screen(ConfirmScreen(question, "Combine"), lambda yes: yes and self.do_combine(left.task, choice))
+
+    @work(thread=True, group="action")
+    def do_combine(self, task: str, choice) -> None:
+        """Build the combination and say how it went."""
+        from app.git.combine import HunkChoice
+        try:
+            agent = self.fleet.combine(task, {path: choice.right for path in choice.files}, start_from=choice.left,
+                                       hunks=[HunkChoice(p, choice.left, choice.right, h)
+                                              for p, h in choice.hunks.items()])
+        except PaneboardError as exc:
+            self.post_message(ActionFinished(f"combine {task}", str(exc)))
+            return
+        self.post_message(ActionFinished(f"created {agent.name} (stopped) on {agent.branch}: review it with v"))
+        self.monitor.refresh()
+
+    def action_timeline(self) -> None:
+        """Show the selected agent's timeline, live."""
+        agent = self._current()
+        if agent is not None:
+            from .timeline import TimelineScreen
+            self.app.push_screen(TimelineScreen(self.fleet.timeline, agent.name))
+
+    @work(thread=True, group="reviewed")
+    def record_reviewed(self, name: str, tree: str) -> None:
+        """Remember what the review showed of this agent; its "new" mark goes."""
+        try:
+            self.fleet.mark_reviewed(name, tree)
+        except PaneboardError as exc:
+            self.post_message(ActionFinished(f"record the review of {name}", str(exc)))
+            return
+        self.find_new_work(list(self.agents.values()), wait=0.0, force=frozenset({name}))
+
+    @work(thread=True, exclusive=True, group="new-work")
+    def find_new_work(self, agents: list[Agent], wait: float = 0.5, force: frozenset[str] = frozenset()) -> None:
+        """Ask git which agents changed since their last review; only those whose stats moved are asked again."""
+        from app.git.reviewed import has_new_work
+        time.sleep(wait)  # debounce: a burst of updates is one look
+        worker = get_current_worker()
+        keys = self._new_work_keys if self._new_work_keys is not None else {}
+        found = set(self._new_work or ())
+        for a in agents:
+            if worker.is_cancelled:
+                return
+            if not a.worktree_exists or a.merged:
+                found.discard(a.name)
+                continue
+            key = (a.files, a.added, a.removed, a.commits, a.dirty, a.worktree)
+            if keys.get(a.name) == key and a.name not in force:
+                continue
+            try:
+                new = has_new_work(Path(a.worktree), self.fleet.reviewed_ref(a))
+            except (PaneboardError, OSError):
+                continue
+            keys[a.name] = key
+            (found.add if new else found.discard)(a.name)
+        found &= {a.name for a in agents}
+        self._new_work_keys, self._new_work = keys, found
+        self.post_message(NewWorkFound(set(found)))
