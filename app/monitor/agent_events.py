@@ -103,3 +103,19 @@ def hook_files_changed(facts: dict[str, Facts], paths) -> list[str]:
     return [f.agent.name for f in list(facts.values())
             if f.hook_events is not None and (names is None or f.hook_events.path.name in names)
             and poll_hooks(f)]
+
+
+async def ask_exit_code(client, f: Facts, now: float) -> bool:
+    """A dead pane whose exit code tmux did not know yet: ask again (for 30 s); True if it is known now."""
+    a = f.agent
+    if not (a.pane and not a.pane_alive and a.exit_code is None and not a.merged and now - (f.exited_at or 0) < 30):
+        return False
+    try:
+        reply = await client.command("display-message", "-p", "-t", a.pane, "#{pane_dead_status}")
+    except Exception:
+        return False
+    code = reply[0].strip() if reply else ""
+    if not code.lstrip("-").isdigit():
+        return False
+    a.exit_code = int(code)
+    return True

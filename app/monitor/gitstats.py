@@ -8,8 +8,12 @@ refresh after it, `debounce` later, so a burst of writes costs at most two.
 from __future__ import annotations
 
 import asyncio
+import logging
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Awaitable, Callable
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -60,3 +64,20 @@ class StatsScheduler:
         for slot in self._slots.values():
             if slot.task is not None:
                 slot.task.cancel()
+
+
+async def read_worktree(repo_root: Path, f) -> tuple | None:
+    """("stats", stats, newest file time or None) of the agent's worktree, read in a thread; ("missing",
+    its branch's stats) when the worktree was removed outside paneboard; None when there is nothing to read."""
+    from .once import branch_stats, stats_with_mtime
+    a = f.agent
+    if a.worktree and not a.merged and not Path(a.worktree).is_dir():
+        return "missing", await asyncio.to_thread(branch_stats, repo_root, a.branch, a.base)
+    if not a.worktree_exists or a.merged:
+        return None
+    try:
+        s, newest = await asyncio.to_thread(stats_with_mtime, a.worktree, a.base, not f.stats_done)
+    except Exception:
+        log.exception("stats failed for %s", a.name)
+        return None
+    return "stats", s, newest

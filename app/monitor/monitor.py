@@ -27,9 +27,9 @@ from .control_link import ControlLink
 from .discovery import fold, prepare_new, recheck_stopped
 from .facts import Facts, apply_conflicts, apply_overlaps, apply_scope, apply_stats, seed_errors_from_screen, snapshot, \
     status_since
-from .gitstats import StatsScheduler
+from .gitstats import StatsScheduler, read_worktree
 from .limits import Parking
-from .once import branch_stats, settle_since, stats_with_mtime
+from .once import settle_since
 from .publish import Publisher, Update, coordination, status_file_paths
 from .timeline_feed import TimelineFeed
 
@@ -370,22 +370,15 @@ class Monitor:
     async def _refresh_stats(self, name: str) -> bool:
         """Read the agent's git stats and judge it (and whoever it overlaps with) again."""
         f = self._facts.get(name)
-        a = f.agent if f else None
-        if a is not None and a.worktree and not a.merged and not Path(a.worktree).is_dir():
-            # Removed outside paneboard: what its branch still holds goes into its `missing` why.
-            apply_stats(f, await asyncio.to_thread(branch_stats, self.fleet.repo.root, a.branch, a.base), None)
-            self._reassess(name)
+        read = await read_worktree(self.fleet.repo.root, f) if f is not None else None
+        if read is None or read[0] == "missing":
+            if read is not None:         # removed outside paneboard: its branch's stats go into its why
+                apply_stats(f, read[1], None)
+                self._reassess(name)
             self._settled(name)
             return False
-        if a is None or not a.worktree_exists or a.merged:
-            self._settled(name)
-            return False
-        try:
-            s, newest = await asyncio.to_thread(stats_with_mtime, a.worktree, a.base, not f.stats_done)
-        except Exception:
-            log.exception("stats failed for %s", a.name)
-            self._settled(name)
-            return False
+        _, s, newest = read
+        a = f.agent
         self.counters["stats"] += 1
         first, f.stats_done = not f.stats_done, True
         now = self.clock()
@@ -427,17 +420,8 @@ class Monitor:
         if client is None:
             return
         for f in list(self._facts.values()):
-            a = f.agent
-            if a.pane and not a.pane_alive and a.exit_code is None and not a.merged \
-                    and self.clock() - (f.exited_at or 0) < 30:
-                try:
-                    reply = await client.command("display-message", "-p", "-t", a.pane, "#{pane_dead_status}")
-                except Exception:
-                    continue
-                code = reply[0].strip() if reply else ""
-                if code.lstrip("-").isdigit():
-                    a.exit_code = int(code)
-                    self._reassess(a.name)
+            if await events.ask_exit_code(client, f, self.clock()):
+                self._reassess(f.agent.name)
 
     # -- judging and publishing ------------------------------------------------
 
