@@ -37,7 +37,8 @@ def task_problem(task: Task) -> str | None:
 
 
 def prompt_delivery(preset: presets.Preset, prompt: str) -> str:
-    """How the prompt reaches the agent: "arg" on its command line, "paste" once it runs, or "none"."""
+    """How the prompt reaches the agent: "arg" on its command line, "placeholder" in place of a custom
+    command's `{prompt}`, "paste" once it runs, or "none"."""
     if not prompt or preset.prompt == "none":
         return "none"
     if preset.prompt == "arg" and len(prompt.encode("utf-8")) > ARG_PROMPT_MAX_BYTES:
@@ -169,7 +170,8 @@ class StartVerbs(FleetCore):
             # Hook settings live beside the log, never in the worktree (no diff, no out_of_scope).
             hooks_file = hooks.install(self.repo.common_dir, task.name) \
                 if preset.hooks and (self.settings.hooks if task.hooks is None else task.hooks) else None
-            argv = preset.command(task.prompt if prompt_delivery(preset, task.prompt) == "arg" else None, hooks_file)
+            on_command_line = prompt_delivery(preset, task.prompt) in ("arg", "placeholder")
+            argv = preset.command(task.prompt if on_command_line else None, hooks_file)
             try:
                 return self.tmux.new_agent_window(self.session, slug, str(path), argv, env, options,
                                                   pipe=logs.pipe_command(log))

@@ -285,7 +285,8 @@ def test_restore_brings_a_missing_worktree_back_from_its_branch(repo: Path, tmux
 # ---------------------------------------------------------------- item 13: a submodule bump merges cleanly
 
 def bump(repo: Path, tmux_socket: str, name: str) -> tuple[Path, str]:
-    wt = spawn(repo, tmux_socket, name)
+    # An agent that has finished: `merge` refuses a working one (issue 9), and this one's work is done.
+    wt = spawn(repo, tmux_socket, name, "true")
     sub = init_sub(wt)
     write(sub / "bumped.txt", "bumped\n")
     git(sub, "add", "bumped.txt")

@@ -337,7 +337,9 @@ def test_demo_shows_every_trigger_within_a_minute_and_stops(tmp_path: Path):
         def every_kind() -> dict:
             rows = ls(repo, sock)
             seen = {t["kind"]: name for name, row in rows.items() for t in row["triggers"]}
-            assert set(seen) == {k.value for k in TriggerKind}, sorted(seen)
+            # Every kind but `missing`, which takes a worktree deleted behind paneboard's back: a fault the
+            # fault suite stages (tests/faults/test_safe_discard.py), not a moment of a working day.
+            assert set(seen) == {k.value for k in TriggerKind} - {TriggerKind.MISSING.value}, sorted(seen)
             return rows
         rows = retry_until(every_kind, timeout=60, interval=1.0)
         took = time.monotonic() - started
