@@ -204,7 +204,8 @@ def clock(at: float) -> str:
 def line(event: Event) -> str:
     """One event as `paneboard log` prints it: date and time, kind, text, who."""
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.at))
-    who = f"  ({event.source})" if event.source and event.source != "monitor" else ""
+    by = (event.data or {}).get("rule") or event.source     # an automatic rule names itself
+    who = f"  ({by})" if by and by != "monitor" else ""
     text = " ".join(event.text.split()) if event.kind not in ("reply", "comment") else event.text
     text = text.replace("\n", "\n" + " " * 34)
     return f"{stamp}  {event.kind:<12}  {text}{who}"

@@ -18,11 +18,11 @@ class AnswerVerbs(FleetCore):
             raise PaneboardError(f"agent {name!r} is not running ({agent.status.why})")
         return self.tmux_on(agent.socket), agent.pane
 
-    def send(self, name: str, text: str, enter: bool = True) -> None:
-        """Type text (literally) into the agent's pane, then Enter."""
+    def send(self, name: str, text: str, enter: bool = True, source: str | None = None) -> None:
+        """Type text (literally) into the agent's pane, then Enter; `source` names an automatic rule that sent it."""
         tmux, pane = self._live_pane(name)
         tmux.send_text(pane, text, enter=enter)
-        self._record(name, "reply", text)
+        self._record(name, "reply", text, **({"rule": source} if source else {}))
 
     def send_key(self, name: str, key: str) -> None:
         """Press one named key (Enter, Escape, Up, C-c...) in the agent's pane."""

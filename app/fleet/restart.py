@@ -69,7 +69,10 @@ class RestartVerbs(StartVerbs):
         # Read before the new start empties its hook events and pane: the conversation to resume.
         session_id = sessions.remember(self, agent)
         resumed = preset.resuming(session_id)
-        return self._start_again(agent, resumed or preset, session_id, prompt=resumed is None)
+        started = self._start_again(agent, resumed or preset, session_id, prompt=resumed is None)
+        self._record(name, "restart", f"resumed session {session_id}" if resumed and session_id
+                     else "resumed its latest session" if resumed else "started again as it was first started")
+        return started
 
     @staticmethod
     def _startable(spec: str, name: str) -> presets.Preset:

@@ -124,7 +124,7 @@ class Parking:
             return
         text = presets.resolve(a.agent).continue_text
         try:
-            await asyncio.to_thread(self.fleet.send, a.name, text)
+            await asyncio.to_thread(self.fleet.send, a.name, text, True, "on_limit: resume")
         except Exception as exc:     # the pane went meanwhile: say so, the limit trigger stays
             self.note(a.name, f"could not resume after its usage limit reset at {reset}: {exc}")
             return

@@ -79,3 +79,11 @@ def test_a_restarted_monitor_repeats_nothing_and_misses_nothing(tmp_path: Path):
     assert said == [("status", "needs_input: asks"), ("trigger", "needs_input raised: asks"),
                     ("file", "first touched x.py"), ("file", "first touched y.py"),
                     ("trigger", "needs_input cleared"), ("trigger", "needs_input raised: asks again")]
+
+
+def test_an_answer_sent_by_an_automatic_rule_says_which(tmp_path: Path):
+    t = Timeline(tmp_path)
+    t.record("a", "reply", "continue", source="dashboard", rule="on_limit: resume", at=10.0)
+    t.record("a", "reply", "yes please", source="cli", at=20.0)
+    by_rule, by_hand = [timeline.line(e) for e in t.events("a")]
+    assert by_rule.endswith("continue  (on_limit: resume)") and by_hand.endswith("yes please  (cli)")

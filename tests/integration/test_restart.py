@@ -121,6 +121,8 @@ def test_restart_after_every_way_of_stopping(repo: Path, tmux_socket: str, tmp_p
     assert worktree_state(wt) == before
     after = fleet.get("worker", stats=False)
     assert after.branch == agent.branch and after.worktree == agent.worktree and after.pane is not None
+    restarts = [e for e in fleet.timeline.events("worker") if e.kind == "restart"]
+    assert [(e.text, e.source) for e in restarts] == [("started again as it was first started", "cli")]
     if not exit_with:
         assert after.pane_alive
         row = json.loads(paneboard("ls", "--json", cwd=repo, socket_name=tmux_socket).stdout)[0]
