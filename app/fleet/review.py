@@ -30,7 +30,8 @@ class ReviewVerbs(FleetCore):
         if not comments:
             raise PaneboardError("no comments to send")
         text = remarks.message(comments)
-        self.tmux.send_text(self._live_pane(name), text)   # type: ignore[attr-defined] - AnswerVerbs
+        tmux, pane = self._live_pane(name)   # type: ignore[attr-defined] - AnswerVerbs: on the agent's own server
+        tmux.send_text(pane, text)
         self._record(name, "comment", text, count=len(comments))
         return text
 
