@@ -42,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
                 description="Run many AI coding agents in parallel: one tmux pane and one git worktree each.")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
-    sub.add_parser("dashboard", parents=[common], help="open the dashboard (the default)")
+    db = sub.add_parser("dashboard", parents=[common], help="open the dashboard (the default)")
+    db.add_argument("--read-only", action="store_true",
+                    help="watch only: every key that would change an agent, the repository or paneboard's state is refused")
+    _serve_parser(sub, common)
     _start_parsers(sub, common)
     ls = sub.add_parser("ls", parents=[common], help="list agents")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
@@ -89,6 +92,17 @@ def _start_parsers(sub, common) -> None:
     s.add_argument("--base", default=None, help="base branch (default: the checked-out branch)")
     s.add_argument("--count", type=int, default=1, help="run the same task in N agents (best-of-N)")
     s.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+
+
+def _serve_parser(sub, common) -> None:
+    from .serve import DEFAULT_HOST, DEFAULT_PORT, port_number
+    sv = sub.add_parser("serve", parents=[common],
+                        help="serve the dashboard to a web browser (textual-serve), behind a URL with a random token")
+    sv.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})")
+    sv.add_argument("--port", type=port_number, default=DEFAULT_PORT,
+                    help=f"TCP port (default: {DEFAULT_PORT}; 0: any free port)")
+    sv.add_argument("--read-only", action="store_true",
+                    help="the browser can watch but change nothing (no replies, approvals, merges, discards...)")
 
 
 def _land_parsers(sub, common) -> None:
@@ -243,7 +257,9 @@ def _dispatch(args) -> int | None:
         return _demo(args)
     fleet = _fleet(args, announce=cmd != "dashboard")
     if cmd == "dashboard":
-        return _dashboard(fleet)
+        return _dashboard(fleet, read_only=getattr(args, "read_only", False))
+    if cmd == "serve":
+        return _serve(fleet, args)
     run = _COMMANDS.get(cmd)
     if run is None:
         raise PaneboardError(f"unknown command {cmd!r}")
@@ -640,9 +656,17 @@ def _doctor_repo(path: Path) -> None:
           f"{worktrees} worktree(s), {len(ours)} paneboard branch(es), {len(archives)} archive(s)")
 
 
-def _dashboard(fleet, title: str | None = None) -> int:
+def _dashboard(fleet, title: str | None = None, read_only: bool = False) -> int:
     from .dashboard import run_dashboard
-    return run_dashboard(fleet, title=title)
+    return run_dashboard(fleet, title=title, read_only=read_only)
+
+
+def _serve(fleet, args) -> int:
+    from .serve import ServeOptions, serve
+    task_file = args.file.resolve() if args.file is not None else None
+    options = ServeOptions(repo=fleet.repo.root, host=args.host, port=args.port, socket=fleet.tmux.socket_name,
+                           task_file=task_file, read_only=args.read_only)
+    return serve(options, say=lambda line: print(line, flush=True))
 
 
 def _demo(args) -> int:

@@ -25,6 +25,25 @@ from .screens.messages import ActionFinished, AgentsRefreshed
 
 REFRESH_SECONDS = 1.0
 
+CHANGES = frozenset({
+    # the main screen's keys: input to an agent (attach hands over its pane), its life, its work
+    "attach", "reply", "approve", "reject", "spawn", "kill", "restart", "check", "merge", "discard",
+    # triggers acknowledged or snoozed are hidden for every dashboard, `ls` and the status files
+    "acknowledge", "snooze",
+    # a review's comments (drafts are kept in the state directory) and a combined candidate
+    "comment", "send_comments", "edit", "delete", "combine",
+})
+"""The actions `--read-only` refuses: each changes an agent, the repository or paneboard's state.
+The screens only these open (reply, new agent, comment, confirmation) need no entry."""
+READ_ONLY = "read-only: this dashboard can watch but not change anything"
+
+
+def action_name(action) -> str:
+    """The bare name of an action string or parsed action ("app.take('left')" -> "take")."""
+    if not isinstance(action, str):
+        return action[1]
+    return action.partition("(")[0].rpartition(".")[2]
+
 
 class Dashboard(App):
     """paneboard: the main screen on a fleet of agents, and the screens it opens."""
@@ -42,11 +61,12 @@ class Dashboard(App):
     ]
 
     def __init__(self, fleet: Fleet, title: str | None = None, refresh_seconds: float = REFRESH_SECONDS,
-                 monitor: Monitor | None = None):
+                 monitor: Monitor | None = None, read_only: bool = False):
         super().__init__()
         self.fleet = fleet
+        self.read_only = read_only
         fleet.source = "dashboard"     # who acted, in each agent's timeline
-        self.monitor = monitor or Monitor(fleet, rediscover_every=max(refresh_seconds * 5, 2.0))
+        self.monitor = monitor or Monitor(fleet, rediscover_every=max(refresh_seconds * 5, 2.0), watch_only=read_only)
         self.refresh_seconds = refresh_seconds
         self.main_screen = MainScreen(fleet, self.monitor)
         self._queued_key: tuple | None = None
@@ -54,7 +74,8 @@ class Dashboard(App):
         self._live_agents: list[Agent] = []
         if title:
             self.title = title
-        self.sub_title = f"{fleet.repo.root}  ·  tmux {fleet.tmux.socket_name or 'default'}:{fleet.session}"
+        self.sub_title = (f"{fleet.repo.root}  ·  tmux {fleet.tmux.socket_name or 'default'}:{fleet.session}"
+                          + ("  ·  read-only" if read_only else ""))
         for theme in (*themes.BUILTIN, *themes.user_themes()):
             self.register_theme(theme)
         self.theme = fleet.settings.theme if fleet.settings.theme in self.available_themes else themes.DARK.name
@@ -82,8 +103,18 @@ class Dashboard(App):
             return self.main_screen.check_action(action, parameters)
         return True
 
+    def _check_action_state(self, action: str, default_namespace):
+        # Textual's footer asks this of every binding, on every screen: read-only hides what it refuses.
+        if self.read_only and action_name(action) in CHANGES:
+            return False
+        return super()._check_action_state(action, default_namespace)
+
     async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
-        """Run an action; the main screen's own (its keys, the palette's agent commands) run on it, from any screen."""
+        """Run an action (every key and palette command comes here): refused in one line when read-only and
+        it changes something; the main screen's own run on it, from any screen."""
+        if self.read_only and action_name(action) in CHANGES:
+            self.notify(READ_ONLY, title="read-only", severity="warning", timeout=4, markup=False)
+            return True
         if isinstance(action, str) and action in ACTIONS and default_namespace in (None, self):
             default_namespace = self.main_screen
         return await super().run_action(action, default_namespace, namespaces)
@@ -178,8 +209,8 @@ def key_table_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_dashboard(fleet: Fleet, title: str | None = None) -> int:
+def run_dashboard(fleet: Fleet, title: str | None = None, read_only: bool = False) -> int:
     """Run the dashboard until the user quits (agents keep running); the exit code (1 if it crashed)."""
-    app = Dashboard(fleet, title=title)
+    app = Dashboard(fleet, title=title, read_only=read_only)
     app.run()
     return app.return_code or 0

@@ -72,8 +72,10 @@ class Monitor:
                  capture_delay: float = 0.04, capture_interval: float = 1.0, tick: float = 1.0,
                  rediscover_every: float = 10.0, max_rate: float = 20.0, stats_debounce: float = 0.1,
                  watch_step: int = 50, watch_debounce: int = 200, write_status: bool = True,
-                 control_factory: Callable | None = None):
+                 control_factory: Callable | None = None, watch_only: bool = False):
         self.fleet = fleet
+        # A read-only dashboard watches only: no status files, timeline lines, on_trigger or resume.
+        self.watch_only = watch_only
         self.settings = fleet.settings
         self.clock = clock
         self.tick = tick
@@ -82,8 +84,9 @@ class Monitor:
                          "updates": 0, "hooks": 0, "control_starts": 0}
         self.book = TriggerBook()
         self.attention = Attention(self.book, fleet.repo.state_dir / "triggers.json")
-        self.publisher = Publisher(fleet, clock, self.counters, max_rate=max_rate, write_status=write_status)
-        self.timeline = TimelineFeed(fleet.timeline)
+        self.publisher = Publisher(fleet, clock, self.counters, max_rate=max_rate,
+                                   write_status=write_status and not watch_only, commands=not watch_only)
+        self.timeline = TimelineFeed(fleet.timeline, writes=not watch_only)
         self.captures = CaptureScheduler(self._capture, delay=capture_delay, interval=capture_interval)
         self.stats = StatsScheduler(self._refresh_stats, debounce=stats_debounce)
         self.parking = Parking(fleet, clock, self._reassess, self.publisher.note)
@@ -447,7 +450,7 @@ class Monitor:
             self._queue(raised, cleared)
             if raised:
                 self.publisher.run_commands(raised)
-        if self._loop is not None:
+        if self._loop is not None and not self.watch_only:
             self.parking.follow(f)
 
     def _settled(self, name: str) -> None:

@@ -107,12 +107,14 @@ def _write_status_files(json_path: Path, md_path: Path, text: str, md: str) -> N
 class Publisher:
     """Hands every change to the subscribers, the status board files and the user's on_trigger command."""
 
-    def __init__(self, fleet, clock: Callable[[], float], counters: dict, *, max_rate: float, write_status: bool):
+    def __init__(self, fleet, clock: Callable[[], float], counters: dict, *, max_rate: float, write_status: bool,
+                 commands: bool = True):
         self.fleet = fleet
         self.clock = clock
         self.counters = counters
         self.min_interval = 1.0 / max_rate
         self.write_status = write_status
+        self.commands = commands        # False: on_trigger is left to a dashboard that may act
         self.ready = asyncio.Event()
         self._subs: list[_Subscriber] = []
         self._status_dirty = asyncio.Event()
@@ -177,7 +179,7 @@ class Publisher:
 
     def run_commands(self, raised: list[Trigger]) -> None:
         """Run on_trigger for each raised trigger, except those the previous dashboard already announced."""
-        argv = list(self.fleet.settings.on_trigger or ())
+        argv = list(self.fleet.settings.on_trigger or ()) if self.commands else []
         for t in raised:
             if t.key in self._quiet_keys and self.clock() - self._started < _QUIET_SECONDS:
                 self._quiet_keys.discard(t.key)

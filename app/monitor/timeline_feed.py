@@ -34,8 +34,9 @@ class _Memory:
 class TimelineFeed:
     """Writes what the monitor sees into each agent's timeline; a failed write is logged, never raised."""
 
-    def __init__(self, timeline: Timeline):
+    def __init__(self, timeline: Timeline, writes: bool = True):
         self.timeline = timeline
+        self.writes = writes
         self._memory: dict[str, _Memory] = {}
         self._started = 0.0
         self._beat = 0.0
@@ -163,8 +164,9 @@ class TimelineFeed:
                 **data) -> None:
         self._write(lambda: self.timeline.record(name, kind, text, source=source, at=at, **data))
 
-    @staticmethod
-    def _write(fn) -> None:
+    def _write(self, fn) -> None:
+        if not self.writes:
+            return
         try:
             fn()
         except OSError as exc:

@@ -255,11 +255,11 @@ class MainScreen(AgentActions, ReviewFlow, ReviewMarks, Screen):
         self.capture_now()
         self._show_selected()
 
-    def on_agent_table_chosen(self, message: AgentTable.Chosen) -> None:
+    async def on_agent_table_chosen(self, message: AgentTable.Chosen) -> None:
         """Choosing a row means "attach to it"."""
-        # The table owns `enter` while focused.
+        # The table owns `enter` while focused; the App's run_action says whether attaching is allowed.
         message.stop()
-        self.action_attach()
+        await self.app.run_action("attach")
 
     def on_screen_captured(self, message: ScreenCaptured) -> None:
         """Show the captured pane if its agent is still the selected one."""

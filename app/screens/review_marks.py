@@ -51,7 +51,7 @@ class ReviewMarks:
             reviewed_tree=lambda: self.fleet.reviewed_tree(name))
 
         def closed(tree: str | None) -> None:
-            if tree:
+            if tree and not getattr(self.app, "read_only", False):   # a read-only look records nothing
                 self.record_reviewed(name, tree)
             if then is not None:
                 then(tree)
