@@ -29,10 +29,26 @@ class DashboardSession(AppService):
         self._stdin = process.stdin
         return process
 
+    async def run(self) -> None:
+        """Relay the dashboard's output; when it ends (quit, or died), end the browser's session too."""
+        await super().run()
+        with contextlib.suppress(Exception):
+            await self.remote_close()
+
     @property
     def pid(self) -> int | None:
         """The dashboard process's id (None before it started)."""
         return self._process.pid if self._process is not None else None
+
+    @property
+    def running(self) -> bool:
+        """True while the dashboard process runs (not yet reaped)."""
+        return self._process is not None and self._process.returncode is None
+
+    async def exited(self) -> None:
+        """Wait until the dashboard process has exited."""
+        if self._process is not None:
+            await self._process.wait()
 
 
 class TokenServer(Server):
@@ -111,8 +127,9 @@ class TokenServer(Server):
         """Ask the dashboard to quit; terminate its process group if it has not within QUIT_SECONDS."""
         try:
             await asyncio.wait_for(session.stop(), QUIT_SECONDS)
-        except (asyncio.TimeoutError, asyncio.CancelledError, OSError):
-            if session.pid is not None:
+            await asyncio.wait_for(session.exited(), QUIT_SECONDS)
+        except (TimeoutError, asyncio.CancelledError, OSError):
+            if session.running:
                 stop_group(session.pid)
 
     async def on_startup(self, app: web.Application) -> None:
@@ -154,7 +171,7 @@ class TokenServer(Server):
             self.say(f"stopping: closing {len(self.sessions)} browser session(s); the agents keep running")
             await runner.cleanup()
             for session in list(self.sessions):       # a handler the shutdown cancelled early
-                if session.pid is not None:
+                if session.running:
                     stop_group(session.pid)
         return 0
 
