@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import aiohttp_jinja2
@@ -18,8 +20,20 @@ from textual_serve.server import Server, to_int
 from .serve import QUIT_SECONDS, ServeError, ServeOptions, browser_url, same_origin, stop_group, token_matches
 
 
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+
+
 class DashboardSession(AppService):
     """One browser session's dashboard process, in a process group of its own (Ctrl-C reaches the server only)."""
+
+    def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
+        environment = super()._build_environment(width=width, height=height)
+        # Not "inside tmux": attach from a browser must not switch the tmux client of serve's terminal.
+        for name in ("TMUX", "TMUX_PANE"):
+            environment.pop(name, None)
+        # `python -m app.cli` finds this paneboard whatever the current directory.
+        environment["PYTHONPATH"] = os.pathsep.join(filter(None, (_PACKAGE_ROOT, environment.get("PYTHONPATH"))))
+        return environment
 
     async def _open_app_process(self, width: int = 80, height: int = 24):
         environment = self._build_environment(width=width, height=height)

@@ -32,8 +32,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 class Served:
     """A running `paneboard serve`: its process, every line it printed, and the URL it gave."""
 
-    def __init__(self, repo: Path, socket_name: str, *args: str):
-        self.proc = subprocess.Popen(cli_argv("serve", "--port", "0", *args), cwd=repo, env=cli_env(socket_name),
+    def __init__(self, repo: Path, socket_name: str, *args: str, env: dict[str, str] | None = None):
+        self.proc = subprocess.Popen(cli_argv("serve", "--port", "0", *args), cwd=repo,
+                                     env={**cli_env(socket_name), **(env or {})},
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      start_new_session=True)
         self.lines: list[str] = []

@@ -147,3 +147,25 @@ async def test_a_read_only_session_refuses_to_approve(repo: Path, tmux_socket: s
         assert "Do you want to proceed?" in out                    # still asking: nothing was answered
     finally:
         served.close()
+
+
+async def test_a_repository_path_with_spaces_and_quotes_is_served_from_inside_tmux(tmux_socket: str, tmp_path: Path):
+    from tests.helpers import make_repo
+    repo = make_repo(tmp_path / "my project's; $(touch pwned)")
+    start_agents(repo, tmux_socket, tmp_path, ("api",))
+    # serve started from a tmux pane: the dashboards it starts must not think they are inside tmux.
+    served = Served(repo, tmux_socket, env={"TMUX": "/tmp/not-a-socket,1,0", "TMUX_PANE": "%9"})
+    try:
+        client, websocket = await open_session(served)
+        await until(lambda: len(served.dashboards()) == 1, timeout=30)
+        pid = int(served.wait_for("session 1 started").rsplit("pid ", 1)[1].rstrip(")"))
+        assert Path(f"/proc/{pid}/cwd").resolve() == repo.resolve()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert str(repo).encode() in argv                   # one argument, exactly the path
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert not [v for v in environ if v.startswith((b"TMUX=", b"TMUX_PANE="))]
+        assert (await asyncio.wait_for(websocket.receive(), 30)).data   # it paints
+        await client.close()
+        assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
+    finally:
+        served.close()
