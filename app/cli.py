@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     a = sub.add_parser("attach", parents=[common], help="attach this terminal to an agent's pane")
     a.add_argument("name")
-    se = sub.add_parser("send", parents=[common], help="type a line (or press a key) in an agent's pane")
+    se = sub.add_parser("send", parents=[common],
+                        help="deliver a reply so the agent submits it (exit 1 if that is not confirmed), or press a key")
     se.add_argument("name")
     se.add_argument("text", nargs="?", default=None)
     se.add_argument("--key", default=None, help="press one named key instead (Enter, Escape, Up, C-c, ...)")
@@ -331,7 +332,9 @@ def _send(fleet, args) -> int:
     elif args.text is None:
         raise PaneboardError("send needs TEXT or --key KEY")
     else:
-        fleet.send(args.name, args.text, enter=not args.no_enter)
+        # Not confirmed: DeliveryNotConfirmed says what the screen showed, and the exit code is 1.
+        done = fleet.send(args.name, args.text, enter=not args.no_enter)
+        print(f"sent to {args.name}: {'confirmed, ' if not args.no_enter else ''}{done.saw}")
     return 0
 
 
