@@ -267,7 +267,6 @@ def _up(fleet, args) -> int:
     for name in queued:
         print(f"queued  {name}  (waits for its `after` tasks to be merged)")
     code = _up_existing(fleet, skipped, args.restart)
-    fleet.wait_for_prompts()
     return code
 
 
@@ -303,7 +302,6 @@ def _restart(fleet, args) -> int:
     if args.name is not None:
         agent = fleet.restart(args.name, force=args.force, agent_spec=args.agent)
         print(_restarted_line(agent))
-        fleet.wait_for_prompts()
         return 0
     started, failed = fleet.restart_all()
     for agent in started:
@@ -312,7 +310,6 @@ def _restart(fleet, args) -> int:
         print(f"paneboard: not restarted {name}: {why}", file=sys.stderr)
     if not started and not failed:
         print("nothing to restart: every agent is running, merged or discarded")
-    fleet.wait_for_prompts()
     return 1 if failed else 0
 
 
@@ -460,7 +457,6 @@ def _spawn(fleet, args) -> int:
     for t in fleet.expand(task):
         a = fleet.spawn(t, base=args.base)
         print(f"started {a.name}  {a.branch}  {a.worktree}  pane {a.pane}  PORT={a.port}")
-    fleet.wait_for_prompts()
     return 0
 
 

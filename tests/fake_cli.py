@@ -119,7 +119,8 @@ def main() -> None:
                 continue
             ch, pending = pending[:1], pending[1:]
             if ch in (b"\r", b"\n"):
-                soon = time.monotonic() - pasted_at < args.newline_ms / 1000 or pasted_at == float("inf")
+                gap = time.monotonic() - pasted_at
+                soon = gap < args.newline_ms / 1000 or pasted_at == float("inf")
                 pasted_at = 0.0
                 if args.never_submit or soon:
                     screen.buffer += "\n"

@@ -68,13 +68,17 @@ class Look:
     def distance(self, mark: str, reach: int = REACH) -> int | None:
         """How many rows above the cursor the text's end begins (0: the cursor's row); None if not within reach."""
         rows, c = self.rows, min(self.cursor, len(self.rows) - 1)
-        for k in range(0, reach + 1):
+        for k in range(reach + 1):
             top = c - k
             if top < 0:
                 return None
             if (mark and mark in squash("".join(rows[top:c + 1]))) or COLLAPSED.search(rows[top]):
                 return k
         return None
+
+    def cursor_row(self) -> str:
+        """The row the cursor is on, squashed ("" when off the screen)."""
+        return squash(self.rows[self.cursor]) if 0 <= self.cursor < len(self.rows) else ""
 
     def line(self) -> str:
         """The last non-blank row, for a message."""
@@ -170,6 +174,7 @@ def deliver(tmux: Tmux, pane: str, text: str, submit: tuple[str, ...] = ("Enter"
         return Delivery(True, "its terminal took the line (the program reads whole lines)")
     heard = SubmitEvents(events)
     mark = mark_of(text)
+    box = look(tmux, pane).cursor_row()     # the empty input box, as it shows again once the text left it
     tmux.paste(pane, text, enter=False)
     pasted = time.monotonic()
     shown = _until(lambda: _shown(look(tmux, pane), mark), show_wait)
@@ -186,7 +191,7 @@ def deliver(tmux: Tmux, pane: str, text: str, submit: tuple[str, ...] = ("Enter"
     for attempt in (1, 2):
         before = shown[1]
         press(tmux, pane, submit)
-        outcome = _until(lambda: _submitted(tmux, pane, mark, before, heard), confirm_wait)
+        outcome = _until(lambda b=before: _submitted(tmux, pane, mark, b, box, heard), confirm_wait)
         if outcome is not None:
             return outcome
         now = look(tmux, pane)
@@ -202,7 +207,7 @@ def _shown(seen: Look, mark: str) -> tuple[Look, int] | None:
     return None if d is None else (seen, d)
 
 
-def _submitted(tmux: Tmux, pane: str, mark: str, before: int, heard: SubmitEvents) -> Delivery | None:
+def _submitted(tmux: Tmux, pane: str, mark: str, before: int, box: str, heard: SubmitEvents) -> Delivery | None:
     """A Delivery once the submit is confirmed (or the agent exited), None while the text is still in the box."""
     event = heard.arrived()
     if event:
@@ -212,4 +217,8 @@ def _submitted(tmux: Tmux, pane: str, mark: str, before: int, heard: SubmitEvent
         return Delivery(False, "the agent exited while the text was submitted")
     if seen.distance(mark, reach=before + 1) is None:
         return Delivery(True, "the text left its input box")
+    if box and seen.cursor_row() == box and mark not in box:
+        # The row the cursor is on shows the empty box again (its prompt, a placeholder); a newline in
+        # the box would have left the cursor on a blank continuation row instead.
+        return Delivery(True, "its input box emptied")
     return None

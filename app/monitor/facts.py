@@ -101,7 +101,27 @@ def set_stopped(f: Facts, rec: dict | None) -> None:
 
 
 def status_of(f: Facts, now: float, settings) -> Status:
-    """The agent's status with its reason, from what tmux, the screen and the clock say."""
+    """The agent's status with its reason, from what tmux, the screen and the clock say (and a prompt that waits)."""
+    return with_waiting_prompt(f.agent, _status_of(f, now, settings))
+
+
+def with_waiting_prompt(a: Agent, status: Status) -> Status:
+    """The status, its why saying so when the agent's task prompt waits (for its question to be answered) or never went."""
+    waiting = a.prompt_waiting
+    if not waiting or a.merged:
+        return status
+    if waiting != "prompt waiting":
+        return replace(status, why=f"{status.why}; {waiting}")
+    if status.kind == Kind.NEEDS_INPUT:
+        asks = (status.evidence or status.why).strip().splitlines()
+        return replace(status, why=f"prompt waiting: the agent asks {asks[-1].strip()[:160]!r}" if asks else
+                       "prompt waiting: the agent asks a question")
+    if status.kind in (Kind.STARTING, Kind.WORKING, Kind.IDLE):
+        return replace(status, why=f"prompt waiting: delivered once the agent is ready ({status.why})")
+    return status
+
+
+def _status_of(f: Facts, now: float, settings) -> Status:
     a = f.agent
     since = f.kind_since or now
     if a.merged:
