@@ -63,6 +63,7 @@ class TriggerKind(StrEnum):
     LIMIT = "limit"
     CONFLICT = "conflict"
     MISSING = "missing"
+    RETRYING = "retrying"      # working for long with only its spinner and timer redrawing: a quiet retry loop
 
 
 @dataclass(frozen=True)
