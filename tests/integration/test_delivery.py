@@ -110,8 +110,9 @@ def test_a_task_prompt_waits_while_the_agent_asks_then_lands(fleet: Fleet, tmp_p
     retry_until(lambda: submitted(out) == [MULTI], timeout=20)
     assert received(out)[0] == {"answer": "y"}
     retry_until(lambda: prompts.PENDING not in fleet.state.read()["agents"]["helper"])
-    last = [e for e in fleet.timeline.events("helper") if e.kind == "prompt"][-1]
-    assert last.text.startswith("task prompt delivered") and last.data["delivered"] == "confirmed"
+    last = retry_until(lambda: (e := [e for e in fleet.timeline.events("helper") if e.kind == "prompt"][-1])
+                       and e.text.startswith("task prompt delivered") and e)
+    assert last.data["delivered"] == "confirmed"
     assert fleet.get("helper", stats=False).prompt_waiting is None
 
 
