@@ -299,6 +299,18 @@ def note_progress(f: Facts, screen: str, now: float) -> None:
         f.screen_shape, f.progress_at = shape, now
 
 
+_TIMER = re.compile(r"(?:(\d+)h ?)?(?:(\d+)m ?)?(\d+)s\b")
+
+
+def spinner_elapsed(screen: str) -> float | None:
+    """The seconds the CLI's own spinner line says its current wait has lasted ("(8m 12s · esc to …)"), if it shows one."""
+    for line in reversed(screen.splitlines()):
+        if line.strip() and _REDRAW_LINE.search(line):
+            m = _TIMER.search(line)
+            return (int(m.group(1) or 0) * 3600 + int(m.group(2) or 0) * 60 + int(m.group(3))) if m else None
+    return None
+
+
 def limit_worked_past(f: Facts) -> bool:
     """The agent works again after its limit notice (a working event since, or new output the screen reads as
     working): the notice is over while it stays on screen; True if that cleared the limit now."""

@@ -78,3 +78,11 @@ def test_a_limit_clears_on_a_working_event_after_it():
     assert not limit_worked_past(f)         # an event from before the notice
     Events.hint = hooks.Hint(Kind.WORKING, "hook PreToolUse: running Bash", 12.0, "PreToolUse", "{}")
     assert limit_worked_past(f) and f.limit is None
+
+
+def test_without_history_the_spinner_timer_dates_the_last_progress():
+    from app.monitor.facts import spinner_elapsed
+    assert spinner_elapsed("x\n✳ Retrying… (25s · esc to interrupt)\n") == 25
+    assert spinner_elapsed("⠏ Trying to reach the model (esc to cancel, 8m 12s)") == 492
+    assert spinner_elapsed("it took 5s\n> ") is None
+    assert spinner_elapsed("") is None
