@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     a = sub.add_parser("attach", parents=[common], help="attach this terminal to an agent's pane")
     a.add_argument("name")
-    se = sub.add_parser("send", parents=[common], help="type a line (or press a key) in an agent's pane")
+    se = sub.add_parser("send", parents=[common],
+                        help="deliver a reply so the agent submits it (exit 1 if that is not confirmed), or press a key")
     se.add_argument("name")
     se.add_argument("text", nargs="?", default=None)
     se.add_argument("--key", default=None, help="press one named key instead (Enter, Escape, Up, C-c, ...)")
@@ -282,7 +283,6 @@ def _up(fleet, args) -> int:
     for name in queued:
         print(f"queued  {name}  (waits for its `after` tasks to be merged)")
     code = _up_existing(fleet, skipped, args.restart)
-    fleet.wait_for_prompts()
     return code
 
 
@@ -318,7 +318,6 @@ def _restart(fleet, args) -> int:
     if args.name is not None:
         agent = fleet.restart(args.name, force=args.force, agent_spec=args.agent)
         print(_restarted_line(agent))
-        fleet.wait_for_prompts()
         return 0
     started, failed = fleet.restart_all()
     for agent in started:
@@ -327,7 +326,6 @@ def _restart(fleet, args) -> int:
         print(f"paneboard: not restarted {name}: {why}", file=sys.stderr)
     if not started and not failed:
         print("nothing to restart: every agent is running, merged or discarded")
-    fleet.wait_for_prompts()
     return 1 if failed else 0
 
 
@@ -347,7 +345,9 @@ def _send(fleet, args) -> int:
     elif args.text is None:
         raise PaneboardError("send needs TEXT or --key KEY")
     else:
-        fleet.send(args.name, args.text, enter=not args.no_enter)
+        # Not confirmed: DeliveryNotConfirmed says what the screen showed, and the exit code is 1.
+        done = fleet.send(args.name, args.text, enter=not args.no_enter)
+        print(f"sent to {args.name}: {'confirmed, ' if not args.no_enter else ''}{done.saw}")
     return 0
 
 
@@ -473,7 +473,6 @@ def _spawn(fleet, args) -> int:
     for t in fleet.expand(task):
         a = fleet.spawn(t, base=args.base)
         print(f"started {a.name}  {a.branch}  {a.worktree}  pane {a.pane}  PORT={a.port}")
-    fleet.wait_for_prompts()
     return 0
 
 

@@ -35,6 +35,7 @@ class Settings:
     base: str | None = None              # None: the branch checked out in the main checkout
     worktree_root: str | None = None     # None: <repo-parent>/<repo-name>.paneboard/
     silence: float = 600.0               # seconds without output or file change
+    quiet_retry: float = 120.0           # seconds working with only spinner/timer redraws: a `retrying` trigger
     port_base: int = 4100
     check: str | None = None
     merge_strategy: str = "merge"
@@ -270,7 +271,7 @@ def _check_keys(ctx, key, where, allowed):
 
 
 _SETTING_FIELDS: dict[str, Callable] = {
-    "agent": _agent, "base": _str, "worktree_root": _str, "silence": _duration,
+    "agent": _agent, "base": _str, "worktree_root": _str, "silence": _duration, "quiet_retry": _duration,
     "port_base": lambda c, n, w: _int(c, n, w, 1024), "check": _str,
     "merge_strategy": _str, "tmux_socket": _str, "session": _str,
     "on_trigger": _str_list, "status_file": _str,

@@ -229,6 +229,7 @@ defaults:
   agent: demo
   base: main
   silence: 20
+  quiet_retry: 20     # rename-sku retries under its spinner: a `retrying` trigger
   check: {check}      # the repository's tests: `t`, and the gate before every merge
 
 tasks:

@@ -128,7 +128,8 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
         {"do": "idle", "reply_edit": "inventory/sync.py"},
     ],
     # Edits its own module (where a teammate's commit on main lands too: a predicted conflict), then
-    # README.md (~4 s, which docs edits too: overlap) and inventory/pricing.py (~6 s): outside its scope.
+    # README.md (~4 s, which docs edits too: overlap) and inventory/pricing.py (~6 s): outside its scope;
+    # then it retries quietly under a redrawing spinner for 45 s (the demo's quiet_retry is 20 s: `retrying`).
     "rogue": [
         {"do": "say", "text": "Renaming Item.sku to Item.code."},
         {"do": "work", "seconds": 2, "label": "Working"},
@@ -138,6 +139,7 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
         {"do": "edit", "path": "README.md", "text": "\nItems are identified by their `code`.\n"},
         {"do": "work", "seconds": 2, "label": "Working"},
         {"do": "edit", "path": "inventory/pricing.py", "text": "\n\n# Uses Item.code.\n"},
+        {"do": "work", "seconds": 45, "label": "Retrying"},
         {"do": "say", "text": "Renamed sku to code everywhere."},
         {"do": "idle", "reply_edit": "inventory/models.py"},
     ],

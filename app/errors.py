@@ -41,6 +41,12 @@ class UnsafeOperation(PaneboardError):
     """An operation was refused because it could lose work or leave the repository half-changed."""
 
 
+class DeliveryNotConfirmed(PaneboardError):
+    """Text was pasted into an agent, but nothing showed that its CLI submitted it."""
+
+    exit_code = 1
+
+
 class DiskFull(PaneboardError):
     """A write failed because the file system is full; nothing was half-done."""
 

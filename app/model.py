@@ -63,6 +63,7 @@ class TriggerKind(StrEnum):
     LIMIT = "limit"
     CONFLICT = "conflict"
     MISSING = "missing"
+    RETRYING = "retrying"      # working for long with only its spinner and timer redrawing: a quiet retry loop
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ class Agent:
     socket: str | None = None        # the tmux socket (-L name) it lives on; None: the default server
     session_id: str | None = None    # the agent CLI's own session id, which restart resumes
     pane_unseen: bool = False        # no pane found, and no record of where it lives or that it stopped
+    prompt_waiting: str | None = None    # its task prompt is not delivered yet: "prompt waiting", or why it never was
 
     @property
     def files_changed(self) -> int:
@@ -146,6 +148,6 @@ class Agent:
             "merged": self.merged, "scope": list(self.scope), "after": list(self.after),
             "last_check": self.last_check, "check_running": self.check_running,
             "limit_resets_at": _iso(self.limit_resets_at), "limit_resume_at": _iso(self.limit_resume_at),
-            "socket": self.socket, "session_id": self.session_id,
+            "socket": self.socket, "session_id": self.session_id, "prompt_waiting": self.prompt_waiting,
             "started_at": self.started_at, "last_activity_at": self.last_activity_at,
         }

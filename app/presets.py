@@ -25,7 +25,8 @@ class Preset:
     `rules` names the family of status rules used to read its screen. `hooks` names the hook
     mechanism the agent offers ("claude": Claude Code hooks, given as `--settings FILE`; see
     app/hooks.py), None when it offers none: custom commands never get any. `continue_text` is
-    typed (then Enter) to carry on once a usage limit lifted, with `on_limit: resume`.
+    typed (then Enter) to carry on once a usage limit lifted, with `on_limit: resume`. `submit` are
+    the keys that submit text once it shows in the input box (app/fleet/deliver.py pastes it first).
 
     Restarting a stopped agent resumes its conversation: `resume` are the arguments that reopen
     a session by id ("{id}" stands for it), `resume_latest` those that continue the latest session
@@ -50,6 +51,8 @@ class Preset:
     resume: tuple[str, ...] = ()
     resume_latest: tuple[str, ...] = ()
     session_hint: str | None = None
+    # What submits pasted text once it shows in the input box: named keys (Enter, C-s…) or literal text.
+    submit: tuple[str, ...] = ("Enter",)
 
     @property
     def binary(self) -> str:

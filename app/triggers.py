@@ -242,6 +242,7 @@ class AgentSnapshot:
     base: str = ""
     conflicts: tuple[str, ...] = ()       # files a merge into the base is predicted to conflict in
     conflict_since: float | None = None
+    progress_at: float | None = None      # the screen last changed by more than spinner and timer redraws
 
     @property
     def last_activity_at(self) -> float:
@@ -304,8 +305,22 @@ def _exit_trigger(s: AgentSnapshot, now: float) -> Trigger | None:
     return Trigger(TriggerKind.EXITED, s.name, what, since, evidence=s.status_evidence, loud=s.exit_code != 0)
 
 
+def quiet_retry(s: AgentSnapshot, now: float, settings) -> Trigger | None:
+    """A working agent whose screen only redraws its spinner and timer, with no file change, past `quiet_retry`."""
+    if s.status != Kind.WORKING or s.progress_at is None or s.last_output_at is None:
+        return None
+    progress = max(s.progress_at, s.last_file_change_at or 0.0, s.started_at)
+    threshold = float(getattr(settings, "quiet_retry", 120.0) or 120.0)
+    if now - progress < threshold or s.last_output_at <= progress:
+        return None     # progress lately, or no redraw since it either (silence tells that one)
+    return Trigger(TriggerKind.RETRYING, s.name,
+                   f"no progress for {duration(now - progress)}: only its spinner/timer redraws "
+                   f"(a quiet retry loop? over its {duration(threshold)} threshold)",
+                   progress, evidence=s.status_evidence or s.status_why)
+
+
 def _live_triggers(s: AgentSnapshot, now: float, settings) -> list[Trigger]:
-    """A running agent's question and silence."""
+    """A running agent's question, silence and quiet retrying."""
     out: list[Trigger] = []
     if s.status == Kind.NEEDS_INPUT:
         what = f"is waiting for an answer: {s.status_why}" if s.status_why else "is waiting for an answer"
@@ -317,6 +332,8 @@ def _live_triggers(s: AgentSnapshot, now: float, settings) -> list[Trigger]:
                            f"no output and no file change since {_clock(last)} "
                            f"(over its {duration(threshold)} silence threshold)",
                            last, evidence=s.status_evidence or s.status_why))
+    elif (retrying := quiet_retry(s, now, settings)) is not None:
+        out.append(retrying)
     return out
 
 

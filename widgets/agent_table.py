@@ -26,6 +26,7 @@ TRIGGER_ICONS = {
     TriggerKind.SILENCE: "…", TriggerKind.NEEDS_INPUT: "?", TriggerKind.REPEATED_ERRORS: "!",
     TriggerKind.OUT_OF_SCOPE: "⊘", TriggerKind.OVERLAP: "⇄", TriggerKind.EXITED: "■",
     TriggerKind.LIMIT: "$", TriggerKind.CONFLICT: "≠", TriggerKind.MISSING: "∅",
+    TriggerKind.RETRYING: "↻",
 }
 # Most important first: on a narrow terminal the right-hand columns are the ones cut off.
 COLUMNS = (("status", "Status"), ("name", "Agent"), ("triggers", "Triggers"), ("merge", "Merge"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +19,7 @@ from .rebuild import rebuild_state
 from ..timeline import Timeline
 from ..tmux import PaneInfo, Tmux
 from ..git.worktrees import RepoInfo
-from . import sessions
+from . import prompts, sessions
 from .sockets import recorded_socket, stopped_on_purpose
 
 _POOL = 8
@@ -65,7 +64,6 @@ class FleetCore:
             if recorded:
                 self.tmux = Tmux(recorded[0])
         self._servers: dict[str | None, Tmux] = {self.tmux.socket_name: self.tmux}
-        self._paste_threads: list[threading.Thread] = []
         self.recovered = None  # what recover_interrupted_merge() did at start, if anything
         self.notices: list[str] = []  # one-line warnings for the CLI or the dashboard to show (take_notices)
         self.task_file: Path | None = None
@@ -89,6 +87,7 @@ class FleetCore:
             fleet.notices.append(fleet.recovered.summary())
         fleet.state.read()  # an unreadable state file is moved aside and rebuilt now, with a warning
         fleet.notices += fleet.finish_interrupted_merges()
+        prompts.resume(fleet)   # a task prompt whose delivery process was killed is delivered again
         return fleet
 
     def take_notices(self) -> list[str]:
@@ -186,6 +185,7 @@ class FleetCore:
             worktree_exists=bool(worktree) and Path(worktree).is_dir(),
             socket=socket, session_id=rec.get("session_id"),
             pane_unseen=pane is None and "socket" not in rec and not stopped_on_purpose(rec),
+            prompt_waiting=prompts.waiting_why(rec),
         )
         if agent.merged and "merged_files" in rec:
             # What was merged, recorded at merge time: the worktree may be gone, the branch part of the base.

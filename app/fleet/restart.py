@@ -9,7 +9,6 @@ continue-the-latest option) instead of the prompt; any other command starts as i
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -21,9 +20,9 @@ from ..git import worktrees
 from ..model import Agent, Kind
 from ..names import slugify
 from ..tmux import Tmux
-from . import sessions
+from . import prompts, sessions
 from .sockets import describe
-from .start import StartVerbs
+from .start import StartVerbs, prompt_delivery
 
 
 class RestartVerbs(StartVerbs):
@@ -134,13 +133,16 @@ class RestartVerbs(StartVerbs):
                 home.tmux.kill_window(old)   # its output is in the agent's log
             rec.update(pane=pane, port=port, started_at=started, restarted_at=started, socket=home.tmux.socket_name,
                        session=home.session, exit_code=None)
+            # A prompt that never reached the agent is delivered now, even into a resumed conversation.
+            undelivered = isinstance(rec.get(prompts.PENDING), dict) and bool(rec.get("prompt"))
+            how = prompt_delivery(preset, task.prompt)
+            pasted = how == "paste" or (undelivered and how not in ("arg", "placeholder"))
+            if pasted:
+                prompts.mark(rec, pane, started)
             if session_id:
                 rec["session_id"] = session_id
-        if task.prompt and preset.prompt == "paste":
-            t = threading.Thread(target=home._paste_when_ready, args=(pane, task.prompt, preset.ready),
-                                 daemon=True, name=f"paste-{slugify(name)}")
-            t.start()
-            self._paste_threads.append(t)
+        if pasted:
+            prompts.start(self.repo.common_dir, name)
         return self.get(name, stats=False)
 
     def _on_server(self, socket: str | None, session: str) -> "RestartVerbs":

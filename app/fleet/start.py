@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import errno
-import re
 import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -19,7 +17,7 @@ from ..errors import PaneboardError, SpawnError, TmuxError
 from ..model import Agent
 from ..names import name_problem, slugify
 from ..tmux import Tmux
-from . import prepare
+from . import prepare, prompts
 from .core import FleetCore
 
 
@@ -78,7 +76,7 @@ class StartVerbs(FleetCore):
             worktrees.add_worktree(self.repo, branch, path, base)
         except PaneboardError as exc:
             raise SpawnError("worktree", str(exc)) from None
-        pane = None
+        pane, pasted = None, False
         try:
             self._make_ready(task, path, files)
             with self.state.edit() as data:
@@ -94,6 +92,8 @@ class StartVerbs(FleetCore):
                     "env": task.env, "silence": task.silence, "check": task.check,
                     "rules": preset.rules, "started_at": started, "hooks": task.hooks,
                 }
+                if pasted := prompt_delivery(preset, task.prompt) == "paste":
+                    prompts.mark(data["agents"][task.name], pane, started)
                 data["queued"].pop(task.name, None)
         except BaseException as exc:
             if pane is not None:
@@ -105,11 +105,8 @@ class StartVerbs(FleetCore):
             if isinstance(exc, PaneboardError):
                 raise SpawnError("state", str(exc)) from None
             raise
-        if prompt_delivery(preset, task.prompt) == "paste":
-            t = threading.Thread(target=self._paste_when_ready, args=(pane, task.prompt, preset.ready),
-                                 daemon=True, name=f"paste-{slug}")
-            t.start()
-            self._paste_threads.append(t)
+        if pasted:
+            prompts.start(self.repo.common_dir, task.name)   # never waits here: a process of its own does
         self._record(task.name, "started", f"{task.agent} on {branch} from {base}")
         return self.get(task.name, stats=False)
 
@@ -186,34 +183,18 @@ class StartVerbs(FleetCore):
                 raise SpawnError("tmux window", f"the command line is too long ({exc.strerror})") from None
             raise
 
-    def wait_for_prompts(self, timeout: float = 60.0) -> None:
-        """Block until every pending pasted prompt was delivered (the CLI calls this before exiting)."""
-        deadline = time.time() + timeout
-        for t in self._paste_threads:
-            t.join(max(0.0, deadline - time.time()))
+    def resume_prompts(self) -> list[str]:
+        """Start a delivery again for every task prompt still waiting whose delivery process went; their names."""
+        return prompts.resume(self)
 
-    def _paste_when_ready(self, pane: str, prompt: str, ready: str | None, timeout: float = 45.0) -> None:
-        """Paste the prompt once the agent shows its ready pattern, or its screen has settled."""
+    def wait_for_prompts(self, timeout: float = 60.0) -> bool:
+        """Wait until no live agent's task prompt waits to be delivered; False on timeout (tests and scripts use it)."""
         deadline = time.time() + timeout
-        pattern = re.compile(ready) if ready else None
-        last, stable_since = None, time.time()
-        while time.time() < deadline:
-            screen = self.tmux.capture(pane)
-            if pattern and pattern.search(screen):
-                break
-            if screen != last:
-                last, stable_since = screen, time.time()
-            elif pattern is None and time.time() - stable_since > 1.5 and (
-                    screen.strip() or time.time() - (deadline - timeout) > 3.0):
-                break  # settled: a drawn prompt, or a program that draws nothing (cat, a plain REPL)
-            time.sleep(0.2)
-        dead = self.tmux.run("display-message", "-p", "-t", pane, "#{pane_dead}", check=False)
-        if not dead or dead[0].strip() != "0":
-            return      # it exited (or went) before it was ready: a key in a dead pane would close it
-        try:
-            self.tmux.paste(pane, prompt)
-        except TmuxError:
-            pass  # the pane died before it was ready; its exit shows in the dashboard
+        while any(prompts.waiting_why(rec) == "prompt waiting" for rec in self.state.read()["agents"].values()):
+            if time.time() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
 
     def _free_port(self, records: dict) -> int:
         used = {rec.get("port") for rec in records.values()}

@@ -12,7 +12,7 @@ import logging
 from .. import hooks
 from ..tmux import logs
 from ..model import Kind
-from .facts import Facts, apply_reading, classify, seed_errors_from_screen
+from .facts import Facts, apply_reading, classify, note_progress, seed_errors_from_screen
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ def apply_screen(f: Facts, screen: str, now: float, seed: bool = True) -> None:
     f.screen = screen
     f.captured = True
     f.screen_output_at = f.last_output_at
+    note_progress(f, screen, now)
     poll_hooks(f)
     if seed:
         seed_errors_from_screen(f, f.last_output_at or now)

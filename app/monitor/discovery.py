@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 # Fields of an agent that tmux and the state file own; the monitor's own (status, files, triggers) stay.
 _OWNED_BY_FLEET = ("task", "agent", "branch", "worktree", "base", "session", "pane", "port", "prompt",
                    "scope", "after", "rules", "silence", "started_at", "pid", "pane_alive",
-                   "worktree_exists", "merged", "last_check", "check_running")
+                   "worktree_exists", "merged", "last_check", "check_running", "prompt_waiting")
 
 
 def merge_agent(f: Facts, a: Agent, now: float) -> bool:

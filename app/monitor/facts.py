@@ -7,6 +7,7 @@ every decision is testable with plain values (tests/core/test_hooks.py does).
 from __future__ import annotations
 
 import codecs
+import re
 import shlex
 import time
 from dataclasses import dataclass, field, replace
@@ -59,6 +60,9 @@ class Facts:
     live_errors: dict = field(default_factory=dict)    # ... and from live output, until the screen seeded
     conflicts: tuple[str, ...] = ()    # files a merge into the base is predicted to conflict in
     conflict_since: float | None = None
+    screen_shape: int | None = None    # the screen with digits and spinner/timer lines left out (progress_of)
+    progress_at: float | None = None   # when that last changed: new transcript lines, not redraws
+    limit_over: str | None = None      # a limit notice still on screen that the agent worked past
 
     @classmethod
     def new(cls, agent: Agent, settings) -> "Facts":
@@ -101,7 +105,27 @@ def set_stopped(f: Facts, rec: dict | None) -> None:
 
 
 def status_of(f: Facts, now: float, settings) -> Status:
-    """The agent's status with its reason, from what tmux, the screen and the clock say."""
+    """The agent's status with its reason, from what tmux, the screen and the clock say (and a prompt that waits)."""
+    return with_waiting_prompt(f.agent, _status_of(f, now, settings))
+
+
+def with_waiting_prompt(a: Agent, status: Status) -> Status:
+    """The status, its why saying so when the agent's task prompt waits (for its question to be answered) or never went."""
+    waiting = a.prompt_waiting
+    if not waiting or a.merged:
+        return status
+    if waiting != "prompt waiting":
+        return replace(status, why=f"{status.why}; {waiting}")
+    if status.kind == Kind.NEEDS_INPUT:
+        asks = (status.evidence or status.why).strip().splitlines()
+        return replace(status, why=f"prompt waiting: the agent asks {asks[-1].strip()[:160]!r}" if asks else
+                       "prompt waiting: the agent asks a question")
+    if status.kind in (Kind.STARTING, Kind.WORKING, Kind.IDLE):
+        return replace(status, why=f"prompt waiting: delivered once the agent is ready ({status.why})")
+    return status
+
+
+def _status_of(f: Facts, now: float, settings) -> Status:
     a = f.agent
     since = f.kind_since or now
     if a.merged:
@@ -204,8 +228,9 @@ def last_lines(screen: str, n: int = 3) -> str:
 
 
 def snapshot(f: Facts, status: Status, now: float) -> AgentSnapshot:
-    """The facts as the trigger rules read them."""
+    """The facts as the trigger rules read them (a limit the agent worked past is over by now)."""
     a = f.agent
+    limit_worked_past(f)
     return AgentSnapshot(
         name=a.name, status=status.kind, status_why=status.why, status_evidence=status.evidence,
         status_since=status.since, started_at=a.started_at, last_output_at=f.last_output_at,
@@ -214,7 +239,8 @@ def snapshot(f: Facts, status: Status, now: float) -> AgentSnapshot:
         merged=a.merged, errors=f.errors.repeated(now), limit=f.limit, limit_since=f.limit_since,
         limit_resets_at=f.limit_resets_at, limit_resume_at=f.resume_at,
         scope=a.scope, out_of_scope=f.oos, out_of_scope_since=f.oos_since, overlaps=f.overlaps,
-        overlap_since=f.overlap_since, base=a.base, conflicts=f.conflicts, conflict_since=f.conflict_since)
+        overlap_since=f.overlap_since, base=a.base, conflicts=f.conflicts, conflict_since=f.conflict_since,
+        progress_at=f.progress_at)
 
 
 def restore_from_log(f: Facts, path: Path) -> None:
@@ -256,10 +282,57 @@ def seed_errors_from_screen(f: Facts, at: float, screen: str | None = None) -> N
             f.errors.feed(line, at)
 
 
+# A spinner or timer line redraws without news ("✻ Pondering… (12s · esc to interrupt)", "⠏ … (esc to cancel, 8m 12s)").
+_REDRAW_LINE = re.compile(r"esc to (?:interrupt|cancel)|^\W{0,3}[·✢✳✶✻✽*⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏⣾⣽⣻⢿⡿⣟⣯⣷◐◓◑◒]\s")
+_NUMBERS = re.compile(r"\d+")
+
+
+def screen_shape(screen: str) -> int:
+    """The screen as progress sees it: spinner and timer lines left out, numbers blanked."""
+    return hash("\n".join(_NUMBERS.sub("#", line) for line in screen.splitlines() if not _REDRAW_LINE.search(line)))
+
+
+def note_progress(f: Facts, screen: str, now: float) -> None:
+    """A captured screen is progress when it differs from the last by more than spinner and timer redraws."""
+    shape = screen_shape(screen)
+    if shape != f.screen_shape:
+        f.screen_shape, f.progress_at = shape, now
+
+
+_TIMER = re.compile(r"(?:(\d+)h ?)?(?:(\d+)m ?)?(\d+)s\b")
+
+
+def spinner_elapsed(screen: str) -> float | None:
+    """The seconds the CLI's own spinner line says its current wait has lasted ("(8m 12s · esc to …)"), if it shows one."""
+    for line in reversed(screen.splitlines()):
+        if line.strip() and _REDRAW_LINE.search(line):
+            m = _TIMER.search(line)
+            return (int(m.group(1) or 0) * 3600 + int(m.group(2) or 0) * 60 + int(m.group(3))) if m else None
+    return None
+
+
+def limit_worked_past(f: Facts) -> bool:
+    """The agent works again after its limit notice (a working event since, or new output the screen reads as
+    working): the notice is over while it stays on screen; True if that cleared the limit now."""
+    if not f.limit or f.limit_since is None:
+        return False
+    ev = f.hook_events.hint if f.hook_events is not None else None
+    by_event = ev is not None and ev.kind == Kind.WORKING and ev.at > f.limit_since
+    by_screen = getattr(f.reading, "kind", None) == Kind.WORKING and (f.progress_at or 0.0) > f.limit_since
+    if not (by_event or by_screen):
+        return False
+    f.limit_over, f.limit, f.limit_since, f.limit_resets_at = f.limit, None, None, None
+    return True
+
+
 def apply_reading(f: Facts, reading, now: float) -> None:
     """Take a new reading of the screen, when a limit notice on it began, and when that limit lifts."""
     f.reading = reading
     limit = getattr(reading, "limit", None) or None
+    if limit is not None and limit == f.limit_over:
+        limit = None            # the agent worked past this notice; a new one raises the limit again
+    elif limit is None:
+        f.limit_over = None
     if limit and not f.limit:
         f.limit_since = now
     if limit != f.limit:

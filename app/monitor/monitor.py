@@ -229,6 +229,7 @@ class Monitor:
                 log.exception("rediscovery failed")
 
     def _discover(self) -> tuple[list[Agent], dict]:
+        self.fleet.resume_prompts()     # a task prompt whose delivery process was killed is delivered again
         return self.fleet.agents(stats=False), self.fleet.state.read()["agents"]
 
     async def _rediscover(self, initial: bool = False) -> None:

@@ -22,7 +22,7 @@ from .limits import resume_at
 from .attention import carry_since, read_previous_status
 from ..errors import PaneboardError
 from .facts import Facts, apply_conflicts, apply_overlaps, apply_reading, apply_scope, apply_stats, classify, \
-    restore_from_log, seed_errors_from_screen, snapshot, status_of, stopped_why
+    restore_from_log, seed_errors_from_screen, snapshot, spinner_elapsed, status_of, stopped_why
 
 
 def newest_mtime(worktree: str, files) -> float | None:
@@ -177,6 +177,9 @@ def assess_once(fleet, now: float | None = None) -> list[Agent]:
             f.screen_output_at = f.last_output_at
             seed_errors_from_screen(f, f.last_output_at or now)
             apply_reading(f, classify(f.screen, a.rules), now)
+            # Without history, progress is dated by the CLI's own spinner timer: no new line since it began.
+            elapsed = spinner_elapsed(f.screen)
+            f.progress_at = now - elapsed if elapsed is not None else now
             if f.limit:
                 f.limit_since = min(f.last_output_at or now, now)    # the notice was the last thing printed
         apply_scope(f, now)

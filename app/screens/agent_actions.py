@@ -102,8 +102,9 @@ class AgentActions:
                 self.fleet_action(f"{agent.name}: pressed {reply.key}", self.fleet.send_key, agent.name, reply.key,
                                   failed=f"press {reply.key} in {agent.name}")
             else:
-                self.fleet_action(f"{agent.name}: sent {reply.text!r}", self.fleet.send, agent.name, reply.text,
-                                  failed=f"send to {agent.name}")
+                # Delivered off the UI thread (paste, wait, submit, confirm); not confirmed is a failure toast.
+                self.fleet_action(f"{agent.name}: sent {reply.text!r} (delivery confirmed)", self.fleet.send,
+                                  agent.name, reply.text, failed=f"send to {agent.name}")
 
         self.app.push_screen(ReplyScreen(agent.name, agent.status.evidence[-200:]), send)
 

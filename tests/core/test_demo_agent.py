@@ -565,7 +565,7 @@ def test_create_demo_repo_refuses_a_non_empty_directory(tmp_path):
 
 def test_demo_task_file_gives_each_scenario_a_task_with_a_matching_scope():
     data = yaml.safe_load(demo.demo_task_file_text())
-    assert data["defaults"] == {"agent": "demo", "base": "main", "silence": 20,
+    assert data["defaults"] == {"agent": "demo", "base": "main", "silence": 20, "quiet_retry": 20,
                                 "check": shlex.join([sys.executable, "-m", "unittest"])}
     tasks = data["tasks"]
     assert len(tasks) >= 5

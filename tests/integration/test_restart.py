@@ -55,6 +55,7 @@ def spawn_agent(fleet: Fleet, tmp_path: Path, name: str, exit_with: str = "", pr
         env["EXIT_WITH"], env["LINGER"] = exit_with, str(linger)
     fleet.spawn(Task(name=name, agent=shlex.join([sys.executable, str(script)]), prompt=prompt, env=env))
     retry_until(lambda: len(starts(log)) == 1)
+    assert fleet.wait_for_prompts(timeout=30)   # its prompt is pasted by a process of its own, which records it
     return log
 
 
