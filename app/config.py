@@ -79,6 +79,8 @@ class Task:
     copy: tuple[str, ...] | None = None  # this task's own `copy` globs (None: the global ones)
     copy_where: str = ""
     setup: tuple[str, ...] | None = None # this task's own `setup` argv (None: the global one; (): none)
+    allow: tuple[str, ...] = ()          # permission rules handed to the CLI: asked never (TOOL or TOOL(PATTERN))
+    deny: tuple[str, ...] = ()           # ... refused always (deny wins over allow)
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,16 @@ def _setup(ctx, node, where) -> tuple[str, ...]:
         raise ctx.fail(node, where, f"cannot be split into arguments: {exc} (or give a list)") from None
 
 
+def _rules(ctx, node, where) -> tuple[str, ...]:
+    from .events.rules import rule_problem
+    rules = _str_list(ctx, node, where)
+    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    for i, (rule, item) in enumerate(zip(rules, items)):
+        if problem := rule_problem(rule):
+            raise ctx.fail(item, f"{where}[{i}]" if isinstance(node, yaml.SequenceNode) else where, problem)
+    return tuple(r.strip() for r in rules)
+
+
 def _where(ctx: _Ctx, node: yaml.Node, where: str) -> str:
     """"file:line: field" of a value, for an error found later (when it is used)."""
     return f"{ctx.path}:{node.start_mark.line + 1}: {where}"
@@ -284,6 +296,7 @@ _TASK_FIELDS: dict[str, Callable] = {
     "name": _str, "agent": _agent, "prompt": _str, "scope": _str_list, "after": _str_list,
     "env": _str_map, "silence": _duration, "check": _str,
     "count": lambda c, n, w: _int(c, n, w, 1), "hooks": _bool, "on_limit": _on_limit, "copy": _copy, "setup": _setup,
+    "allow": _rules, "deny": _rules,
 }
 
 

@@ -1,23 +1,22 @@
-"""Claude Code hooks: an exact status source, preferred over reading the screen.
+"""Agent events: the recorder every CLI's channel runs, and the events-file reader. Preferred over the screen.
 
-At spawn paneboard writes a settings file per agent (`<git-common-dir>/paneboard/hooks/<slug>.settings.json`)
-and starts Claude with `--settings FILE`, so nothing lands in the worktree. Its hooks run
+Each agent's channel (app/events/: Claude Code and Codex hooks, Gemini CLI hooks, an OpenCode
+plugin, aider's notifications command) is installed at spawn under `<git-common-dir>/paneboard/hooks/`,
+so nothing lands in the worktree. The hook commands run
 
-    '<python>' -I -S '<paneboard>/app/hooks.py' record '<git-common-dir>/paneboard/hooks/<slug>.jsonl'
+    '<python>' -I -S '<paneboard>/app/hooks.py' record '<…>/hooks/<slug>.jsonl' CLI     (input on stdin)
+    '<python>' -I -S '<paneboard>/app/hooks.py' notify '<…>/hooks/<slug>.jsonl' CLI [JSON]
 
-through Claude's shell: every part shlex-quoted, nothing from the task file in it (the file names
-the agent). `record` appends one compact JSON line per event (O_APPEND, one write, rotated at
-MAX_BYTES) and always exits 0 without printing: some events add a hook's stdout to Claude's context.
-`python -m app.hooks record FILE` does the same.
+every part shlex-quoted, nothing from the task file in it (the file names the agent). The CLI's
+`parse` (app/events/CLI.py, loaded by path) turns the input into one normalised line, appended with
+one O_APPEND write (rotated at MAX_BYTES); the recorder always exits 0 without printing (some CLIs
+add a hook's stdout to the model's context) and never blocks: a missing events folder or a garbage
+input records nothing. (OpenCode's plugin appends the same lines itself, with no process.)
 
-Reading: `hint(event)` maps the latest event to a status (`Hint`); events that say nothing about
-the status (SessionEnd, Notification auth_success…) are skipped. The monitor decides what wins
-(see `app.monitor.facts.hook_hint`). Every event carries Claude's `session_id` (SessionStart
-first): the newest one is the conversation `paneboard restart` resumes (`last_session_id`).
-
-Stdlib only at module level: `record` runs once per hook event and must start in milliseconds.
-Measured on Claude Code 2.1.197 offline: SessionStart fires once the folder is trusted,
-UserPromptSubmit on a prompt (also one given as an argument), StopFailure when the API call fails.
+Reading: `hint(event)` maps the latest event to a status (`Hint`, its why "event NAME (cli): …");
+events that say nothing about the status are skipped. The monitor decides what wins
+(`app.monitor.facts.hook_hint`). The newest `session_id` is the conversation `paneboard restart`
+resumes (`last_session_id`). Stdlib only at module level: `record` must start in milliseconds.
 """
 
 from __future__ import annotations
@@ -28,15 +27,12 @@ import sys
 import time
 from pathlib import Path
 
-# The events Claude Code 2.1 offers that move an agent's status (checked in its binary).
-EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure",
-          "PermissionRequest", "Notification", "Stop", "StopFailure", "SubagentStop", "PreCompact", "SessionEnd")
-# Fields kept from a hook's input; the rest (tool_input, the prompt, transcript paths) stays out.
-_KEEP = ("session_id", "message", "title", "notification_type", "tool_name", "error", "source", "reason",
-         "last_assistant_message", "agent_type", "trigger")
 _FIELD_MAX = 400
 MAX_BYTES = 256 * 1024       # per events file; one older file is kept (FILE.1)
-HOOK_TIMEOUT = 10            # seconds Claude waits for one hook
+MAX_INPUT = 8 * 1024 * 1024  # a hook input larger than this is recorded by its event name only
+HOOK_TIMEOUT = 10            # seconds a CLI waits for one hook
+_CLIS = ("claude", "codex", "gemini", "opencode", "aider")
+_EVENTS_DIR = Path(__file__).resolve().parent / "events"
 
 
 def hooks_dir(common_dir: Path) -> Path:
@@ -44,73 +40,90 @@ def hooks_dir(common_dir: Path) -> Path:
     return Path(common_dir) / "paneboard" / "hooks"
 
 
-def _slug(agent_name: str) -> str:
+def slug(agent_name: str) -> str:
+    """The agent's name as it appears in its channel files."""
     from .names import slugify
     return slugify(agent_name)
 
 
 def events_path(common_dir: Path, agent_name: str) -> Path:
-    """The hook events of one agent: `<git-common-dir>/paneboard/hooks/<agent-slug>.jsonl`."""
-    return hooks_dir(common_dir) / f"{_slug(agent_name)}.jsonl"
+    """The events of one agent: `<git-common-dir>/paneboard/hooks/<agent-slug>.jsonl`."""
+    return hooks_dir(common_dir) / f"{slug(agent_name)}.jsonl"
 
 
 def settings_path(common_dir: Path, agent_name: str) -> Path:
     """The Claude settings file paneboard passes with `--settings`."""
-    return hooks_dir(common_dir) / f"{_slug(agent_name)}.settings.json"
+    return hooks_dir(common_dir) / f"{slug(agent_name)}.settings.json"
 
 
-def hook_command(events_file: Path) -> str:
-    """The shell command Claude runs for every hook: python, this file and the events file, each quoted."""
-    import shlex
-    # -I -S: no site-packages, no PYTHON* variables; the recorder needs the stdlib only.
-    return shlex.join([sys.executable, "-I", "-S", str(Path(__file__).resolve()), "record", str(events_file)])
-
-
-def settings(events_file: Path) -> dict:
-    """Claude Code settings that record every status-moving hook event into events_file."""
-    # No "matcher": a group without one runs for every tool, notification type and session source.
-    entry = {"type": "command", "command": hook_command(events_file), "timeout": HOOK_TIMEOUT}
-    return {"hooks": {event: [{"hooks": [dict(entry)]}] for event in EVENTS}}
-
-
-def install(common_dir: Path, agent_name: str) -> Path:
-    """Write the agent's settings file and start a fresh events file; return the settings file."""
+def fresh_events(common_dir: Path, agent_name: str) -> Path:
+    """Start the agent's events anew (a respawn of the name inherits nothing); the events file."""
     events = events_path(common_dir, agent_name)
-    path = settings_path(common_dir, agent_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    events.parent.mkdir(parents=True, exist_ok=True)
     for old in (events, _older(events)):
         try:
             os.unlink(old)
         except FileNotFoundError:
             pass
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(settings(events), indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return events
 
 
-# -- recording (runs inside Claude's hook; must be fast and never fail) -------------------
+def hook_command(events_file: Path, cli: str = "claude") -> str:
+    """The shell command a CLI runs for every hook: python, this file and the events file, each quoted."""
+    import shlex
+    from .events import recorder
+    return shlex.join(recorder(events_file, cli))
+
+
+def settings(events_file: Path) -> dict:
+    """Claude Code settings that record every status-moving hook event into events_file."""
+    from .events import claude
+    return claude.settings(events_file)
+
+
+def install(common_dir: Path, agent_name: str) -> Path:
+    """Write a Claude agent's settings file and start a fresh events file; return the settings file."""
+    from . import events
+    return events.install("claude", common_dir, agent_name).files[0]
+
+
+# -- recording (runs inside the CLI's hook; must be fast and never fail) -------------------
 
 
 def _older(path: Path) -> Path:
     return path.with_name(path.name + ".1")
 
 
-def compact(data: dict, at: float) -> dict:
-    """The line recorded for one hook input: time, event name and the few fields that tell the status."""
-    line: dict = {"at": round(at, 3), "event": str(data.get("hook_event_name") or "?")}
-    for key in _KEEP:
-        value = data.get(key)
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and value != "":
-            value = str(value)
-            line[key] = value if len(value) <= _FIELD_MAX else value[:_FIELD_MAX - 1] + "…"
-    return line
+_PARSERS: dict = {}
 
 
-def record(path: Path, data: dict, at: float | None = None, max_bytes: int = MAX_BYTES) -> None:
+def _parser(cli: str):
+    """The CLI's `parse`, loaded from app/events/<cli>.py by path (the recorder runs with no package)."""
+    if cli not in _PARSERS:
+        import importlib.util
+        if str(_EVENTS_DIR) not in sys.path:
+            sys.path.insert(0, str(_EVENTS_DIR))     # for their `_shape`
+        spec = importlib.util.spec_from_file_location(f"_paneboard_events_{cli}", _EVENTS_DIR / f"{cli}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _PARSERS[cli] = module.parse
+    return _PARSERS[cli]
+
+
+def compact(data: dict, at: float, cli: str = "claude") -> dict | None:
+    """The line recorded for one event input: time, the normalised event and the few fields that tell the status."""
+    line = _parser(cli)(data)
+    if line is None:
+        return None
+    return {"at": round(at, 3), **line}
+
+
+def record(path: Path, data: dict, at: float | None = None, max_bytes: int = MAX_BYTES, cli: str = "claude") -> None:
     """Append one event line (a single O_APPEND write); past max_bytes the file moves to FILE.1 first."""
-    text = json.dumps(compact(data, time.time() if at is None else at), ensure_ascii=False,
-                      separators=(",", ":")) + "\n"
+    line = compact(data, time.time() if at is None else at, cli)
+    if line is None:
+        return
+    text = json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
     path = Path(path)
     try:
         if os.stat(path).st_size > max_bytes:
@@ -124,16 +137,35 @@ def record(path: Path, data: dict, at: float | None = None, max_bytes: int = MAX
         os.close(fd)
 
 
+def _payload(raw: bytes) -> dict:
+    if len(raw) > MAX_INPUT:
+        # Too big to parse in a hook's time: keep only its event name (it leads the input).
+        import re
+        m = re.search(rb'"hook_event_name"\s*:\s*"([A-Za-z]{1,40})"', raw[:4096])
+        return {"hook_event_name": m.group(1).decode()} if m else {}
+    data = json.loads(raw.decode("utf-8", "replace") or "{}")
+    return data if isinstance(data, dict) else {}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`record FILE`: one hook input on stdin -> one line in FILE. Exit code 0 whatever happens."""
+    """`record FILE [CLI]` (input on stdin) or `notify FILE CLI [JSON]` (input as an argument) -> one line in FILE.
+
+    Exit code 0 and no output whatever happens: some CLIs add a hook's stdout to the model's context.
+    """
     try:
         args = sys.argv[1:] if argv is None else argv
-        if len(args) != 2 or args[0] != "record":
+        if len(args) < 2 or args[0] not in ("record", "notify"):
             return 0
-        raw = sys.stdin.buffer.read()
-        data = json.loads(raw.decode("utf-8", "replace") or "{}")
-        if isinstance(data, dict):
-            record(Path(args[1]), data)
+        cli = args[2] if len(args) > 2 else "claude"
+        if cli not in _CLIS:
+            return 0
+        if args[0] == "record":
+            data = _payload(sys.stdin.buffer.read(MAX_INPUT + 1))
+        else:       # never read stdin here: aider's command shares its terminal
+            data = _payload(args[-1].encode("utf-8", "replace")) if len(args) > 3 else {}
+        if not os.path.isdir(os.path.dirname(args[1]) or "."):
+            return 0         # the agent's events went (forgotten, discarded): nothing to keep
+        record(Path(args[1]), data, cli=cli)
     except BaseException:       # a broken hook must never disturb the agent
         pass
     return 0
@@ -164,7 +196,25 @@ class Hint:
 
 
 _NEEDS_INPUT_TYPES = {"permission_prompt", "elicitation_dialog"}
-_WORKING = {"UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure", "SubagentStop", "PreCompact"}
+_WORKING = {"UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure", "SubagentStop", "PreCompact",
+            "Busy", "PermissionReplied"}
+# Events that say the agent waits but not for what: a screen that a rule reads decides instead.
+WEAK = {"Waiting"}
+
+
+def _working_detail(name: str, tool: object, event: dict) -> str:
+    return {"UserPromptSubmit": "a prompt was submitted", "PreToolUse": f"running {tool or 'a tool'}",
+            "PostToolUse": f"{tool or 'a tool'} finished", "PostToolUseFailure": f"{tool or 'a tool'} failed",
+            "SubagentStop": "a subagent finished", "PreCompact": "compacting the conversation",
+            "Busy": str(event.get("message") or "busy"),
+            "PermissionReplied": f"permission answered ({event.get('reply') or 'replied'})"}[name]
+
+
+def asked(event: dict) -> str:
+    """What a permission request asks, in the user's words: the tool and its command or file."""
+    tool = str(event.get("tool_name") or "a tool")
+    what = str(event.get("asks") or "")
+    return f"{tool}: {what}" if what else tool
 
 
 def hint(event: dict) -> Hint | None:
@@ -175,17 +225,13 @@ def hint(event: dict) -> Hint | None:
         at = float(event.get("at") or 0)
     except (TypeError, ValueError):
         return None
-    tool = event.get("tool_name")
     evidence = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
     kind = None
     detail = ""
     if name in _WORKING:
-        kind = Kind.WORKING
-        detail = {"UserPromptSubmit": "a prompt was submitted", "PreToolUse": f"running {tool or 'a tool'}",
-                  "PostToolUse": f"{tool or 'a tool'} finished", "PostToolUseFailure": f"{tool or 'a tool'} failed",
-                  "SubagentStop": "a subagent finished", "PreCompact": "compacting the conversation"}[name]
+        kind, detail = Kind.WORKING, _working_detail(name, event.get("tool_name"), event)
     elif name == "PermissionRequest":
-        kind, detail = Kind.NEEDS_INPUT, f"Claude asks permission to use {tool or 'a tool'}"
+        kind, detail = Kind.NEEDS_INPUT, f"asks permission: {asked(event)}"
     elif name == "Notification":
         ntype = str(event.get("notification_type") or "")
         message = str(event.get("message") or "")
@@ -194,8 +240,9 @@ def hint(event: dict) -> Hint | None:
             kind, detail = Kind.NEEDS_INPUT, message or ntype
         elif ntype == "idle_prompt" or (not ntype and "waiting for your input" in low):
             kind, detail = Kind.IDLE, message or "waiting for your input"
-    elif name == "Stop":
-        kind, detail = Kind.IDLE, "the turn ended; waiting for a prompt"
+    elif name in ("Stop", "Waiting"):
+        kind, detail = Kind.IDLE, "the turn ended; waiting for a prompt" if name == "Stop" else \
+            str(event.get("message") or "waits for input")
     elif name == "StopFailure":
         err = str(event.get("error") or "the API call failed")
         last = str(event.get("last_assistant_message") or "")
@@ -204,7 +251,9 @@ def hint(event: dict) -> Hint | None:
         kind, detail = Kind.IDLE, f"session started ({event.get('source') or 'startup'}); waiting for a prompt"
     if kind is None:
         return None
-    return Hint(kind, f"hook {name}: {detail}", at, name, evidence)
+    cli = event.get("cli")
+    source = f"event {name}" + (f" ({cli})" if isinstance(cli, str) and cli not in ("", "claude") else "")
+    return Hint(kind, f"{source}: {detail}", at, name, evidence)
 
 
 def _lines(data: bytes) -> list[dict]:

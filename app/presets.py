@@ -22,9 +22,9 @@ class Preset:
     `prompt_flag` if set), "placeholder" puts it where `{prompt}` stands in argv (a custom
     command's own choice), "paste" pastes it into the running agent with bracketed
     paste and Enter once the screen matches `ready` (or has settled), "none" drops it.
-    `rules` names the family of status rules used to read its screen. `hooks` names the hook
-    mechanism the agent offers ("claude": Claude Code hooks, given as `--settings FILE`; see
-    app/hooks.py), None when it offers none: custom commands never get any. `continue_text` is
+    `rules` names the family of status rules used to read its screen. `hooks` names the event
+    channel the agent offers (a module of app/events/: "claude", "codex", "gemini", "opencode",
+    "aider"), None when it offers none: custom commands never get any. `continue_text` is
     typed (then Enter) to carry on once a usage limit lifted, with `on_limit: resume`. `submit` are
     the keys that submit text once it shows in the input box (app/fleet/deliver.py pastes it first).
 
@@ -59,11 +59,11 @@ class Preset:
         """The executable that must be on PATH."""
         return self.argv[0]
 
-    def command(self, prompt: str | None, hooks_file: Path | None = None) -> list[str]:
-        """The argv that starts this agent with its prompt (if delivered as an argument) and its hook settings."""
+    def command(self, prompt: str | None, channel: tuple[str, ...] | list[str] = ()) -> list[str]:
+        """The argv that starts this agent with its event channel's arguments and its prompt (if an argument)."""
         argv = list(self.argv)
-        if hooks_file is not None and self.hooks == "claude":
-            argv += ["--settings", str(hooks_file)]
+        if self.hooks:      # a custom command never gets a channel (its hooks is None)
+            argv += list(channel)
         if self.prompt == "placeholder":
             # Inside one element, so the prompt stays one argument whatever it holds.
             return [a.replace(PLACEHOLDER, prompt or "") for a in argv]
@@ -116,16 +116,17 @@ PRESETS: dict[str, Preset] = {
                resume=("--resume", "{id}"), resume_latest=("--continue",),
                session_hint=r"claude --resume " + _ID),
         Preset("codex", ("codex",), prompt="arg", rules="codex", approve=("y",), deny=("Escape",),
-               description="Codex CLI (OpenAI)",
+               hooks="codex", description="Codex CLI (OpenAI)",
                resume=("resume", "{id}"), resume_latest=("resume", "--last"), session_hint=r"codex resume " + _ID),
         Preset("gemini", ("gemini",), prompt="arg", prompt_flag="--prompt-interactive",
-               rules="gemini", approve=("Enter",), deny=("Escape",), description="Gemini CLI (Google)",
+               rules="gemini", approve=("Enter",), deny=("Escape",), hooks="gemini",
+               description="Gemini CLI (Google)",
                resume=("--resume", "{id}"), resume_latest=("--resume", "latest"),
                session_hint=r"gemini --resume " + _ID),
         Preset("aider", ("aider",), prompt="paste", ready=r"(?m)^(\w+ )?> ?$", rules="aider",
-               description="Aider", resume_latest=("--restore-chat-history",)),
+               hooks="aider", description="Aider", resume_latest=("--restore-chat-history",)),
         Preset("opencode", ("opencode",), prompt="arg", prompt_flag="--prompt", rules="opencode",
-               approve=("Enter",), deny=("Escape",),
+               approve=("Enter",), deny=("Escape",), hooks="opencode",
                description="OpenCode",
                resume=("--session", "{id}"), resume_latest=("--continue",), session_hint=r"opencode -s " + _ID),
         Preset("demo", (sys.executable, "-m", "app.demo_agent"), prompt="arg", rules="demo",

@@ -119,7 +119,8 @@ class RestartVerbs(StartVerbs):
                 home.tmux.run("rename-window", "-t", old, f"{slugify(name)}-stopped", check=False)
             task = Task(name=name, agent=rec.get("agent") or agent.agent,
                         prompt=(rec.get("prompt") or "") if prompt else "", env=dict(rec.get("env") or {}),
-                        hooks=rec.get("hooks"), group=rec.get("task") if rec.get("task") != name else "")
+                        hooks=rec.get("hooks"), group=rec.get("task") if rec.get("task") != name else "",
+                        allow=tuple(rec.get("allow") or ()), deny=tuple(rec.get("deny") or ()))
             port = rec.get("port") or self._free_port(data["agents"])
             started = time.time()
             try:
@@ -185,5 +186,6 @@ class RestartVerbs(StartVerbs):
                 "port": self._free_port(data["agents"]), "prompt": task.prompt, "scope": list(task.scope),
                 "after": list(task.after), "env": task.env, "silence": task.silence, "check": task.check,
                 "hooks": task.hooks, "rules": presets.resolve(task.agent).rules, "started_at": 0.0,
+                "allow": list(task.allow), "deny": list(task.deny),
                 "adopted_at": time.time(),
             }

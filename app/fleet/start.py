@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
-from .. import hooks, presets
+from .. import events, presets
 from ..tmux import logs
 from ..git import worktrees
 from ..config import Task, TaskFile, prompt_problem
@@ -91,6 +91,7 @@ class StartVerbs(FleetCore):
                     "prompt": task.prompt, "scope": list(task.scope), "after": list(task.after),
                     "env": task.env, "silence": task.silence, "check": task.check,
                     "rules": preset.rules, "started_at": started, "hooks": task.hooks,
+                    "allow": list(task.allow), "deny": list(task.deny),
                 }
                 if pasted := prompt_delivery(preset, task.prompt) == "paste":
                     prompts.mark(data["agents"][task.name], pane, started)
@@ -98,7 +99,7 @@ class StartVerbs(FleetCore):
         except BaseException as exc:
             if pane is not None:
                 self.tmux.kill_window(pane)
-                hooks.settings_path(self.repo.common_dir, task.name).unlink(missing_ok=True)
+                events.channel_files(self.repo.common_dir, task.name).remove()
             worktrees.remove_new_worktree(self.repo, branch, path)
             if isinstance(exc, SpawnError):
                 raise
@@ -164,17 +165,16 @@ class StartVerbs(FleetCore):
         try:
             log = logs.log_path(self.repo.common_dir, task.name)
             log.parent.mkdir(parents=True, exist_ok=True)
-            # Hook settings live beside the log, never in the worktree (no diff, no out_of_scope).
-            hooks_file = hooks.install(self.repo.common_dir, task.name) \
-                if preset.hooks and (self.settings.hooks if task.hooks is None else task.hooks) else None
+            # Channel files live beside the log, never in the worktree (no diff, no out_of_scope).
+            channel = events.install(preset.hooks, self.repo.common_dir, task.name, task.allow, task.deny) \
+                if preset.hooks and (self.settings.hooks if task.hooks is None else task.hooks) else events.Channel()
             on_command_line = prompt_delivery(preset, task.prompt) in ("arg", "placeholder")
-            argv = preset.command(task.prompt if on_command_line else None, hooks_file)
+            argv = preset.command(task.prompt if on_command_line else None, channel.argv)
             try:
-                return self.tmux.new_agent_window(self.session, slug, str(path), argv, env, options,
-                                                  pipe=logs.pipe_command(log))
+                return self.tmux.new_agent_window(self.session, slug, str(path), argv, {**env, **channel.env},
+                                                  options, pipe=logs.pipe_command(log))
             except BaseException:
-                if hooks_file is not None:
-                    hooks_file.unlink(missing_ok=True)
+                channel.remove()
                 raise
         except TmuxError as exc:
             raise SpawnError("tmux window", str(exc)) from None

@@ -137,19 +137,22 @@ def _status_of(f: Facts, now: float, settings) -> Status:
         return Status(Kind.EXITED, why, since=f.exited_at or since)
     if not a.pane_alive:
         code = a.exit_code
-        why = f"process exited with code {code}" if code is not None else "process exited"
+        why = f"exit: process exited with code {code}" if code is not None else "exit: process exited"
         return Status(Kind.EXITED, why, evidence=last_lines(f.screen), since=f.exited_at or since)
-    r = hook_hint(f) or f.reading
+    event = hook_hint(f)
+    r = event or f.reading
     kind = getattr(r, "kind", None)
     if kind is None:
         if f.last_output_at is None and not f.screen.strip():
             kind, why, evidence = Kind.STARTING, f"started at {clock(a.started_at)}; no output yet", ""
         else:
             kind = Kind.WORKING
-            why = getattr(r, "why", "") or "printing output; no status rule matched its screen"
+            why = "screen: " + (getattr(r, "why", "") or "printing output; no status rule matched its screen")
             evidence = getattr(r, "evidence", "") or last_lines(f.screen)
     else:
         why, evidence = getattr(r, "why", "") or kind.value, getattr(r, "evidence", "")
+        if event is None:
+            why = f"screen: {why}"      # an event's why names its event already
     # Silence is judged on the screen, never before the first capture: after a restart an idle
     # agent's last output is old, and without its screen it would pass for a stalled worker.
     if kind in (Kind.WORKING, Kind.STARTING) and f.captured:
@@ -205,7 +208,9 @@ def hook_hint(f: Facts) -> hooks.Hint | None:
     4. the screen shows output newer than the event by more than HOOK_GRACE, and one of its rules
        reads another status: the screen, it has news (a question answered in the pane, a turn
        the user interrupted, a spinner after a Stop);
-    5. otherwise the event, with "hook <Event>: <message>" as why and the event line as evidence.
+    5. an event that says only "waiting" (aider's notification) and a screen that a rule reads: the
+       screen, which tells an idle prompt from a question;
+    6. otherwise the event, with "event <Event>: <message>" as why and the event line as evidence.
 
     A screen no rule reads never overrules an event: "no rule matched" is a guess, an event is not.
     """
@@ -217,6 +222,8 @@ def hook_hint(f: Facts) -> hooks.Hint | None:
     if kind == Kind.EXITED:
         return None
     if kind is not None and kind != h.kind and (f.screen_output_at or 0.0) > h.at + HOOK_GRACE:
+        return None
+    if kind is not None and h.event in hooks.WEAK:
         return None
     return h
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from app import hooks
+from app.events import claude
 from app.config import Settings, parse
 from app.errors import ConfigError
 from app.model import Agent, Kind
@@ -52,12 +53,16 @@ def test_settings_hook_every_status_event_with_one_command(tmp_path):
     events = tmp_path / "a.jsonl"
     doc = hooks.settings(events)
     assert set(doc) == {"hooks"}
-    assert set(doc["hooks"]) == set(hooks.EVENTS)
-    assert set(hooks.EVENTS) <= CLAUDE_EVENTS
+    assert set(doc["hooks"]) == set(claude.EVENTS)
+    assert set(claude.EVENTS) <= CLAUDE_EVENTS
     for event, groups in doc["hooks"].items():
-        assert len(groups) == 1 and "matcher" not in groups[0], event     # no matcher: every tool, every type
-        [entry] = groups[0]["hooks"]
-        assert entry == {"type": "command", "command": hooks.hook_command(events), "timeout": hooks.HOOK_TIMEOUT}
+        if event == "Notification":       # one group per notification type that moves the status
+            assert [g["matcher"] for g in groups] == ["permission_prompt", "idle_prompt", "elicitation_dialog"]
+        else:
+            assert len(groups) == 1 and "matcher" not in groups[0], event     # no matcher: every tool, every source
+        for group in groups:
+            [entry] = group["hooks"]
+            assert entry == {"type": "command", "command": hooks.hook_command(events), "timeout": hooks.HOOK_TIMEOUT}
     json.dumps(doc)
 
 
@@ -79,7 +84,8 @@ def test_hook_command_quotes_every_path_and_runs_nothing_else(tmp_path):
     weird.mkdir()
     events = weird / "ev $(id).jsonl"
     command = hooks.hook_command(events)
-    assert shlex.split(command) == [sys.executable, "-I", "-S", str(ROOT / "app" / "hooks.py"), "record", str(events)]
+    assert shlex.split(command) == [sys.executable, "-I", "-S", str(ROOT / "app" / "hooks.py"), "record", str(events),
+                                    "claude"]
     proc = run_hook(command, {"hook_event_name": "Stop", "session_id": "s1"}, cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout == b"" and proc.stderr == b""
     assert [e["event"] for e in lines(events)] == ["Stop"]
@@ -88,12 +94,12 @@ def test_hook_command_quotes_every_path_and_runs_nothing_else(tmp_path):
 
 
 def test_claude_preset_gets_the_settings_file_and_custom_commands_never_do(tmp_path):
-    f = tmp_path / "s.json"
+    f = ("--settings", str(tmp_path / "s.json"))
     assert PRESETS["claude"].hooks == "claude"
-    assert PRESETS["claude"].command("fix it", f) == ["claude", "--settings", str(f), "fix it"]
+    assert PRESETS["claude"].command("fix it", f) == ["claude", *f, "fix it"]
     assert PRESETS["claude"].command("fix it") == ["claude", "fix it"]
     assert resolve("claude --model opus").command(None, f) == ["claude", "--model", "opus"]
-    assert PRESETS["codex"].command(None, f) == ["codex"]
+    assert PRESETS["codex"].command(None, ("-c", "x=1")) == ["codex", "-c", "x=1"]
 
 
 def test_hooks_setting_turns_them_off_and_is_validated():
@@ -120,7 +126,7 @@ def test_record_as_a_module_keeps_the_fields_that_tell_the_status(tmp_path):
     assert proc.returncode == 0 and proc.stdout == b""
     [line] = lines(events)
     assert before - 0.01 <= line.pop("at") <= time.time()
-    assert line == {"event": "Notification", "session_id": "s1", "message": "Claude needs your permission to use Bash",
+    assert line == {"event": "Notification", "cli": "claude", "session_id": "s1", "message": "Claude needs your permission to use Bash",
                     "notification_type": "permission_prompt"}
 
 
@@ -186,23 +192,23 @@ def test_events_file_rotates_at_its_bound_and_keeps_the_latest(tmp_path):
 @pytest.mark.parametrize("event, kind, why", [
     ({"event": "Notification", "notification_type": "permission_prompt",
       "message": "Claude needs your permission to use Bash"},
-     Kind.NEEDS_INPUT, "hook Notification: Claude needs your permission to use Bash"),
+     Kind.NEEDS_INPUT, "event Notification: Claude needs your permission to use Bash"),
     ({"event": "Notification", "notification_type": "elicitation_dialog", "message": "Pick one"},
-     Kind.NEEDS_INPUT, "hook Notification: Pick one"),
+     Kind.NEEDS_INPUT, "event Notification: Pick one"),
     ({"event": "Notification", "message": "Claude needs your permission to use Edit"},   # before notification_type
-     Kind.NEEDS_INPUT, "hook Notification: Claude needs your permission to use Edit"),
+     Kind.NEEDS_INPUT, "event Notification: Claude needs your permission to use Edit"),
     ({"event": "Notification", "notification_type": "idle_prompt", "message": "Claude is waiting for your input"},
-     Kind.IDLE, "hook Notification: Claude is waiting for your input"),
+     Kind.IDLE, "event Notification: Claude is waiting for your input"),
     ({"event": "PermissionRequest", "tool_name": "Bash"}, Kind.NEEDS_INPUT,
-     "hook PermissionRequest: Claude asks permission to use Bash"),
-    ({"event": "Stop"}, Kind.IDLE, "hook Stop: the turn ended; waiting for a prompt"),
+     "event PermissionRequest: asks permission: Bash"),
+    ({"event": "Stop"}, Kind.IDLE, "event Stop: the turn ended; waiting for a prompt"),
     ({"event": "StopFailure", "error": "authentication_failed", "last_assistant_message": "Not logged in · Please run /login"},
-     Kind.ERROR, "hook StopFailure: authentication_failed: Not logged in · Please run /login"),
-    ({"event": "UserPromptSubmit"}, Kind.WORKING, "hook UserPromptSubmit: a prompt was submitted"),
-    ({"event": "PreToolUse", "tool_name": "Bash"}, Kind.WORKING, "hook PreToolUse: running Bash"),
-    ({"event": "PostToolUse", "tool_name": "Bash"}, Kind.WORKING, "hook PostToolUse: Bash finished"),
+     Kind.ERROR, "event StopFailure: authentication_failed: Not logged in · Please run /login"),
+    ({"event": "UserPromptSubmit"}, Kind.WORKING, "event UserPromptSubmit: a prompt was submitted"),
+    ({"event": "PreToolUse", "tool_name": "Bash"}, Kind.WORKING, "event PreToolUse: running Bash"),
+    ({"event": "PostToolUse", "tool_name": "Bash"}, Kind.WORKING, "event PostToolUse: Bash finished"),
     ({"event": "SessionStart", "source": "startup"}, Kind.IDLE,
-     "hook SessionStart: session started (startup); waiting for a prompt"),
+     "event SessionStart: session started (startup); waiting for a prompt"),
 ])
 def test_event_maps_to_a_status_with_the_event_as_evidence(event, kind, why):
     h = hooks.hint({"at": 5.0, **event})
@@ -255,7 +261,7 @@ def test_events_file_follows_a_rotation(tmp_path):
     follow.poll()
     assert follow.hint.event == "Stop"
     hooks.record(events, {"hook_event_name": "PreToolUse", "tool_name": "Bash"}, at=4.0, max_bytes=100)
-    assert follow.poll() is True and follow.hint.why == "hook PreToolUse: running Bash"
+    assert follow.poll() is True and follow.hint.why == "event PreToolUse: running Bash"
 
 
 # -- precedence: hook or screen ---------------------------------------------------------------
@@ -287,7 +293,7 @@ SETTINGS = Settings(silence=3600.0)
 
 def test_the_event_decides_over_an_older_screen(tmp_path):
     s = _status_of(facts(tmp_path, ASK, IDLE_SCREEN, output_at=199.0), 210.0, SETTINGS)
-    assert (s.kind, s.why) == (Kind.NEEDS_INPUT, "hook Notification: Claude needs your permission to use Bash")
+    assert (s.kind, s.why) == (Kind.NEEDS_INPUT, "event Notification: Claude needs your permission to use Bash")
     assert "permission_prompt" in s.evidence
 
 
@@ -298,18 +304,18 @@ def test_output_that_came_with_the_event_does_not_overrule_it(tmp_path):
 
 def test_a_newer_screen_that_reads_otherwise_decides(tmp_path):
     s = _status_of(facts(tmp_path, ASK, BUSY_SCREEN, output_at=200.0 + HOOK_GRACE + 1), 210.0, SETTINGS)
-    assert (s.kind, s.why) == (Kind.WORKING, "spinner line")
+    assert (s.kind, s.why) == (Kind.WORKING, "screen: spinner line")
 
 
 def test_a_newer_screen_no_rule_reads_does_not_overrule_the_event(tmp_path):
     stop = {"at": 200.0, "event": "Stop"}
     s = _status_of(facts(tmp_path, stop, UNKNOWN_SCREEN, output_at=205.0), 210.0, SETTINGS)
-    assert (s.kind, s.why) == (Kind.IDLE, "hook Stop: the turn ended; waiting for a prompt")
+    assert (s.kind, s.why) == (Kind.IDLE, "event Stop: the turn ended; waiting for a prompt")
 
 
 def test_the_screen_decides_without_events_or_with_events_of_an_earlier_run(tmp_path):
     assert _status_of(facts(tmp_path, None, IDLE_SCREEN, output_at=150.0), 210.0, SETTINGS).why == \
-        "prompt box waiting for input"
+        "screen: prompt box waiting for input"
     old = dict(ASK, at=50.0)      # before this run started at 100
     assert _status_of(facts(tmp_path, old, IDLE_SCREEN, output_at=150.0), 210.0, SETTINGS).kind == Kind.IDLE
 
@@ -317,16 +323,17 @@ def test_the_screen_decides_without_events_or_with_events_of_an_earlier_run(tmp_
 def test_exited_always_wins(tmp_path):
     dead = facts(tmp_path, ASK, IDLE_SCREEN, output_at=199.0, alive=False)
     dead.agent.exit_code = 1
-    assert _status_of(dead, 210.0, SETTINGS).kind == Kind.EXITED
+    assert (_status_of(dead, 210.0, SETTINGS).kind, _status_of(dead, 210.0, SETTINGS).why) == \
+        (Kind.EXITED, "exit: process exited with code 1")
     shell = facts(tmp_path, dict(ASK, at=300.0), Reading(Kind.EXITED, "a shell prompt"), output_at=199.0)
-    assert _status_of(shell, 310.0, SETTINGS).why == "a shell prompt"
+    assert _status_of(shell, 310.0, SETTINGS).why == "screen: a shell prompt"
 
 
 def test_a_working_event_still_goes_silent(tmp_path):
     f = facts(tmp_path, {"at": 200.0, "event": "PreToolUse", "tool_name": "Bash"}, UNKNOWN_SCREEN, output_at=199.0)
     f.agent.silence = 60.0
     s = _status_of(f, 200.0 + 100, Settings(silence=60.0))
-    assert s.kind == Kind.SILENT and "hook PreToolUse: running Bash" in s.why
+    assert s.kind == Kind.SILENT and "event PreToolUse: running Bash" in s.why
 
 
 def test_the_recorder_module_imports_only_the_standard_library_at_module_level():

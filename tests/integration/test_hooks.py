@@ -104,30 +104,30 @@ async def test_hook_events_decide_the_status_and_the_screen_takes_over_when_newe
     # A long tick: only the file watcher can bring the hook events in time.
     r = running(fleet, tick=60.0)
     s = await until(lambda: r.agent("api").status.kind == Kind.IDLE and r.agent("api").status)
-    assert s.why == "idle prompt with '? for shortcuts'"           # no events yet: the screen
+    assert s.why == "screen: idle prompt with '? for shortcuts'"           # no events yet: the screen
 
     fire(fleet, "api", ASK)                                          # the screen still shows the prompt box
     s = await until(lambda: r.agent("api").status.kind == Kind.NEEDS_INPUT and r.agent("api").status, timeout=10)
-    assert s.why == "hook Notification: Claude needs your permission to use Bash"
+    assert s.why == "event Notification: Claude needs your permission to use Bash"
     assert json.loads(s.evidence)["notification_type"] == "permission_prompt"
     t = await until(lambda: r.raised(TriggerKind.NEEDS_INPUT, "api"), timeout=10)
     assert "Claude needs your permission to use Bash" in t[0].what
 
     fire(fleet, "api", STOP)
-    s = await until(lambda: r.agent("api").status.why.startswith("hook Stop") and r.agent("api").status, timeout=10)
+    s = await until(lambda: r.agent("api").status.why.startswith("event Stop") and r.agent("api").status, timeout=10)
     assert s.kind == Kind.IDLE
 
     fire(fleet, "api", PROMPT)
     s = await until(lambda: r.agent("api").status.kind == Kind.WORKING and r.agent("api").status, timeout=10)
-    assert s.why == "hook UserPromptSubmit: a prompt was submitted"
+    assert s.why == "event UserPromptSubmit: a prompt was submitted"
 
     # Stop, then the user types into the pane: the spinner that follows is newer than the event.
     fire(fleet, "api", STOP)
-    await until(lambda: r.agent("api").status.why.startswith("hook Stop"), timeout=10)
+    await until(lambda: r.agent("api").status.why.startswith("event Stop"), timeout=10)
     await asyncio.sleep(HOOK_GRACE + 0.2)
     fleet.send(agent.name, "one more thing")
     s = await until(lambda: r.agent("api").status.kind == Kind.WORKING and r.agent("api").status, timeout=10)
-    assert s.why == "busy spinner line '(… esc to interrupt)'"
+    assert s.why == "screen: busy spinner line '(… esc to interrupt)'"
     # The work ends at the prompt box again: the screen and the last event agree it is idle.
     s = await until(lambda: r.agent("api").status.kind == Kind.IDLE and r.agent("api").status, timeout=15)
 
@@ -149,7 +149,7 @@ async def test_ls_reads_the_latest_hook_event_too(repo, tmux_socket, fake_claude
     fire(fleet, "api", ASK)
     [a] = assess_once(fleet)
     assert (a.status.kind, a.status.why) == (Kind.NEEDS_INPUT,
-                                             "hook Notification: Claude needs your permission to use Bash")
+                                             "event Notification: Claude needs your permission to use Bash")
     assert [t.kind for t in a.triggers] == [TriggerKind.NEEDS_INPUT]
 
 
@@ -180,7 +180,7 @@ async def test_events_of_an_earlier_run_or_none_at_all_leave_the_screen_in_charg
     r = running(fleet)
     for name in ("api", "web"):
         s = await until(lambda: r.agent(name).status.kind == Kind.IDLE and r.agent(name).status)
-        assert s.why == "idle prompt with '? for shortcuts'"
+        assert s.why == "screen: idle prompt with '? for shortcuts'"
 
 
 @pytest.mark.skipif(not (os.environ.get("PANEBOARD_TEST_CLAUDE") or shutil.which("claude")),
@@ -203,11 +203,11 @@ async def test_real_claude_code_reports_its_events_offline(repo, tmux_socket, tm
     r = running(fleet)
     try:
         s = await until(lambda: r.agent("cc").status.kind == Kind.NEEDS_INPUT and r.agent("cc").status, timeout=30)
-        assert s.why == "folder trust question on screen"          # before trust no hook runs: the screen
+        assert s.why == "screen: folder trust question on screen"          # before trust no hook runs: the screen
         assert not events.exists()
         fleet.send_key("cc", "Enter")                              # "1. Yes, I trust this folder"
         # Trusted: SessionStart, the argv prompt's UserPromptSubmit, then StopFailure (not logged in).
-        s = await until(lambda: r.agent("cc").status.why.startswith("hook StopFailure") and r.agent("cc").status, timeout=30)
+        s = await until(lambda: r.agent("cc").status.why.startswith("event StopFailure") and r.agent("cc").status, timeout=30)
         assert s.kind == Kind.ERROR
         names = [json.loads(ln)["event"] for ln in events.read_text().splitlines()]
         assert names[:3] == ["SessionStart", "UserPromptSubmit", "StopFailure"], names

@@ -200,6 +200,19 @@ print("  codex resume 01a20e67-3cfe-7d33-bf1a-a1a0e18a701f")
 '''
 
 
+def without_channel(argv: list[str]) -> list[str]:
+    """A codex argv without the options of its event channel (app/events/codex.py)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "-c":
+            skip = True
+        elif a != "--dangerously-bypass-hook-trust":
+            out.append(a)
+    return out
+
+
 def test_codex_exit_hint_is_recorded_and_restart_resumes_it(repo: Path, tmux_socket: str, tmp_path: Path,
                                                            monkeypatch):
     bin_dir = tmp_path / "bin"
@@ -218,9 +231,10 @@ def test_codex_exit_hint_is_recorded_and_restart_resumes_it(repo: Path, tmux_soc
     assert result.returncode == 0, result.stderr
     assert "resuming session 01a20e67-3cfe-7d33-bf1a-a1a0e18a701f" in result.stdout
     runs = retry_until(lambda: len(log.read_text().splitlines()) == 2 and log.read_text().splitlines())
-    # The conversation is resumed; the prompt is not sent again.
-    assert json.loads(runs[0]) == ["fix it"]
-    assert json.loads(runs[1]) == ["resume", "01a20e67-3cfe-7d33-bf1a-a1a0e18a701f"]
+    # The conversation is resumed; the prompt is not sent again (both starts carry the event channel's options).
+    assert without_channel(json.loads(runs[0])) == ["fix it"]
+    assert without_channel(json.loads(runs[1])) == ["resume", "01a20e67-3cfe-7d33-bf1a-a1a0e18a701f"]
+    assert "--dangerously-bypass-hook-trust" in json.loads(runs[1])
     rec = json.loads((repo / ".git" / "paneboard" / "state.json").read_text())["agents"]["cx"]
     assert rec["session_id"] == "01a20e67-3cfe-7d33-bf1a-a1a0e18a701f"
 

@@ -1,0 +1,99 @@
+"""OpenCode 1.18: a local plugin file, loaded through a config file named by `OPENCODE_CONFIG`.
+
+The config adds one `file://` plugin (no npm install, no network) and, for a task with rules, a
+`permission` setting (per tool, pattern -> allow/deny; OpenCode merges it over the user's config).
+The plugin's `event` hook appends one line per status-moving bus event to the agent's events file,
+in the shape `parse` gives (the plugin mirrors it in JavaScript; a test holds the two together).
+"""
+
+from __future__ import annotations
+
+try:
+    from ._shape import asks, event
+except ImportError:          # loaded by path inside the recorder
+    from _shape import asks, event
+
+_PLUGIN = r"""// paneboard: records OpenCode's status events for one agent (written at its start; safe to delete).
+import { appendFileSync } from "node:fs";
+const FILE = __EVENTS_FILE__;
+const cut = (v) => { const s = typeof v === "string" ? v : (v == null ? "" : String(v)); return s.length > 400 ? s.slice(0, 399) + "\u2026" : s; };
+const asks = (m) => { if (!m || typeof m !== "object") return ""; for (const k of ["command", "filePath", "file_path", "path", "url", "pattern", "description"]) { const v = m[k]; if (typeof v === "string" && v.trim()) return cut(v); } return ""; };
+export function normalise(e) {
+  const p = (e && e.properties) || {};
+  const sid = p.sessionID || (p.info && p.info.id) || "";
+  const line = (name, extra) => { const out = { event: name, cli: "opencode" }; if (/^[A-Za-z0-9][A-Za-z0-9_-]{5,127}$/.test(sid)) out.session_id = sid; for (const [k, v] of Object.entries(extra || {})) if (v !== "" && v != null) out[k] = cut(v); return out; };
+  switch (e && e.type) {
+    case "session.created": return line("SessionStart", { source: "startup" });
+    case "session.idle": return line("Stop", {});
+    case "session.status": {
+      const t = p.status && p.status.type;
+      if (t === "idle") return line("Stop", {});
+      if (t === "busy") return line("Busy", {});
+      if (t === "retry") return line("Busy", { message: cut((p.status.message || "retrying") + (p.status.attempt ? ` (attempt ${p.status.attempt})` : "")) });
+      return null;
+    }
+    case "permission.asked": return line("PermissionRequest", { tool_name: p.permission, asks: asks(p.metadata) || (p.patterns || []).join(" ") });
+    case "permission.replied": return line("PermissionReplied", { reply: p.reply });
+    case "session.error": return line("StopFailure", { error: cut((p.error && (p.error.data && p.error.data.message || p.error.name)) || "error") });
+    default: return null;
+  }
+}
+export const PaneboardEvents = async () => ({
+  event: async ({ event }) => {
+    try { const line = normalise(event); if (line) appendFileSync(FILE, JSON.stringify({ at: Date.now() / 1000, ...line }) + "\n"); } catch (_) {}
+  },
+});
+"""
+
+
+def plugin(events_file) -> str:
+    """The plugin's JavaScript for one events file."""
+    import json
+    return _PLUGIN.replace("__EVENTS_FILE__", json.dumps(str(events_file)))
+
+
+def install(common_dir, name: str, allow=(), deny=()):
+    """The plugin and the config that loads it, beside the events file; the config named in the environment."""
+    import json
+    from . import Channel, rules, write_private
+    from .. import hooks
+    base = hooks.hooks_dir(common_dir) / hooks.slug(name)
+    js = write_private(base.with_name(base.name + ".opencode.js"), plugin(hooks.events_path(common_dir, name)))
+    config: dict = {"$schema": "https://opencode.ai/config.json", "plugin": [js.resolve().as_uri()]}
+    if allow or deny:
+        config["permission"] = rules.opencode(tuple(allow), tuple(deny))
+    cfg = write_private(base.with_name(base.name + ".opencode.json"), json.dumps(config, indent=1) + "\n")
+    return Channel(env={"OPENCODE_CONFIG": str(cfg)}, files=(js, cfg))
+
+
+def parse(data: dict) -> dict | None:
+    """An OpenCode bus event ({type, properties}) -> an events line, as the plugin writes it."""
+    p = data.get("properties") if isinstance(data.get("properties"), dict) else {}
+    info = p.get("info") if isinstance(p.get("info"), dict) else {}
+    sid = p.get("sessionID") or info.get("id")
+    kind = data.get("type")
+    if kind == "session.created":
+        return event("SessionStart", "opencode", sid, source="startup")
+    if kind == "session.idle":
+        return event("Stop", "opencode", sid)
+    if kind == "session.status":
+        status = p.get("status") if isinstance(p.get("status"), dict) else {}
+        if status.get("type") == "idle":
+            return event("Stop", "opencode", sid)
+        if status.get("type") == "busy":
+            return event("Busy", "opencode", sid)
+        if status.get("type") == "retry":
+            attempt = f" (attempt {status['attempt']})" if status.get("attempt") else ""
+            return event("Busy", "opencode", sid, message=(status.get("message") or "retrying") + attempt)
+        return None
+    if kind == "permission.asked":
+        patterns = p.get("patterns") if isinstance(p.get("patterns"), list) else []
+        return event("PermissionRequest", "opencode", sid, tool_name=p.get("permission"),
+                     asks=asks(p.get("metadata")) or " ".join(str(x) for x in patterns))
+    if kind == "permission.replied":
+        return event("PermissionReplied", "opencode", sid, reply=p.get("reply"))
+    if kind == "session.error":
+        err = p.get("error") if isinstance(p.get("error"), dict) else {}
+        data_ = err.get("data") if isinstance(err.get("data"), dict) else {}
+        return event("StopFailure", "opencode", sid, error=data_.get("message") or err.get("name") or "error")
+    return None

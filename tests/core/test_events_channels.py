@@ -1,0 +1,202 @@
+"""Each CLI's event channel: what its installer writes and adds to the command line, and what its parser
+makes of the payload shapes the CLI sends (taken from its docs, source and bundle; see app/events/)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import events, hooks
+from app.events import aider, claude, codex, gemini, opencode, rules
+from app.presets import PRESETS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def common(tmp_path: Path) -> Path:
+    c = tmp_path / "repo" / ".git"
+    c.mkdir(parents=True)
+    return c
+
+
+def test_every_preset_with_a_channel_names_a_module_and_installs_only_under_the_hooks_dir(tmp_path):
+    c = common(tmp_path)
+    for name in ("claude", "codex", "gemini", "opencode", "aider"):
+        assert PRESETS[name].hooks == name
+        ch = events.install(name, c, f"t-{name}", ("Bash(npm test*)",), ("Bash(rm *)",))
+        assert all(f.parent == hooks.hooks_dir(c) and f.exists() for f in ch.files), name
+    assert sorted(p.name for p in hooks.hooks_dir(c).iterdir()) == sorted(
+        ["t-claude.settings.json", "t-gemini.gemini.json", "t-opencode.opencode.js", "t-opencode.opencode.json"])
+
+
+def test_claude_settings_hook_the_notification_matchers_and_carry_the_rules(tmp_path):
+    c = common(tmp_path)
+    ch = events.install("claude", c, "api", ("Bash(npm test*)", "Edit(src/**)"), ("Bash(rm *)",))
+    assert ch.argv == ("--settings", str(ch.files[0]))
+    doc = json.loads(ch.files[0].read_text())
+    assert [g["matcher"] for g in doc["hooks"]["Notification"]] == ["permission_prompt", "idle_prompt",
+                                                                    "elicitation_dialog"]
+    assert "PermissionRequest" in doc["hooks"]
+    assert doc["permissions"] == {"allow": ["Bash(npm test*)", "Edit(src/**)"], "deny": ["Bash(rm *)"]}
+    assert "permissions" not in json.loads(events.install("claude", c, "b").files[0].read_text())   # off unless set
+
+
+def test_codex_gets_hooks_and_notify_as_overrides_that_parse_as_toml(tmp_path):
+    import tomllib
+    c = common(tmp_path)
+    ch = events.install("codex", c, "we'ird $(x)", ("Bash(ls)",))
+    assert ch.argv[0] == "--dangerously-bypass-hook-trust" and not ch.files and not ch.env
+    pairs = [ch.argv[i + 1] for i, a in enumerate(ch.argv) if a == "-c"]
+    doc: dict = {}
+    for pair in pairs:
+        key, value = pair.split("=", 1)
+        parsed = tomllib.loads(f"v = {value}")["v"]
+        node = doc
+        *path, last = key.split(".")
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = parsed
+    ev = str(hooks.events_path(c, "we'ird $(x)"))
+    assert set(doc["hooks"]) == {"SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest",
+                                 "PostToolUse", "Stop"}
+    [[hook]] = [g["hooks"] for g in doc["hooks"]["Stop"]]
+    assert shlex.split(hook["command"])[-3:] == ["record", ev, "codex"] and hook["type"] == "command"
+    assert doc["notify"][-3:] == ["notify", ev, "codex"]
+
+
+def test_codex_payloads_parse_to_the_shared_shape():
+    # Shapes as Codex 0.171 sent them to a hook (recorded with the real binary) and to notify (its docs).
+    start = {"session_id": "01a22a1b-817c-7fe3-bbbb-504c842f3e15", "transcript_path": "/t.jsonl", "cwd": "/w",
+             "hook_event_name": "SessionStart", "model": "gpt", "permission_mode": "bypassPermissions",
+             "source": "startup"}
+    assert codex.parse(start) == {"event": "SessionStart", "cli": "codex",
+                                  "session_id": "01a22a1b-817c-7fe3-bbbb-504c842f3e15", "source": "startup"}
+    ask = {"session_id": "01a22a1b-817c", "hook_event_name": "PermissionRequest", "tool_name": "Bash",
+           "tool_input": {"command": "cargo test"}, "turn_id": "t"}
+    assert codex.parse(ask)["asks"] == "cargo test"
+    done = {"type": "agent-turn-complete", "thread-id": "01a22a1b-aaaa", "turn-id": "12345",
+            "cwd": "/w", "input-messages": ["fix"], "last-assistant-message": "Done."}
+    assert codex.parse(done) == {"event": "Stop", "cli": "codex", "session_id": "01a22a1b-aaaa",
+                                 "turn_id": "12345", "last_assistant_message": "Done."}
+    assert codex.parse({"type": "other"}) is None
+
+
+def test_gemini_settings_go_in_system_defaults_and_rules_become_tool_lists(tmp_path):
+    c = common(tmp_path)
+    ch = events.install("gemini", c, "g", ("Bash(npm test*)", "Read"), ("Bash(rm*)", "Edit(secret/**)"))
+    path = Path(ch.env["GEMINI_CLI_SYSTEM_DEFAULTS_PATH"])
+    doc = json.loads(path.read_text())
+    assert set(doc["hooks"]) == set(gemini.EVENTS)
+    assert doc["hooks"]["AfterAgent"][0]["hooks"][0]["timeout"] == 10_000        # milliseconds
+    assert doc["tools"] == {"allowed": ["run_shell_command(npm test)", "read_file", "read_many_files"],
+                            "exclude": ["run_shell_command(rm)"]}               # a path glob it cannot express: out
+    assert ch.argv == ()
+
+
+def test_gemini_payloads_parse_to_the_shared_shape():
+    base = {"session_id": "7f0c2c1e-1111", "transcript_path": "", "cwd": "/w", "timestamp": "2026-01-01T00:00:00Z"}
+    assert gemini.parse({**base, "hook_event_name": "AfterAgent", "prompt": "p", "prompt_response": "r",
+                         "stop_hook_active": False})["event"] == "Stop"
+    assert gemini.parse({**base, "hook_event_name": "BeforeTool", "tool_name": "run_shell_command",
+                         "tool_input": {"command": "ls"}}) == {
+        "event": "PreToolUse", "cli": "gemini", "session_id": "7f0c2c1e-1111", "tool_name": "run_shell_command",
+        "asks": "ls"}
+    ask = gemini.parse({**base, "hook_event_name": "Notification", "notification_type": "ToolPermission",
+                        "message": "Tool run_shell_command requires editing",
+                        "details": {"type": "exec", "title": "Confirm Shell Command", "command": "rm -rf build"}})
+    assert (ask["event"], ask["asks"]) == ("PermissionRequest", "rm -rf build")
+    assert gemini.parse({**base, "hook_event_name": "PreCompress"}) is None
+
+
+def test_opencode_config_loads_a_local_plugin_and_carries_permissions(tmp_path):
+    c = common(tmp_path)
+    ch = events.install("opencode", c, "o", ("Bash(git status*)", "Edit"), ("Bash(rm *)",))
+    cfg = json.loads(Path(ch.env["OPENCODE_CONFIG"]).read_text())
+    [plugin] = cfg["plugin"]
+    assert plugin.startswith("file:///") and Path(plugin[7:]).read_text().startswith("// paneboard")
+    assert cfg["permission"] == {"bash": {"git status*": "allow", "rm *": "deny"}, "edit": "allow"}
+
+
+OPENCODE_EVENTS = [
+    {"type": "session.created", "properties": {"info": {"id": "ses_4b1c0f2a9ffe", "title": "t"}}},
+    {"type": "session.status", "properties": {"sessionID": "ses_4b1c0f2a9ffe", "status": {"type": "busy"}}},
+    {"type": "session.status", "properties": {"sessionID": "ses_4b1c0f2a9ffe",
+                                              "status": {"type": "retry", "attempt": 2, "message": "429"}}},
+    {"type": "permission.asked", "properties": {"id": "per_1", "sessionID": "ses_4b1c0f2a9ffe", "permission": "bash",
+                                                "patterns": ["rm -rf build"], "metadata": {"command": "rm -rf build"},
+                                                "always": []}},
+    {"type": "permission.replied", "properties": {"sessionID": "ses_4b1c0f2a9ffe", "requestID": "per_1",
+                                                  "reply": "once"}},
+    {"type": "session.idle", "properties": {"sessionID": "ses_4b1c0f2a9ffe"}},
+    {"type": "session.error", "properties": {"sessionID": "ses_4b1c0f2a9ffe",
+                                             "error": {"name": "APIError", "data": {"message": "quota"}}}},
+    {"type": "message.part.updated", "properties": {}},
+]
+
+
+def test_opencode_parse_maps_its_bus_events():
+    got = [opencode.parse(e) for e in OPENCODE_EVENTS]
+    assert [g and g["event"] for g in got] == ["SessionStart", "Busy", "Busy", "PermissionRequest",
+                                               "PermissionReplied", "Stop", "StopFailure", None]
+    assert got[3]["asks"] == "rm -rf build" and got[3]["tool_name"] == "bash"
+    assert got[2]["message"] == "429 (attempt 2)"
+
+
+def test_the_opencode_plugin_writes_what_parse_says(tmp_path):
+    """The plugin's JavaScript, run by node on the same events, appends the lines the Python parser gives."""
+    import shutil
+    if not shutil.which("node"):
+        pytest.skip("node is not installed")
+    ev = tmp_path / "o.jsonl"
+    js = tmp_path / "plugin.mjs"
+    js.write_text(opencode.plugin(ev))
+    driver = tmp_path / "drive.mjs"
+    driver.write_text(f"import {{ PaneboardEvents }} from {json.dumps(js.as_uri())};\n"
+                      f"const h = await PaneboardEvents({{}});\n"
+                      f"for (const e of {json.dumps(OPENCODE_EVENTS)}) await h.event({{ event: e }});\n")
+    subprocess.run(["node", str(driver)], check=True, timeout=30)
+    written = [json.loads(line) for line in ev.read_text().splitlines()]
+    for line in written:
+        assert isinstance(line.pop("at"), float)
+    assert written == [p for p in (opencode.parse(e) for e in OPENCODE_EVENTS) if p]
+
+
+def test_aider_gets_a_notifications_command_that_reads_nothing(tmp_path):
+    c = common(tmp_path)
+    ch = events.install("aider", c, "a")
+    assert ch.argv[:2] == ("--notifications", "--notifications-command")
+    argv = shlex.split(ch.argv[2])
+    assert argv[-3:] == ["notify", str(hooks.events_path(c, "a")), "aider"]
+    # aider runs it through a shell that shares its terminal: stdin left open must not block it.
+    proc = subprocess.Popen(["sh", "-c", ch.argv[2]], stdin=subprocess.PIPE)
+    assert proc.wait(timeout=20) == 0
+    [line] = [json.loads(x) for x in hooks.events_path(c, "a").read_text().splitlines()]
+    assert (line["event"], line["cli"]) == ("Waiting", "aider")
+    assert aider.parse({}) == {"event": "Waiting", "cli": "aider", "message": "aider waits for input"}
+
+
+@pytest.mark.parametrize("bad", ["", "Bash(", "Bash()", "rm -rf /", "Bash(x)\n", "(x)"])
+def test_a_bad_rule_is_named(bad):
+    assert rules.rule_problem(bad) is not None
+
+
+def test_claude_parse_keeps_what_a_permission_request_asks():
+    line = claude.parse({"hook_event_name": "PermissionRequest", "session_id": "abcdef12", "tool_name": "Edit",
+                         "tool_input": {"file_path": "src/app.py", "old_string": "x" * 9000}})
+    assert line == {"event": "PermissionRequest", "cli": "claude", "session_id": "abcdef12", "tool_name": "Edit",
+                    "asks": "src/app.py"}
+    assert hooks.hint({"at": 1.0, **line}).why == "event PermissionRequest: asks permission: Edit: src/app.py"
+
+
+def test_the_recorder_runs_without_the_package_on_the_path(tmp_path):
+    ev = tmp_path / "e.jsonl"
+    payload = json.dumps({"hook_event_name": "BeforeAgent", "session_id": "gem-session-1", "prompt": "x"})
+    proc = subprocess.run([sys.executable, "-I", "-S", str(ROOT / "app" / "hooks.py"), "record", str(ev), "gemini"],
+                          input=payload.encode(), capture_output=True, timeout=30, cwd=tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b"")
+    assert json.loads(ev.read_text())["event"] == "UserPromptSubmit"
