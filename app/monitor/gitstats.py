@@ -175,7 +175,7 @@ async def read_worktree(repo_root: Path, f, run=None) -> tuple | None:
         s, newest = await asyncio.to_thread(stats_with_mtime, a.worktree, a.base, not f.stats_done, run)
     except Stopped:
         return None
-    except StatsFailed as exc:
+    except (StatsFailed, OSError) as exc:
         if not Path(a.worktree).is_dir():       # it vanished while git read it
             return "missing", await asyncio.to_thread(branch_stats, repo_root, a.branch, a.base)
         return "failed", str(exc)
