@@ -72,6 +72,7 @@ class FleetPredictor:
         self._sides: dict[str, _Side] = {}
         self._moved: dict[tuple[str, str], frozenset[str]] = {}      # (base, head) -> paths the base changed
         self._merged: dict[tuple[str, str], Prediction] = {}         # (ours, theirs commit-or-tree key) -> result
+        self._head_trees: dict[str, str] = {}                       # commit -> its tree (never changes)
         self._ancestor: dict[tuple[str, str], bool] = {}            # (base, head) -> base is in head
         self._landed_commits: dict[tuple[str, str], str] = {}        # (base, candidate) -> commit on the base
         self.merge_trees = 0
@@ -183,7 +184,9 @@ class FleetPredictor:
         side = self._sides.get(name)
         if side is not None and side.generation == w.generation and side.head == w.head:
             return side
-        head_tree = self._git(w.worktree, "rev-parse", f"{w.head}^{{tree}}").decode().strip()
+        head_tree = self._head_trees.get(w.head)
+        if head_tree is None:
+            head_tree = self._head_trees[w.head] = self._git(w.worktree, "rev-parse", f"{w.head}^{{tree}}").decode().strip()
         tree = self._snapshot(w.worktree) if w.dirty else head_tree
         if side is not None and side.head == w.head and side.tree == tree:
             commit = side.commit
@@ -198,7 +201,8 @@ class FleetPredictor:
 
     def _snapshot(self, worktree: Path) -> str:
         """The tree of everything in the worktree (a temporary copy of its index; nothing real touched)."""
-        real = self._git(worktree, "rev-parse", "--path-format=absolute", "--git-path", "index").decode().strip()
+        real = _index_of(worktree) or self._git(worktree, "rev-parse", "--path-format=absolute", "--git-path",
+                                                 "index").decode().strip()
         tmpdir = tempfile.mkdtemp(prefix="paneboard-index-")
         try:
             env = {"GIT_INDEX_FILE": os.path.join(tmpdir, "index")}
@@ -242,3 +246,18 @@ class FleetPredictor:
             proc = self.run(w.worktree, "merge-base", "--is-ancestor", self.base, w.head)
             self._ancestor[key] = proc.returncode == 0
         return self._ancestor[key]
+
+
+def _index_of(worktree: Path) -> str | None:
+    """The worktree's index file, read from its `.git` file (no git process); None when it cannot tell."""
+    dotgit = Path(worktree) / ".git"
+    try:
+        if dotgit.is_dir():
+            return str(dotgit / "index")
+        text = dotgit.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    if not text.startswith("gitdir:"):
+        return None
+    admin = Path(text[len("gitdir:"):].strip())
+    return str(admin if admin.is_absolute() else (Path(worktree) / admin).resolve()) + "/index"

@@ -69,7 +69,7 @@ class Monitor(WorktreeStats):
     def __init__(self, fleet, clock: Callable[[], float] = time.time, *,
                  capture_delay: float = 0.04, capture_interval: float = 1.0, tick: float = 1.0,
                  rediscover_every: float = 10.0, max_rate: float = 20.0, stats_debounce: float = 0.1,
-                 stats_interval: float = 1.0, predict_max_wait: float = 2.0,
+                 stats_interval: float = 2.0, predict_max_wait: float = 5.0,
                  watch_step: int = 50, watch_debounce: int = 200, write_status: bool = True,
                  control_factory: Callable | None = None):
         self.fleet = fleet

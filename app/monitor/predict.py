@@ -1,8 +1,8 @@
 """When to predict merges: after an agent's work changed, trailing edge with a maximum wait, in a thread.
 
 A burst of updates delays a round by at most `max_wait` (the wait is counted from the first
-change a round serves, and never restarted), so predictions during continuous work are at most
-`max_wait` plus one round old. Each round asks `FleetPredictor` only about the agents whose
+change a round serves, and never restarted), and rounds start at most every `interval`, so
+predictions during continuous work are at most `max_wait` plus one round old. Each round asks `FleetPredictor` only about the agents whose
 work changed since the last one (all of them when the base moved); it answers from its cache
 what those changes cannot have touched. The base is read again every `base_every` seconds,
 since a commit in the main checkout is no file event of any agent.
@@ -40,13 +40,15 @@ class PredictionScheduler:
     """Keeps `Predictions` current from the agents' work, never starved by a burst, stoppable at once."""
 
     def __init__(self, repo_root: Path, base: Callable[[], str | None], run, on_round: Callable[[Round], None],
-                 note: Callable[[str, str], None], *, debounce: float = 0.5, max_wait: float = 2.0,
-                 base_every: float = 2.0, clock: Callable[[], float] = time.time):
+                 note: Callable[[str, str], None], *, debounce: float = 0.5, max_wait: float = 5.0,
+                 interval: float = 5.0, base_every: float = 3.0, clock: Callable[[], float] = time.time):
         self.engine = FleetPredictor(repo_root, run)
         self._base = base
         self._on_round = on_round
         self._note = note
         self.debounce, self.max_wait, self.base_every = debounce, max(max_wait, debounce), base_every
+        self.interval = min(interval, self.max_wait)   # rounds at most this often, however busy the agents
+        self._started = float("-inf")
         self.clock = clock
         self.latest = Predictions()
         self.rounds = 0
@@ -97,10 +99,12 @@ class PredictionScheduler:
     def _due(self) -> float | None:
         if self._first is None:
             return None
-        return min(self._last + self.debounce, self._first + self.max_wait)
+        quiet = min(self._last + self.debounce, self._first + self.max_wait)
+        return max(quiet, min(self._started + self.interval, self._first + self.max_wait))
 
     async def _round(self) -> None:
         changed, work, started = self._changed, dict(self._work), self.clock()
+        self._started = started
         self._changed, self._first = set(), None
         try:
             base = self._base()
