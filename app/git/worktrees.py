@@ -181,51 +181,123 @@ class Stats:
     removed: int = 0
     dirty: bool = False
     commits: int = 0
+    head: str = ""          # HEAD's commit, when read
 
 
-def stats(worktree: Path, base: str) -> Stats:
-    """Change stats of a worktree against the merge-base with base (3 git calls, no index writes)."""
+class StatsFailed(GitError):
+    """git could not read the worktree (a corrupt index, a vanished directory): the message says which."""
+
+
+def head_branch(worktree: Path) -> str | None:
+    """The branch checked out in a worktree, read from its HEAD file (no git process); None when detached."""
+    dotgit = Path(worktree) / ".git"
+    try:
+        if dotgit.is_file():
+            text = dotgit.read_text(encoding="utf-8", errors="replace").strip()
+            admin = Path(text.removeprefix("gitdir:").strip())
+            admin = admin if admin.is_absolute() else (Path(worktree) / admin)
+        else:
+            admin = dotgit
+        head = (admin / "HEAD").read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    return head[len("ref: refs/heads/"):] if head.startswith("ref: refs/heads/") else None
+
+
+@dataclass
+class _Status:
+    untracked: list[str]
+    head: str = ""
+    ahead: int | None = None
+    dirty: bool = False
+
+
+def _status_v2(raw: bytes) -> _Status:
+    """What `status --porcelain=v2 --branch -z` says: untracked files, HEAD, ahead/behind its upstream, dirty."""
+    fields = raw.decode("utf-8", "surrogateescape").split("\0")
+    st = _Status([])
+    i = 0
+    while i < len(fields):
+        entry = fields[i]
+        i += 1
+        if not entry:
+            continue
+        if entry.startswith("# branch.ab "):
+            st.ahead = int(entry.split()[2].lstrip("+"))
+        elif entry.startswith("# branch.oid "):
+            st.head = entry.split()[2] if entry.split()[2] != "(initial)" else ""
+        elif entry.startswith("? "):
+            st.untracked.append(entry[2:])
+            st.dirty = True
+        elif not entry.startswith("#"):
+            st.dirty = True
+            i += entry.startswith("2 ")     # a rename carries its original path in the next field
+    return st
+
+
+def stats(worktree: Path, base: str, run=None, strict: bool = False) -> Stats:
+    """Change stats of a worktree against the merge-base with base: two git calls, no index writes.
+
+    One `status --porcelain=v2 --branch` gives the dirty state, the untracked files and, with the
+    base configured as the branch's upstream for that call only, the commits ahead of it; one
+    `diff --numstat --merge-base BASE` gives the tracked files and +/- (committed and not).
+    `strict`: a status git refuses (a corrupt index) raises StatsFailed instead of reading as clean.
+    """
+    from .procs import plain_run
+    run = run or plain_run
+    worktree = Path(worktree)
     if not (worktree / ".git").exists():
         return Stats()
+    branch = head_branch(worktree)
+    upstream = ["-c", f"branch.{branch}.remote=.", "-c", f"branch.{branch}.merge=refs/heads/{base}"] if branch else []
+    # --no-optional-locks: our read must never take index.lock while the agent commits.
+    st = run(worktree, "--no-optional-locks", *upstream, "status", "--porcelain=v2", "--branch", "-z",
+             "--untracked-files=all", "--no-renames")
+    if st.returncode != 0 and strict:
+        said = st.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise StatsFailed(f"git status: {said[-1] if said else f'exit {st.returncode}'}")
+    status = _status_v2(st.stdout) if st.returncode == 0 else _Status([])
+    commits = status.ahead
     # `diff --merge-base BASE` compares the working tree with merge-base(BASE, HEAD): one call.
-    proc = subprocess.run(["git", "diff", "--numstat", "-z", "--no-renames", "--merge-base", base],
-                          cwd=worktree, capture_output=True, text=True)
-    if proc.returncode != 0:
-        # The base branch is gone: measure against the commit the agent's branch was created at.
-        base = _fork_of_head(worktree)
-        if base is None:
+    proc = run(worktree, "--no-optional-locks", "diff", "--numstat", "-z", "--no-renames", "--merge-base", base)
+    if proc.returncode != 0 or commits is None:
+        # The base branch is gone (or HEAD is detached): measure against the commit the branch was created at.
+        fork = base if proc.returncode == 0 else _fork_of_head(worktree)
+        if fork is not None and proc.returncode != 0:
+            proc = run(worktree, "--no-optional-locks", "diff", "--numstat", "-z", "--no-renames", fork)
+        if fork is None or proc.returncode != 0:
+            if strict and fork is not None:
+                said = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+                raise StatsFailed(f"git diff: {said[-1] if said else f'exit {proc.returncode}'}")
             return Stats()
-        proc = subprocess.run(["git", "diff", "--numstat", "-z", "--no-renames", base],
-                              cwd=worktree, capture_output=True, text=True)
-        if proc.returncode != 0:
-            return Stats()
-    commits = run_git(worktree, "rev-list", "--count", f"{base}..HEAD", check=False).strip()
+        count = run(worktree, "rev-list", "--count", f"{fork}..HEAD").stdout.decode().strip()
+        commits = int(count) if count.isdigit() else 0
     files: list[str] = []
     added = removed = 0
-    for part in proc.stdout.split("\0"):
+    for part in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
         if not part or "\t" not in part:
             continue
         a, r, name = part.split("\t", 2)
         files.append(name)
         added += int(a) if a.isdigit() else 0
         removed += int(r) if r.isdigit() else 0
-    # --no-optional-locks: our read must never take index.lock while the agent commits.
-    status = run_git(worktree, "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all",
-                     check=False)
-    entries = [e for e in status.split("\0") if e]
-    untracked = [e[3:] for e in entries if e.startswith("?? ")]
-    dirty = bool(entries)
-    for name in untracked:
+    for name in status.untracked:
         files.append(name)
-        try:
-            with open(worktree / name, "rb") as fh:
-                data = fh.read(4 << 20)
-            if b"\0" not in data[:8000]:
-                added += data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-        except OSError:
-            pass
-    return Stats(files=tuple(files), added=added, removed=removed, dirty=dirty,
-                 commits=int(commits) if commits.isdigit() else 0)
+        added += _lines_of(worktree / name)
+    return Stats(files=tuple(files), added=added, removed=removed, dirty=status.dirty, commits=commits,
+                 head=status.head)
+
+
+def _lines_of(path: Path) -> int:
+    """Lines in a new text file (0 for a binary or unreadable one)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(4 << 20)
+    except OSError:
+        return 0
+    if b"\0" in data[:8000]:
+        return 0
+    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
 
 
 def _fork_of_head(worktree: Path) -> str | None:

@@ -54,6 +54,7 @@ class Facts:
     decoder: object = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
     partial: str = ""
     stats_done: bool = False           # the worktree's git state was read at least once
+    generation: int = 0                # stats refreshes so far: the work a prediction saw may be older
     shown: tuple = ()
     seed_errors: bool = True           # the first screen may hold errors printed before the log pipe opened
     log_errors: dict = field(default_factory=dict)     # error signature -> lines counted from the log

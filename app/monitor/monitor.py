@@ -15,26 +15,24 @@ import time
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, AsyncIterator, Callable
+from typing import AsyncIterator, Callable
 
 from .. import hooks
-from ..model import Agent, Kind, Trigger
+from ..git.procs import Runner
+from ..model import Agent, Trigger
 from ..triggers import TriggerBook, evaluate
 from . import agent_events as events
 from .attention import Attention
 from .captures import CaptureScheduler, read_screen
 from .control_link import ControlLink
 from .discovery import fold, prepare_new, recheck_stopped
-from .facts import Facts, apply_conflicts, apply_overlaps, apply_scope, apply_stats, seed_errors_from_screen, snapshot, \
-    status_since
-from .gitstats import StatsScheduler, read_worktree
+from .facts import Facts, apply_conflicts, seed_errors_from_screen, snapshot, status_since
+from .gitstats import StatsScheduler, WorktreeStats
+from .overlap import OverlapIndex
+from .predict import PredictionScheduler, Predictions, fleet_base
 from .limits import Parking
-from .once import settle_since
 from .publish import Publisher, Update, coordination, status_file_paths
 from .timeline_feed import TimelineFeed
-
-if TYPE_CHECKING:  # watchfiles loads only for the live monitor, not `ls`
-    from .watch import FileActivity
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +63,13 @@ def _call_on(loop: asyncio.AbstractEventLoop | None, fn, *args):
     return done.result(timeout=10)
 
 
-class Monitor:
+class Monitor(WorktreeStats):
     """Drives every event source and keeps each agent's status and triggers current."""
 
     def __init__(self, fleet, clock: Callable[[], float] = time.time, *,
                  capture_delay: float = 0.04, capture_interval: float = 1.0, tick: float = 1.0,
                  rediscover_every: float = 10.0, max_rate: float = 20.0, stats_debounce: float = 0.1,
+                 stats_interval: float = 2.0, predict_max_wait: float = 5.0,
                  watch_step: int = 50, watch_debounce: int = 200, write_status: bool = True,
                  control_factory: Callable | None = None, watch_only: bool = False):
         self.fleet = fleet
@@ -88,7 +87,12 @@ class Monitor:
                                    write_status=write_status and not watch_only, commands=not watch_only)
         self.timeline = TimelineFeed(fleet.timeline, writes=not watch_only)
         self.captures = CaptureScheduler(self._capture, delay=capture_delay, interval=capture_interval)
-        self.stats = StatsScheduler(self._refresh_stats, debounce=stats_debounce)
+        self.git = Runner()         # every git child of stats and predictions: counted, killed on close
+        self.stats = StatsScheduler(self._refresh_stats, debounce=stats_debounce, interval=stats_interval)
+        self.overlaps = OverlapIndex()
+        root = fleet.repo.root
+        self.predictions = PredictionScheduler(root, lambda: fleet_base(self.settings, root), self.git,
+                                               self._predicted, self.publisher.note, max_wait=predict_max_wait)
         self.parking = Parking(fleet, clock, self._reassess, self.publisher.note)
         self._rediscover_now = asyncio.Event()
         self.link = ControlLink(fleet, clock, self.counters, on_event=self._on_control_event,
@@ -154,6 +158,19 @@ class Monitor:
             if apply_conflicts(f, predicted.get(name, ()), now):
                 self._reassess(name, now)
 
+    def conflicts(self) -> Predictions:
+        """The newest merge predictions (every agent against the base, every pair; any thread)."""
+        return self.predictions.latest
+
+    def predict_now(self) -> None:
+        """Predict merges again as soon as possible (any thread)."""
+        _call_on(self._loop, self.predictions.predict_now)
+
+    def _predicted(self, result) -> None:
+        """A prediction round ended: raise or clear `conflict` triggers where its answer moved, and tell the UI."""
+        self._set_conflicts(result.vs_base)
+        self.publisher.publish()
+
     def coordination(self) -> dict:
         """The coordination document: who does what, in which files, and what needs a human."""
         return coordination(self.fleet.repo.root, self.agents(), self.book.active, self.publisher.log)
@@ -195,7 +212,7 @@ class Monitor:
             self.publisher.ready.set()
             self.publisher.publish()
             self._tasks = [asyncio.create_task(c) for c in (
-                self._watch_loop(), self._tick_loop(), self._rediscover_loop(),
+                self._watch_loop(), self._tick_loop(), self._rediscover_loop(), self.predictions.run(),
                 self.publisher.status_loop(self.coordination))]
             await asyncio.gather(*self._tasks)
         finally:
@@ -205,6 +222,7 @@ class Monitor:
 
     async def close(self) -> None:
         """Stop every task, timer and client this monitor started."""
+        self.git.close()            # kills a running git child: quitting never waits for one
         for t in self._tasks:
             t.cancel()
         self.captures.close()
@@ -270,6 +288,8 @@ class Monitor:
         """Fold a fresh listing into the facts and the indexes: (new facts, names that moved, names gone)."""
         new, changed, gone = fold(self._facts, fresh, records, self.clock(), self.settings, initial)
         for n in gone:
+            changed += self.overlaps.update(self._facts, n, self.clock())
+            self.predictions.update(n, None)
             self.timeline.forget(n)
             self.captures.forget(n)
             self.stats.forget(n)
@@ -349,56 +369,6 @@ class Monitor:
     async def _watch_loop(self) -> None:
         async for act in self.watcher.events():
             self._on_files(act)
-
-    def _on_files(self, act: FileActivity) -> None:
-        self.counters["file_batches"] += 1
-        if Path(act.worktree) == self._hooks_root:
-            for name in events.hook_files_changed(self._facts, None if act.resync else act.paths):
-                self._reassess(name)
-            return
-        if Path(act.worktree) == self._checks_root:
-            self._rediscover_now.set()      # the check's record is in the state file: read it again
-            return
-        name = self._by_worktree.get(str(act.worktree))
-        if name is None:
-            return
-        f = self._facts[name]
-        if act.resync:              # not activity: the watcher (re)started, so re-read git
-            self.stats.schedule(name)
-            return
-        f.last_file_change_at = max(f.last_file_change_at or 0.0, act.at)
-        self.stats.schedule(name)
-        if f.agent.status.kind in (Kind.SILENT, Kind.STARTING):
-            self._reassess(name)
-
-    async def _refresh_stats(self, name: str) -> bool:
-        """Read the agent's git stats and judge it (and whoever it overlaps with) again."""
-        f = self._facts.get(name)
-        read = await read_worktree(self.fleet.repo.root, f) if f is not None else None
-        if read is None or read[0] == "missing":
-            if read is not None:         # removed outside paneboard: its branch's stats go into its why
-                apply_stats(f, read[1], None)
-                self._reassess(name)
-            self._settled(name)
-            return False
-        _, s, newest = read
-        a = f.agent
-        self.counters["stats"] += 1
-        first, f.stats_done = not f.stats_done, True
-        now = self.clock()
-        apply_stats(f, s, newest)
-        if self.timeline.stats(a):
-            await asyncio.to_thread(self.timeline.commits, a)
-        apply_scope(f, now)
-        moved = set(apply_overlaps(self._facts, now)) | {a.name}
-        if first:
-            # Found already true, not seen beginning: it began when its files were written (as `ls` says).
-            settle_since(self._facts, moved)
-        # Sorted: the order triggers are raised in is the order the log shows them.
-        for other in sorted(moved):
-            self._reassess(other)
-        self._settled(name)
-        return True
 
     # -- time ------------------------------------------------------------------
 

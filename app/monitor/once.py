@@ -37,10 +37,10 @@ def newest_mtime(worktree: str, files) -> float | None:
     return newest
 
 
-def stats_with_mtime(worktree: str, base: str, with_mtime: bool):
+def stats_with_mtime(worktree: str, base: str, with_mtime: bool, run=None):
     """The worktree's git stats, and (when asked) its newest changed file's time, which after a
-    restart stands in for the last file event."""
-    s = worktrees.stats(Path(worktree), base)
+    restart stands in for the last file event; given a runner (the monitor's), git's refusal raises."""
+    s = worktrees.stats(Path(worktree), base, run=run, strict=run is not None)
     return s, (newest_mtime(worktree, s.files) if with_mtime else None)
 
 

@@ -31,6 +31,7 @@ SKIP_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~", ".tmp")
 # `index` is left out on purpose: `git status` refreshes it, which would feed back into our own recompute.
 ADMIN_NAMES = frozenset({"HEAD", "ORIG_HEAD", "MERGE_HEAD", "REBASE_HEAD", "CHERRY_PICK_HEAD"})
 _BIG_BURST = 5000
+_KNOWN_MAX = 20000       # paths whose ignore answer a worktree keeps
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,12 @@ class _Root:
     worktree: Path
     admin: Path | None
     ignored_dirs: set[str] = field(default_factory=set)   # learnt from check-ignore: "out/" etc.
+    known: dict[str, bool] = field(default_factory=dict)  # path -> git ignores it (git's answers, kept)
+
+    def forget_ignores(self) -> None:
+        """A .gitignore changed: git's earlier answers may no longer hold."""
+        self.known.clear()
+        self.ignored_dirs.clear()
 
 
 class Watcher:
@@ -139,7 +146,7 @@ class Watcher:
             if not wt.is_dir():
                 continue
             old = self._roots.get(str(wt))
-            roots[str(wt)] = _Root(wt, admin_dir(wt), old.ignored_dirs if old else set())
+            roots[str(wt)] = _Root(wt, admin_dir(wt), old.ignored_dirs if old else set(), old.known if old else {})
         return roots
 
     async def events(self) -> AsyncIterator[FileActivity]:
@@ -242,14 +249,26 @@ class Watcher:
             root = self._roots[key]
             rels = files.get(key, set())
             if rels and self.check_ignore:
-                ignored = git_ignored(root.worktree, rels)
-                if ignored:
-                    rels = rels - ignored
-                    self._learn_ignored_dirs(root, ignored)
+                rels = self._drop_ignored(root, rels)
             if rels or key in git_moved:
                 out.append(FileActivity(root.worktree, rels, at, git=key in git_moved,
                                         count=counts.get(key, 0) or len(rels)))
         return out
+
+    def _drop_ignored(self, root: _Root, rels: set[str]) -> set[str]:
+        """The paths git does not ignore; git is asked only about paths it was not asked about before,
+        so an agent writing the same files again costs no git process."""
+        if any(r == ".gitignore" or r.endswith(os.sep + ".gitignore") for r in rels):
+            root.forget_ignores()
+        unknown = [r for r in rels if r not in root.known]
+        if unknown:
+            if len(root.known) > _KNOWN_MAX:
+                root.known.clear()
+            ignored = git_ignored(root.worktree, unknown)
+            root.known.update((r, r in ignored) for r in unknown)
+            if ignored:
+                self._learn_ignored_dirs(root, ignored)
+        return {r for r in rels if not root.known.get(r, False)}
 
     @staticmethod
     def _learn_ignored_dirs(root: _Root, ignored: set[str]) -> None:

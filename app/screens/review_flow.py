@@ -14,9 +14,7 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.text import Text
 from textual import work
-from textual.worker import get_current_worker
 
-from app.git import worktrees
 
 from .agent_actions import failure
 from .messages import ActionFinished, ConfirmNeeded, ConflictsPredicted, MergeDone
@@ -37,35 +35,20 @@ class ReviewFlow:
     monitor: Monitor
     agents: dict[str, Agent]
     conflicts: ConflictsPredicted | None
-    _predicted_for: tuple | None = None     # what the last prediction was made for
+    _predicted_for: int | None = None       # the version of the monitor's predictions shown
 
     # -- predictions, the check, the review -----------------------------------
 
-    @work(thread=True, exclusive=True, group="conflicts")
     def predict_conflicts(self, agents: list[Agent], force: bool = False) -> None:
-        """Predict every agent's merge into its base and every pair's, with git merge-tree (touches nothing)."""
-        from app.git import merge as merging
-        time.sleep(0.5)  # debounce: a burst of updates is one prediction
-        if get_current_worker().is_cancelled:
+        """Show the monitor's newest merge predictions (it predicts as agents' work changes); `force`: predict now."""
+        if force:
+            self.monitor.predict_now()
+        latest = self.monitor.conflicts()
+        if latest.at is None or latest.version == self._predicted_for:
             return
-        live = {a.name: Path(a.worktree) for a in agents if a.worktree_exists and not a.merged and a.files_changed}
-        try:
-            base = self.fleet.settings.base or worktrees.resolve_base(self.fleet.repo, None)
-            base_sha = worktrees.run_git(self.fleet.repo.root, "rev-parse", base).strip()
-            key = (base_sha, tuple(sorted((a.name, a.files, a.added, a.removed, a.commits) for a in agents
-                                          if a.name in live)))
-            if key == self._predicted_for and not force:
-                return
-            predicted, paired = merging.predict_fleet(self.fleet.repo.root, base, live)
-            vs_base = {n: p.conflicts for n, p in predicted.items()}
-            pairs = {k: p.conflicts for k, p in paired.items()}
-        except Exception as exc:  # noqa: BLE001 - told in the log; predicted again at the next update
-            self.post_message(failure("conflict prediction", exc, self.fleet.repo.common_dir))
-            return
-        self._predicted_for = key
-        # A predicted conflict with the base is a trigger like any other (log, toast, status.json).
-        self.monitor.set_conflicts(vs_base)
-        self.post_message(ConflictsPredicted(base, vs_base, pairs))
+        self._predicted_for = latest.version
+        # The monitor raised its `conflict` triggers already (log, toast, status.json).
+        self.post_message(ConflictsPredicted(latest.base, dict(latest.vs_base), dict(latest.pairs)))
 
     def action_check(self) -> None:
         """Run the selected agent's check in the background."""
