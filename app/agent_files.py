@@ -19,10 +19,11 @@ import difflib
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -301,8 +302,8 @@ def _build(name: str, path: Path, raw: dict[str, tuple[Path, dict, dict]], built
     if parent_name is None:
         return own
     where = f"{shown(path)}:{lines.get('extends', 1)}: extends"
-    if parent_name in trail:
-        raise AgentFileError(f"{where}: {' -> '.join((*trail, parent_name))} is a cycle")
+    if parent_name in (*trail, name) and parent_name != name:
+        raise AgentFileError(f"{where}: {' -> '.join((*trail, name, parent_name))} is a cycle")
     if parent_name == name or parent_name not in raw:
         if parent_name not in builtin:
             raise AgentFileError(f"{where}: no agent named {parent_name!r} to extend")

@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from .. import hooks, status
+from .. import status
 from .facts import hook_hint
 from .once import look_agent
 
