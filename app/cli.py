@@ -72,7 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("--mark", action="store_true", help="record what this shows as reviewed")
     _review_parsers(sub, common)
     _land_parsers(sub, common)
-    sub.add_parser("doctor", parents=[common], help="check tmux, git and which agent CLIs are installed")
+    sub.add_parser("doctor", parents=[common], help="check tmux, git, which agent CLIs are installed and every agent file")
+    ex = sub.add_parser("explain", parents=[common],
+                        help="why an agent reads its status: the source, its latest events, the rules that matched")
+    ex.add_argument("name", nargs="?", default=None)
+    ex.add_argument("--agent", metavar="PRESET", default=None, help="with --screen: whose rules to run")
+    ex.add_argument("--screen", type=Path, metavar="FILE", default=None,
+                    help="run the rules on a saved screen (plain text, ANSI allowed) instead of a live agent")
+    ex.add_argument("--json", action="store_true", help="machine-readable output")
     return p
 
 
@@ -256,6 +263,8 @@ def _dispatch(args) -> int | None:
         return _doctor(args.repo or Path.cwd())
     if cmd == "demo":
         return _demo(args)
+    if cmd == "explain" and (args.screen is not None or args.name is None):
+        return _explain_screen(args)
     fleet = _fleet(args, announce=cmd != "dashboard")
     if cmd == "dashboard":
         return _dashboard(fleet, read_only=getattr(args, "read_only", False))
@@ -598,6 +607,53 @@ def _log(fleet, args) -> int:
     return 0
 
 
+def _explain_screen(args) -> int:
+    """`paneboard explain --agent PRESET --screen FILE`: the agent's rules run on a saved screen."""
+    from . import presets
+    from .monitor.explain import explain_screen, render
+    if args.screen is None or args.name is not None or not args.agent:
+        raise PaneboardError("explain takes an agent's name, or --agent PRESET --screen FILE "
+                             "(see `paneboard explain --help`)")
+    if not presets.is_known(args.agent):
+        raise PaneboardError(f"unknown preset {args.agent!r} (presets: {', '.join(presets.PRESETS)}; "
+                             f"or add ~/.config/paneboard/agents/{args.agent}.yaml)")
+    preset = presets.resolve(args.agent)
+    try:
+        text = args.screen.read_bytes().decode("utf-8", "replace")
+    except OSError as exc:
+        raise PaneboardError(f"--screen {args.screen}: cannot read: {exc.strerror or exc}") from None
+    _print_explained(explain_screen(text, preset.rules), args.json, render)
+    return 0
+
+
+def _explain(fleet, args) -> int:
+    from .monitor.explain import explain_agent, render
+    if args.agent is not None:
+        raise PaneboardError("--agent goes with --screen FILE; for a running agent give only its name")
+    fleet.get(args.name, stats=False)    # an unknown name is one line, before any look
+    _print_explained(explain_agent(fleet, args.name), args.json, render)
+    return 0
+
+
+def _print_explained(doc: dict, as_json: bool, render) -> None:
+    if as_json:
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        for line in render(doc):
+            print(line)
+
+
+def _doctor_agent_files() -> bool:
+    """Check every agent file (shipped and the user's); print each problem on its line; True if all are fine."""
+    from . import agent_files
+    files, problems = agent_files.check()
+    user = [f for f in files if f.parent != agent_files.BUILTIN_DIR]
+    print(f"agent files: {len(files) - len(user)} shipped, {len(user)} in {agent_files.shown(agent_files.user_dir())}")
+    for line in problems:
+        print(f"  problem: {line}")
+    return not problems
+
+
 def _doctor(path: Path) -> int:
     from . import presets
     ok = True
@@ -627,6 +683,7 @@ def _doctor(path: Path) -> int:
     for p in presets.PRESETS.values():
         where = shutil.which(p.binary)
         print(f"  {p.name:<9} {'found at ' + where if where else 'not on PATH'}  - {p.description}")
+    ok = _doctor_agent_files() and ok
     return 0 if ok else 1
 
 
@@ -722,7 +779,7 @@ _COMMANDS = {
     "diff": lambda fleet, args: _diff(fleet, args.name, args.other, args.stat, args.since_review, args.mark),
     "check": _check, "comment": _comment, "combine": _combine, "log": _log,
     "merge": _merge, "discard": _discard, "restore": _restore, "prune": _prune, "kill": _kill,
-    "restart": _restart,
+    "restart": _restart, "explain": _explain,
 }
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-import sys
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
 
 PLACEHOLDER = "{prompt}"
 """In a custom command, where the prompt goes (as one argv element, or inside one)."""
@@ -22,11 +21,13 @@ class Preset:
     `prompt_flag` if set), "placeholder" puts it where `{prompt}` stands in argv (a custom
     command's own choice), "paste" pastes it into the running agent with bracketed
     paste and Enter once the screen matches `ready` (or has settled), "none" drops it.
-    `rules` names the family of status rules used to read its screen. `hooks` names the event
-    channel the agent offers (a module of app/events/: "claude", "codex", "gemini", "opencode",
-    "aider"), None when it offers none: custom commands never get any. `continue_text` is
-    typed (then Enter) to carry on once a usage limit lifted, with `on_limit: resume`. `submit` are
-    the keys that submit text once it shows in the input box (app/fleet/deliver.py pastes it first).
+    `rules` names the family of status rules used to read its screen (the agent's own name: each
+    preset comes from its file in app/agents/ or the user's agents directory, see app/agent_files.py).
+    `hooks` names the event channel the agent offers (a module of app/events/: "claude", "codex",
+    "gemini", "opencode", "aider"; the agent file's `events:`), None when it offers none: custom
+    commands never get any. `continue_text` is typed (then Enter) to carry on once a usage limit
+    lifted, with `on_limit: resume`. `submit` are the keys that submit text once it shows in the
+    input box (app/fleet/deliver.py pastes it first).
 
     Restarting a stopped agent resumes its conversation: `resume` are the arguments that reopen
     a session by id ("{id}" stands for it), `resume_latest` those that continue the latest session
@@ -51,8 +52,14 @@ class Preset:
     resume: tuple[str, ...] = ()
     resume_latest: tuple[str, ...] = ()
     session_hint: str | None = None
-    # What submits pasted text once it shows in the input box: named keys (Enter, C-s…) or literal text.
+    # What submits pasted text once it shows in the input box: named keys (Enter, C-s…) or literal
+    # text (the agent file's `submit:`, one key or a list).
     submit: tuple[str, ...] = ("Enter",)
+
+    @property
+    def events(self) -> str | None:
+        """The agent's event channel (the agent file's `events:`), None when it offers none."""
+        return self.hooks
 
     @property
     def binary(self) -> str:
@@ -106,40 +113,66 @@ def valid_session_id(value: object) -> bool:
     return isinstance(value, str) and bool(_SESSION_ID.fullmatch(value))
 
 
-_ID = r"([A-Za-z0-9][A-Za-z0-9_-]{5,127})"
+def _preset(d) -> Preset:
+    """A preset from an agent file's definition (app/agent_files.py)."""
+    f = d.fields
+    kw = {k: tuple(f[k]) for k in ("approve", "deny", "resume", "resume_latest") if k in f}
+    return Preset(d.name, tuple(f.get("command", ())), prompt=f.get("prompt", "arg"), prompt_flag=f.get("prompt_flag"),
+                  ready=f.get("ready"), rules=d.name, description=f.get("description", ""), env=dict(f.get("env", {})),
+                  hooks=f.get("events"), continue_text=f.get("continue", "continue"),
+                  session_hint=f.get("session_hint"), submit=tuple(f.get("submit", ("Enter",))), **kw)
 
-PRESETS: dict[str, Preset] = {
-    p.name: p
-    for p in [
-        Preset("claude", ("claude",), prompt="arg", rules="claude", approve=("1",), deny=("Escape",),
-               hooks="claude", description="Claude Code (Anthropic)",
-               resume=("--resume", "{id}"), resume_latest=("--continue",),
-               session_hint=r"claude --resume " + _ID),
-        Preset("codex", ("codex",), prompt="arg", rules="codex", approve=("y",), deny=("Escape",),
-               hooks="codex", description="Codex CLI (OpenAI)",
-               resume=("resume", "{id}"), resume_latest=("resume", "--last"), session_hint=r"codex resume " + _ID),
-        Preset("gemini", ("gemini",), prompt="arg", prompt_flag="--prompt-interactive",
-               rules="gemini", approve=("Enter",), deny=("Escape",), hooks="gemini",
-               description="Gemini CLI (Google)",
-               resume=("--resume", "{id}"), resume_latest=("--resume", "latest"),
-               session_hint=r"gemini --resume " + _ID),
-        Preset("aider", ("aider",), prompt="paste", ready=r"(?m)^(\w+ )?> ?$", rules="aider",
-               hooks="aider", description="Aider", resume_latest=("--restore-chat-history",)),
-        Preset("opencode", ("opencode",), prompt="arg", prompt_flag="--prompt", rules="opencode",
-               approve=("Enter",), deny=("Escape",), hooks="opencode",
-               description="OpenCode",
-               resume=("--session", "{id}"), resume_latest=("--continue",), session_hint=r"opencode -s " + _ID),
-        Preset("demo", (sys.executable, "-m", "app.demo_agent"), prompt="arg", rules="demo",
-               approve=("1", "Enter"), deny=("2", "Enter"),
-               description="paneboard's scripted demo agent (no AI, no network)",
-               # The agent runs in another repository's worktree: point Python at this package.
-               env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}),
-    ]
-}
+
+class _Presets(MutableMapping):
+    """Every agent preset by name, built from the agent files on first use (a test may add one)."""
+
+    def __init__(self):
+        self._loaded: dict[str, Preset] | None = None
+
+    def _all(self) -> dict[str, Preset]:
+        if self._loaded is None:
+            from .agent_files import registry
+            self._loaded = {name: _preset(d) for name, d in registry().agents.items() if name != "generic"}
+        return self._loaded
+
+    def reload(self) -> None:
+        """Build the presets again from the agent files (after `agent_files.reload()`)."""
+        self._loaded = None
+
+    def __getitem__(self, name: str) -> Preset:
+        return self._all()[name]
+
+    def __setitem__(self, name: str, preset: Preset) -> None:
+        self._all()[name] = preset
+
+    def __delitem__(self, name: str) -> None:
+        del self._all()[name]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+PRESETS: MutableMapping[str, Preset] = _Presets()
+
+
+def problem(name: str) -> str | None:
+    """The one-line problem of the agent file named `name`, if it is broken."""
+    from .agent_files import registry
+    return registry().problems.get(name)
 
 
 def resolve(spec: str) -> Preset:
-    """A preset by name, or a custom preset for a full command line (split like a shell would, never run by one)."""
+    """A preset by name, or a custom preset for a full command line (split like a shell would, never run by one).
+
+    Raises AgentFileError (one line: file, line, field) when the agent's own file is broken.
+    """
+    broken = problem(spec)
+    if broken is not None:
+        from .agent_files import AgentFileError
+        raise AgentFileError(broken)
     if spec in PRESETS:
         return PRESETS[spec]
     argv = shlex.split(spec)
@@ -153,8 +186,8 @@ def resolve(spec: str) -> Preset:
 
 
 def is_known(spec: str) -> bool:
-    """True if spec is a preset name or looks like a command (has an argument or a path)."""
-    if spec in PRESETS:
+    """True if spec is a preset name (a broken agent file's too) or looks like a command (has an argument or a path)."""
+    if spec in PRESETS or problem(spec) is not None:
         return True
     try:
         argv = shlex.split(spec)

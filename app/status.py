@@ -6,8 +6,9 @@
 Scrollback is never given, and each rule only looks at a region near the bottom, so an old
 question or error higher up does not fire.
 
-The rules are data: `FAMILIES[name].rules` is a table of `Rule(kind, pattern, region, why)`.
-Regions:
+The rules are data: each agent's file in app/agents/ (or the user's, see app/agent_files.py) holds
+them, and `FAMILIES[name].rules` is the table of `Rule(kind, pattern, region, why, unless, requires)`
+read from it. Regions:
 
 - ``last``      the last non-blank line;
 - ``tail:N``    the last N non-blank lines;
@@ -23,10 +24,11 @@ each line with its surrounding spaces and borders stripped (so ``^❯ 1\\.`` mat
 Precedence, highest first: EXITED (the agent's exit text or a shell prompt under it), NEEDS_INPUT,
 WORKING, ERROR (the latest turn ended on an error), IDLE. Within a kind the first rule in
 table order names the reason. `Reading.kind` is None when no rule fires (unknown: the monitor
-decides by output and silence). A stale spinner still reads WORKING; the monitor handles silence.
+decides by output and silence; `Reading.blank` says the screen is still (nearly) empty). A stale spinner still reads WORKING; the monitor handles silence.
 
-`Reading.limit` is a usage/rate-limit/context-exhausted line if one is in the last lines since the
-user's latest message, whatever the kind (with the next line when it wrapped what says when the
+`Reading.limit` is one of the agent's own limit notices (its file's `limits:`, anchored to the CLI's
+notice format, so prose and the user's prompt never match) if one is in the last lines since the
+user's latest message and the agent wrote no answer below it (`Family.reply`), whatever the kind (with the next line when it wrapped what says when the
 limit lifts: app/limits.py parses that). `error_signature(line)` recognises an error line and normalises it (numbers,
 paths, hex ids, timestamps, quoted values) so repeats of one error compare equal.
 `strip_ansi(text)` removes terminal escapes and control characters (keeps \\n, \\r, \\t).
@@ -39,6 +41,7 @@ Plain Python: no Textual or Rich here.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -55,6 +58,7 @@ class Reading:
     why: str = ""
     evidence: str = ""
     limit: str | None = None
+    blank: bool = False     # nothing (or next to nothing) on screen: a CLI still drawing its first screen
 
 
 # -- text helpers -------------------------------------------------------------------------
@@ -90,159 +94,61 @@ def _content(line: str) -> str:
 
 @dataclass(frozen=True)
 class Rule:
-    """One status rule: if `pattern` is found in a line of `region`, the screen reads `kind` because `why`."""
+    """One status rule: if `pattern` is found in a line of `region`, the screen reads `kind` because `why`.
+
+    `unless`: the rule does not fire when a line of the region matches it (a turn that has its end
+    marker); `requires`: it fires only when a line of the screen also matches this (a box's border,
+    the footer of the CLI version the rule is for).
+    """
 
     kind: Kind
     pattern: str
     region: str
     why: str
+    unless: str | None = None
+    requires: str | None = None
 
 
 @dataclass(frozen=True)
 class Family:
-    """The rules for one family of agents, and how to find its input box and the user's last message."""
+    """The rules for one family of agents, and how to find its input box and the user's last message.
+
+    `reply` marks a line the agent writes (a new answer after a limit notice makes the notice old);
+    `limits` are the agent's own limit notices (its error lines' formats), never prose.
+    """
 
     name: str
     rules: tuple[Rule, ...]
     box: str | None = None        # the input box line (the turn ends above the last match)
     user: str | None = None       # a user's message line (the turn starts below the last match)
     ignore: str | None = None     # lines that are noise anywhere
+    reply: str | None = None      # a line of the agent's own answer
+    limits: tuple[str, ...] = ()  # the agent's limit notices
 
 
-R = Rule
 NI, WK, IDL, ERR, EX = Kind.NEEDS_INPUT, Kind.WORKING, Kind.IDLE, Kind.ERROR, Kind.EXITED
 
 PRECEDENCE = (EX, NI, WK, ERR, IDL)
 
-# "$", "#", "%" alone, "user@host:~/dir$", "[user@host dir]$": a shell waiting after the agent left.
-_SHELL_PROMPT = r"^(?:[\w.-]+@[\w.-]+(?:[: ][^\s$#%]*)?\s?|\[[^\]]+\]\s?)?[$#%]$"
-_LIMIT = (r"usage limit|limit reached|rate[ -]limit|quota (?:exceeded|exhausted)|exceeded your (?:current )?quota"
-          r"|hit your (?:\w+ )?limit|exhausted your (?:capacity|\w+ quota)"
-          r"|RESOURCE_EXHAUSTED|context (?:window|length) (?:exceeded|is full)|context_length_exceeded"
-          r"|prompt is too long|maximum context length|credit balance is too low|insufficient[_ ]quota"
-          r"|out of (?:credits|tokens)|too many requests|Context left until auto-compact: 0%")
-# Markers peers (claude-squad, ccmanager, …) use for an agent waiting on a human.
-_PEER_QUESTIONS = (r"Do you want to proceed\?|Yes, allow once|allow command\?|\(Y\)es/\(N\)o|\[y/n\]|\(y/n\)"
-                   r"|\[Y/n\]|\[y/N\]|press enter to confirm or esc to cancel|Apply this change\?"
-                   r"|Allow execution|Waiting for (?:your )?(?:approval|confirmation)")
 
-FAMILIES: dict[str, Family] = {}
+class _Families(Mapping):
+    """Every agent's rule family by name, from the agent files (app/agent_files.py), read on first use."""
+
+    def _all(self) -> dict[str, Family]:
+        from .agent_files import registry
+        return {name: d.family for name, d in registry().agents.items()}
+
+    def __getitem__(self, name: str) -> Family:
+        return self._all()[name]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
-def _family(name: str, rules: list[Rule], **kw) -> None:
-    FAMILIES[name] = Family(name, tuple(rules), **kw)
-
-
-_family("claude", [
-    R(EX, r"^Resume this session with:|^claude --resume \S+", "tail:4", "Claude printed its resume hint: it has exited"),
-    R(EX, r"Unable to connect to Anthropic services", "tail:8", "Claude could not reach Anthropic at start and exits"),
-    R(EX, _SHELL_PROMPT, "last", "a shell prompt under Claude's last screen: it has exited"),
-    R(NI, r"^Do you want to (?:proceed|make this edit|use this API key|create|allow|run)\b.*\?", "tail:12",
-      "approval question on screen"),
-    R(NI, r"^Quick safety check:|trust this folder", "tail:12", "folder trust question on screen"),
-    R(NI, r"^❯ \d+\. ", "tail:10", "numbered choice with the cursor on an option"),
-    R(NI, r"Esc to cancel(?: ·|$)", "tail:2", "question dialog footer 'Esc to cancel'"),
-    R(WK, r"^esc to interrupt\b|· esc to interrupt", "tail:4", "busy footer 'esc to interrupt'"),
-    R(WK, r"^[·✢✳✶✻✽*] \S.*…", "tail:6", "spinner line"),
-    R(WK, r"Retrying in \d+s · attempt \d+", "tail:6", "retrying the API"),
-    R(ERR, r"^● API Error\b|^⎿\s+Not logged in|Please run /login|Invalid API key|OAuth token (?:has )?expired",
-      "turn:12", "the last turn ended on an API error"),
-    R(ERR, _LIMIT, "turn:12", "the last turn ended on a usage-limit message"),
-    R(IDL, r"\? for shortcuts", "tail:3", "idle prompt with '? for shortcuts'"),
-    R(IDL, r"^❯(?: |$)", "tail:3", "prompt box waiting for input"),
-], box=r"^❯(?: |$)", user=r"^❯ \S", ignore=r"tmux focus-events off")
-
-_family("codex", [
-    R(EX, r"^Disconnected from this task\.|^codex resume \S+|^To continue this session, run codex resume", "tail:6",
-      "Codex printed its resume hint: it has exited"),
-    R(EX, _SHELL_PROMPT, "last", "a shell prompt under Codex's last screen: it has exited"),
-    R(NI, r"^(?:Allow command\?|Would you like to run the following command\?|Would you like to make the following edits\?)",
-      "tail:14", "approval question on screen"),
-    R(NI, r"press enter to confirm or esc to cancel|Yes, allow once|Yes, proceed", "tail:6", "approval choices on screen"),
-    R(NI, r"^Trust this folder\?|^Do you trust the contents of this directory\?", "tail:10", "folder trust question on screen"),
-    R(NI, r"^Choose how you want to use Codex|^Press enter to continue$|^Sign in with ChatGPT", "tail:10",
-      "sign-in choice on screen"),
-    R(NI, r"^[›>] \d+\. ", "tail:10", "numbered choice with the cursor on an option"),
-    R(NI, r"enter continue · esc back|Press enter to continue", "tail:3", "choice footer 'enter continue'"),
-    R(WK, r"esc to interrupt", "tail:6", "busy line '(… esc to interrupt)'"),
-    R(ERR, r"^■ (?!Conversation interrupted)", "turn:8", "the last turn ended on an error notice '■ …'"),
-    R(ERR, r"^(?:error|stream error):", "turn:8", "the last turn ended on an error"),
-    R(ERR, _LIMIT, "turn:8", "the last turn ended on a usage-limit message"),
-    R(IDL, r"\? for shortcuts", "tail:3", "idle composer with '? for shortcuts'"),
-    R(IDL, r"^› ", "tail:4", "composer waiting for input"),
-], box=r"^› ", user=r"^› ")
-
-_family("gemini", [
-    R(EX, r"To resume this session: gemini --resume|^gemini --resume \S+", "tail:6",
-      "Gemini printed its resume hint: it has exited"),
-    R(EX, r"^Agent powering down\. Goodbye!", "tail:20", "Gemini said goodbye: it has exited"),
-    R(EX, _SHELL_PROMPT, "last", "a shell prompt under Gemini's last screen: it has exited"),
-    R(NI, r"^Apply this change\?|^Allow execution|^Do you want to proceed\?|Waiting for user confirmation",
-      "tail:16", "approval question on screen"),
-    R(NI, r"^Do you trust the files in this folder\?", "tail:16", "folder trust question on screen"),
-    R(NI, r"^How would you like to authenticate|^Enter Gemini API Key|^Get started$", "tail:20",
-      "sign-in question on screen"),
-    R(NI, r"^● \d+\. ", "tail:12", "numbered choice with the cursor on an option"),
-    R(NI, r"\(Use Enter to select\)|\(Press Enter to submit", "tail:10", "choice hint 'Use Enter to select'"),
-    R(WK, r"\(esc to cancel, \d+[smh]", "tail:10", "busy line '(esc to cancel, Ns)'"),
-    R(WK, r"^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] \S", "tail:10", "spinner line"),
-    R(ERR, r"^✕ |\[API Error|^(?:API )?Error:", "turn:10", "the last turn ended on an error"),
-    R(ERR, _LIMIT, "turn:10", "the last turn ended on a usage-limit message"),
-    R(IDL, r"Type your message or @path", "tail:6", "input box with its placeholder"),
-    R(IDL, r"\? for shortcuts", "tail:10", "idle prompt with '? for shortcuts'"),
-    R(IDL, r"^> ", "tail:6", "input box waiting for input"),
-], box=r"^>\s", user=r"^> \S")
-
-_family("opencode", [
-    R(EX, r"^Continue\s+opencode -s \S+", "tail:4", "opencode printed its continue hint: it has exited"),
-    R(EX, _SHELL_PROMPT, "last", "a shell prompt under opencode's last screen: it has exited"),
-    R(NI, r"Permission required|^△ |Allow once|Allow always", "tail:12", "permission request on screen"),
-    R(WK, r"esc interrupt", "tail:3", "busy footer 'esc interrupt'"),
-    R(WK, r"\[?retrying in \d+s", "tail:3", "retrying the API"),
-    R(WK, r"[■⬝]{4,}", "tail:2", "progress bar"),
-    R(ERR, r"Cannot connect to API|^Error:|API ?error|Unauthorized|ProviderModelNotFound|^Error ", "tail:14",
-      "an error is the last thing in the transcript"),
-    R(ERR, _LIMIT, "tail:14", "a usage-limit message is the last thing in the transcript"),
-    R(IDL, r"tab agents\s+ctrl\+p commands", "tail:3", "idle footer 'tab agents  ctrl+p commands'"),
-    R(IDL, r"^Ask anything", "tail:10", "input box with its placeholder"),
-])
-
-_family("aider", [
-    R(EX, _SHELL_PROMPT, "last", "a shell prompt under aider's last screen: it has exited"),
-    R(NI, r"\(Y\)es/\(N\)o.*\]:?\s*\S?$", "last", "yes/no question '(Y)es/(N)o'"),
-    R(NI, r"\[y/n\]\s*$|\(y/n\)\s*$|\[Y/n\]\s*$|\[y/N\]\s*$", "last", "yes/no question '[y/n]'"),
-    R(WK, r"Waiting for \S+$|Updating repo map|^[░█▒]{1,3}\s{2,}\S", "last", "aider spinner"),
-    R(WK, r"^Retrying in [\d.]+ seconds", "tail:2", "retrying the API"),
-    R(ERR, r"Error\b|Exception\b|servers are down or overloaded|^Traceback|Unable to|not found|API key",
-      "turn:3", "the last thing before the prompt is an error"),
-    R(ERR, _LIMIT, "turn:3", "the last thing before the prompt is a usage-limit message"),
-    R(IDL, r"^(?:\w+ )?>\s*$", "last", "aider prompt '>'"),
-    R(IDL, r"^(?:\w+ )?> ", "last", "aider prompt '>' with typed text"),
-], box=r"^─{10,}", user=r"^(?:\w+ )?> \S")
-
-_family("demo", [
-    R(NI, r"^Do you want to proceed\?", "tail:12", "approval question on screen"),
-    R(NI, r"^❯ \d+\. ", "tail:8", "numbered choice with the cursor on an option"),
-    R(NI, r"^esc to cancel$", "tail:2", "question footer 'esc to cancel'"),
-    R(WK, r"esc to interrupt", "tail:3", "busy spinner line '(… esc to interrupt)'"),
-    R(ERR, r"^Error:|^Traceback|^\w+(?:Error|Exception):", "turn:6", "the last turn ended on an error"),
-    R(ERR, _LIMIT, "turn:6", "the last turn ended on a usage-limit message"),
-    R(IDL, r"\? for shortcuts", "tail:3", "idle prompt with '? for shortcuts'"),
-    R(IDL, r"^>(?: |$)", "tail:3", "prompt box waiting for input"),
-], box=r"^>(?: |$)", user=r"^> \S")
-
-_family("generic", [
-    R(NI, _PEER_QUESTIONS, "tail:6", "approval question on screen"),
-    R(NI, r"^[❯›>] \d+\. |esc to cancel$|Esc to cancel", "tail:6", "numbered choice with the cursor on an option"),
-    R(NI, r"\?\s*$|^(?:Password|Passphrase|Enter [\w ]+):\s*$", "last", "a question on the last line"),
-    R(WK, r"esc to interrupt|esc interrupt|\(esc to cancel, \d+s", "tail:6", "busy line 'esc to interrupt'"),
-    R(WK, r"^[·✢✳✶✻✽⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏◐◓◑◒|/\\-] \S.*(?:…|\.\.\.)", "tail:3", "spinner line"),
-    R(ERR, r"^(?:Error|ERROR|error)\b[:\[ ]|^Traceback \(most recent call last\)|^panic:|^fatal:|^FAILED\b"
-           r"|^\w+(?:Error|Exception):|^✗ ", "tail:4", "an error line is the last output"),
-    R(ERR, _LIMIT, "tail:4", "a usage-limit message is the last output"),
-    R(IDL, r"\? for shortcuts", "tail:3", "idle prompt with '? for shortcuts'"),
-    R(IDL, r"(?:^|[\w~/\])])[>$#❯›]$|^%$", "last", "a prompt on the last line"),
-])
+FAMILIES: Mapping[str, Family] = _Families()
 
 
 # -- the classifier ---------------------------------------------------------------------------
@@ -250,19 +156,25 @@ _family("generic", [
 
 @dataclass(frozen=True)
 class _Compiled:
-    rules: tuple[tuple[Rule, re.Pattern, str, int], ...]
+    rules: tuple[tuple[Rule, re.Pattern, str, int, re.Pattern | None, re.Pattern | None], ...]
     box: re.Pattern | None
     user: re.Pattern | None
     ignore: re.Pattern | None
-    limit: re.Pattern
+    reply: re.Pattern | None
+    limit: re.Pattern | None
 
 
-def _parse_region(region: str) -> tuple[str, int]:
+def parse_region(region: str) -> tuple[str, int]:
+    """A rule's region as (name, n): "tail:4" -> ("tail", 4); raises ValueError for an unknown one."""
     name, _, n = region.partition(":")
-    if name not in ("last", "tail", "turn", "screen"):
+    if name not in ("last", "tail", "turn", "screen") or (n and not n.isdigit()) or (n and name in ("last", "screen")):
         raise ValueError(f"unknown rule region {region!r}")
     default = {"last": 1, "tail": 6, "turn": 6, "screen": 0}[name]
     return name, int(n) if n else default
+
+
+def _re(pattern: str | None) -> re.Pattern | None:
+    return re.compile(pattern) if pattern else None
 
 
 @lru_cache(maxsize=None)
@@ -272,11 +184,16 @@ def _compiled(name: str) -> _Compiled:
     for kind in PRECEDENCE:
         for rule in family.rules:
             if rule.kind == kind:
-                region, n = _parse_region(rule.region)
-                rules.append((rule, re.compile(rule.pattern), region, n))
-    comp = lambda p: re.compile(p) if p else None  # noqa: E731
-    return _Compiled(tuple(rules), comp(family.box), comp(family.user), comp(family.ignore),
-                     re.compile(_LIMIT, re.IGNORECASE))
+                region, n = parse_region(rule.region)
+                rules.append((rule, re.compile(rule.pattern), region, n, _re(rule.unless), _re(rule.requires)))
+    limit = "|".join(f"(?:{p})" for p in family.limits)
+    return _Compiled(tuple(rules), _re(family.box), _re(family.user), _re(family.ignore), _re(family.reply),
+                     _re(limit))
+
+
+def forget_compiled() -> None:
+    """Drop the compiled rules (the agent files were read again)."""
+    _compiled.cache_clear()
 
 
 def _lines(screen: str, ignore: re.Pattern | None) -> list[str]:
@@ -305,38 +222,83 @@ def _turn(lines: list[str], comp: _Compiled, n: int) -> list[str]:
     return lines[max(start, end - n):end]
 
 
+def _region(lines: list[str], comp: _Compiled, region: str, n: int) -> list[str]:
+    if region == "screen":
+        return lines
+    if region == "turn":
+        return _turn(lines, comp, n)
+    return lines[-n:]
+
+
+def _fires(pattern: re.Pattern, part: list[str], unless: re.Pattern | None,
+           requires: re.Pattern | None, lines: list[str]) -> str | None:
+    """The first line of `part` the rule matches, if it fires there (its `unless`/`requires` agree)."""
+    line = next((ln for ln in part if pattern.search(ln)), None)
+    if line is None:
+        return None
+    if unless is not None and any(unless.search(ln) for ln in part):
+        return None
+    if requires is not None and not any(requires.search(ln) for ln in lines):
+        return None
+    return line
+
+
+def _family_name(rules: str) -> str:
+    return rules if rules in FAMILIES else "generic"
+
+
 def classify(screen: str, rules: str) -> Reading:
     """Read a visible screen with the rule family `rules` (a preset's `rules`; unknown names use generic)."""
-    comp = _compiled(rules if rules in FAMILIES else "generic")
+    comp = _compiled(_family_name(rules))
     lines = _lines(screen, comp.ignore)
     limit = _find_limit(lines, comp)
     if not lines:
-        return Reading(None, "the screen is blank", "", None)
+        return Reading(None, "the screen is blank", "", None, blank=True)
     regions: dict[tuple[str, int], list[str]] = {}
     winner: Rule | None = None
     evidence: list[str] = []
-    for rule, pattern, region, n in comp.rules:
+    for rule, pattern, region, n, unless, requires in comp.rules:
         if winner is not None and rule.kind != winner.kind:
             break
-        key = (region, n)
-        part = regions.get(key)
+        part = regions.get((region, n))
         if part is None:
-            if region == "screen":
-                part = lines
-            elif region == "turn":
-                part = _turn(lines, comp, n)
-            else:
-                part = lines[-n:]
-            regions[key] = part
-        for line in part:
-            if pattern.search(line):
-                winner = winner or rule
-                if line not in evidence:
-                    evidence.append(line)
-                break
+            part = regions[(region, n)] = _region(lines, comp, region, n)
+        line = _fires(pattern, part, unless, requires, lines)
+        if line is not None:
+            winner = winner or rule
+            if line not in evidence:
+                evidence.append(line)
     if winner is None:
+        if len(lines) <= _NEARLY_BLANK:
+            return Reading(None, "the screen is nearly blank", "", limit, blank=True)
         return Reading(None, "no status rule matched the screen", "", limit)
     return Reading(winner.kind, winner.why, _trim("\n".join(evidence[:3])), limit)
+
+
+# A screen with this few lines and no rule that reads it is a CLI still drawing its first screen
+# (the shell's echo of the command, a banner line).
+_NEARLY_BLANK = 1
+
+
+def explain(screen: str, rules: str) -> dict:
+    """How `classify` read this screen: every rule with the lines it matched, each region's lines, the limit."""
+    name = _family_name(rules)
+    comp = _compiled(name)
+    lines = _lines(screen, comp.ignore)
+    reading = classify(screen, rules)
+    regions: dict[str, list[str]] = {}
+    checked = []
+    for rule, pattern, region, n, unless, requires in comp.rules:
+        label = rule.region
+        part = _region(lines, comp, region, n)
+        regions.setdefault(label, part)
+        fired = _fires(pattern, part, unless, requires, lines) is not None
+        checked.append({"kind": rule.kind.value, "why": rule.why, "pattern": rule.pattern, "region": label,
+                        "unless": rule.unless, "requires": rule.requires, "fired": fired,
+                        "matched": [ln for ln in part if pattern.search(ln)]})
+    return {"family": name, "asked": rules, "kind": reading.kind.value if reading.kind else None,
+            "why": reading.why, "evidence": reading.evidence, "limit": reading.limit,
+            "limit_patterns": list(FAMILIES[name].limits), "regions": regions, "rules": checked}
 
 
 # Words that say when a limit lifts ("resets 1am", "try again in 2 hours"): app/limits.py reads them.
@@ -344,14 +306,17 @@ _WHEN = re.compile(r"\breset|\btry again\b|\bretry\b|\bavailable again\b", re.IG
 
 
 def _find_limit(lines: list[str], comp: _Compiled) -> str | None:
-    """The first limit notice among the last lines, since the user's latest message (one sent after the
-    notice, such as "continue", leaves it behind), with the line that says when it lifts if it wrapped."""
-    region = lines[-15:]
-    hits = [i for i, line in enumerate(region) if comp.limit.search(line)]
-    if not hits:
+    """The first of the agent's own limit notices among the last lines of its latest turn, with the line
+    that says when it lifts if it wrapped. Not one above the user's latest message ("continue" leaves it
+    behind), not the user's own words, and not one the agent answered past (a reply line below it)."""
+    if comp.limit is None:
         return None
+    region = lines[-15:]
     start = _latest_message(lines, comp) - (len(lines) - len(region))
-    hits = [i for i in hits if i >= start]
+    hits = [i for i, line in enumerate(region) if i >= start and comp.limit.search(line)
+            and not (comp.user is not None and comp.user.search(line))]
+    if comp.reply is not None:
+        hits = [i for i in hits if not any(comp.reply.search(ln) for ln in region[i + 1:])]
     if not hits:
         return None
     i = hits[0]

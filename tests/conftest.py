@@ -33,3 +33,10 @@ def fleet(repo: Path, tmux_socket: str):
     from app.fleet import Fleet
     from app.git.worktrees import find_repo
     return Fleet(find_repo(repo), Settings(agent="demo", tmux_socket=tmux_socket, silence=5.0))
+
+
+def pytest_configure(config):
+    """No test reads the user's own agent files (~/.config/paneboard/agents): an empty config home."""
+    import os
+    import tempfile
+    os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="paneboard-test-config-")

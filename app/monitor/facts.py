@@ -36,6 +36,7 @@ class Facts:
     last_output_at: float | None = None
     last_file_change_at: float | None = None
     reading: object | None = None
+    read_once: bool = False            # some rule read its screen since it started (no longer starting)
     screen: str = ""
     captured: bool = False
     screen_output_at: float | None = None   # the newest output the current screen shows
@@ -146,6 +147,10 @@ def _status_of(f: Facts, now: float, settings) -> Status:
     if kind is None:
         if f.last_output_at is None and not f.screen.strip():
             kind, why, evidence = Kind.STARTING, f"started at {clock(a.started_at)}; no output yet", ""
+        elif getattr(r, "blank", False) and not f.read_once:
+            # A CLI drawing its first screen (opencode is blank for seconds): starting, not a stalled worker.
+            kind, why, evidence = Kind.STARTING, f"started at {clock(a.started_at)}; its screen is still blank", \
+                last_lines(f.screen)
         else:
             kind = Kind.WORKING
             why = "screen: " + (getattr(r, "why", "") or "printing output; no status rule matched its screen")
@@ -156,7 +161,7 @@ def _status_of(f: Facts, now: float, settings) -> Status:
             why = f"screen: {why}"      # an event's why names its event already
     # Silence is judged on the screen, never before the first capture: after a restart an idle
     # agent's last output is old, and without its screen it would pass for a stalled worker.
-    if kind in (Kind.WORKING, Kind.STARTING) and f.captured:
+    if kind == Kind.WORKING and f.captured:
         snap = AgentSnapshot(a.name, status=kind, started_at=a.started_at, last_output_at=f.last_output_at,
                              last_file_change_at=f.last_file_change_at, silence=a.silence)
         if is_silent(snap, now, settings):
@@ -336,6 +341,7 @@ def limit_worked_past(f: Facts) -> bool:
 def apply_reading(f: Facts, reading, now: float) -> None:
     """Take a new reading of the screen, when a limit notice on it began, and when that limit lifts."""
     f.reading = reading
+    f.read_once = f.read_once or getattr(reading, "kind", None) is not None
     limit = getattr(reading, "limit", None) or None
     if limit is not None and limit == f.limit_over:
         limit = None            # the agent worked past this notice; a new one raises the limit again

@@ -15,6 +15,7 @@ import time
 from typing import Callable
 
 from .. import presets
+from ..errors import PaneboardError
 from ..model import Kind
 from .facts import Facts
 
@@ -122,7 +123,11 @@ class Parking:
         if a.status.kind not in _WAITING:
             self.note(a.name, f"not resumed after its usage limit reset at {reset}: it is {a.status.kind.value}")
             return
-        text = presets.resolve(a.agent).continue_text
+        try:
+            text = presets.resolve(a.agent).continue_text
+        except PaneboardError as exc:     # its agent file broke since it started: say so, send nothing
+            self.note(a.name, f"not resumed after its usage limit reset at {reset}: {exc}")
+            return
         try:
             await asyncio.to_thread(self.fleet.send, a.name, text, True, "on_limit: resume")
         except Exception as exc:     # the pane went meanwhile: say so, the limit trigger stays

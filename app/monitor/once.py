@@ -218,6 +218,11 @@ def _session_id(fleet, a: Agent, f: Facts) -> str | None:
 
 def assess_agent(fleet, name: str, now: float | None = None) -> Agent:
     """One agent's status now, from its pane, screen, hooks and log (no git, no triggers): a guard's cheap look."""
+    return look_agent(fleet, name, now)[0]
+
+
+def look_agent(fleet, name: str, now: float | None = None) -> tuple[Agent, Facts]:
+    """One agent with its status now, and the facts it was judged on (its screen, reading, hook events)."""
     now = time.time() if now is None else now
     a = fleet.get(name, stats=False)
     f = Facts.new(a, fleet.settings)
@@ -235,4 +240,4 @@ def assess_agent(fleet, name: str, now: float | None = None) -> Agent:
         f.screen_output_at = f.last_output_at
         apply_reading(f, classify(f.screen, a.rules), now)
     a.status = status_of(f, now, fleet.settings)
-    return a
+    return a, f

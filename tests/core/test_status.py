@@ -301,3 +301,141 @@ def test_strip_ansi():
     assert strip_ansi("\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\") == "link"
     assert strip_ansi("a\x1b(Bb\x1b=c\x07d\x08") == "abcd"
     assert strip_ansi("\x1b[?2004hprompt\x1b[2K\r") == "prompt\r"
+
+
+# -- the screen-reading misses of issue 11 -------------------------------------------------------------
+
+import re as _re  # noqa: E402
+
+from app.agent_files import load as _load_agents  # noqa: E402
+from app.config import Settings as _Settings  # noqa: E402
+from app.model import Agent as _Agent  # noqa: E402
+from app.monitor.facts import Facts as _Facts, apply_reading as _apply_reading, status_of as _status_of  # noqa: E402
+from app.triggers import ErrorCounter as _ErrorCounter  # noqa: E402
+
+
+@pytest.mark.parametrize("prompt", [">", "diff>", "ask>", "architect>", "diff multi>", "whole>", "editor-diff>",
+                                    "ask> what does add do"])
+def test_aider_reads_idle_in_every_edit_mode_and_its_ready_pattern_sees_the_prompt(prompt):
+    text = screen("> fix it", "Applied edit to calc.py", RULE, "calc.py", prompt)
+    assert classify(text, "aider").kind == Kind.IDLE
+    assert _re.search(PRESETS["aider"].ready, text) or prompt.startswith("ask> what")
+
+
+def test_aider_ready_pattern_is_not_fooled_by_output_lines():
+    assert not _re.search(PRESETS["aider"].ready, screen("a > b", "Tokens: 2k sent, 1k received"))
+
+
+def test_codex_streaming_answer_reads_working_until_its_turn_ends():
+    footer = "← for agents · ? for shortcuts"
+    streaming = screen("› what does calc.py do", "• I read calc.py. It defines", "› Ask Codex to do anything",
+                       "  GPT-6.2 default · /repo", "  " + footer)
+    assert classify(streaming, "codex").kind == Kind.WORKING
+    done = screen("› what does calc.py do", "• I read calc.py. It defines add.", "  Worked for 3s • 01:43",
+                  "› Ask Codex to do anything", "  " + footer)
+    assert classify(done, "codex").kind == Kind.IDLE
+    stopped = screen("› what does calc.py do", "• I read calc", "■ Conversation interrupted - use /feedback",
+                     "› Ask Codex to do anything", "  " + footer)
+    assert classify(stopped, "codex").kind == Kind.IDLE
+
+
+BOX = ["╭──────────────────────────────────────╮", "│ >                                    │",
+       "╰──────────────────────────────────────╯"]
+
+
+@pytest.mark.parametrize("below", [[], ["  model: local · ctrl+c to quit"], ["  ctx 3%", "  ctrl+c to quit"]])
+def test_a_custom_commands_idle_prompt_box_reads_idle(below):
+    reading = classify(screen("Hello! How can I help?", *BOX, *below), "generic")
+    assert reading.kind == Kind.IDLE, reading
+    assert reading.why == "a prompt '>' in an input box"
+    typed = [BOX[0], "│ > fix the tests                      │", BOX[2]]
+    assert classify(screen("Hello!", *typed, *below), "generic").kind == Kind.IDLE
+
+
+def test_a_quoted_line_without_a_box_is_not_an_idle_prompt():
+    assert classify(screen("Reading the docs", "> quoted text from README", "more output"), "generic").kind is None
+
+
+@pytest.mark.parametrize("fixture", ["claude/idle-limit-words-in-prose-120x40.txt",
+                                     "claude/idle-limit-words-in-prose-80x24.txt"])
+def test_prose_and_the_users_prompt_that_name_limits_are_not_a_limit(fixture):
+    reading = classify((SCREENS / fixture).read_text(encoding="utf-8"), "claude")
+    assert reading.kind == Kind.IDLE and reading.limit is None, reading
+
+
+@pytest.mark.parametrize("family,text", [
+    ("claude", screen("❯ add rate limiting", "● I added rate limiting: callers over the rate limit get a 429.",
+                      "✻ Baked for 2s", RULE, "❯ ", RULE, "  ? for shortcuts")),
+    ("claude", screen("❯ if you see 'Claude usage limit reached', stop", "● OK.", RULE, "❯ ", RULE)),
+    ("codex", screen("› add a quota check", "• Added: requests past the quota exceeded limit now fail.",
+                     "  Worked for 3s • 01:43", "› Ask Codex to do anything", "  ? for shortcuts")),
+    ("gemini", screen(" > add a usage limit", "✦ I added a usage limit reached message and rate limiting.", RULE,
+                      " >   Type your message or @path/to/file")),
+    ("aider", screen("> handle rate limit errors", "I added rate limiting to calc.py.", RULE, "calc.py", ">")),
+    ("generic", screen("rate limit reached in test fixture", "$")),
+])
+def test_limit_words_in_ordinary_output_are_not_a_limit(family, text):
+    reading = classify(text, family)
+    assert reading.limit is None and reading.kind != Kind.ERROR, reading
+
+
+@pytest.mark.parametrize("family,notice", [
+    ("claude", "● API Error: 429 {\"type\":\"rate_limit_error\"}"),
+    ("claude", "⎿  Claude usage limit reached. Your limit will reset at 1pm."),
+    ("claude", "● 5-hour limit reached ∙ resets 3pm"),
+    ("claude", "You've hit your limit · resets 1am (Europe/Paris)"),
+    ("codex", "■ You’ve hit your usage limit. Try again later."),
+    ("gemini", "✕ [API Error: Quota exceeded for quota metric 'Generate Content API requests per minute']"),
+    ("aider", "litellm.RateLimitError: RateLimitError: OpenAIException - You exceeded your current quota"),
+])
+def test_each_clis_own_limit_notice_is_a_limit(family, notice):
+    box = {"claude": [RULE, "❯ ", RULE], "codex": ["› Ask Codex to do anything"],
+           "gemini": [RULE, " >   Type your message or @path/to/file"], "aider": [RULE, ">"]}[family]
+    user = {"claude": "❯ go", "codex": "› go", "gemini": " > go", "aider": "> go"}[family]
+    reading = classify(screen(user, notice, *box), family)
+    assert reading.limit and notice[:12] in reading.limit, reading
+
+
+def test_a_limit_notice_the_agent_worked_past_is_not_a_limit():
+    limited = screen("❯ go", "● API Error: 429 rate_limit_error", RULE, "❯ ", RULE, "  ? for shortcuts")
+    assert classify(limited, "claude").limit
+    recovered = screen("❯ go", "● API Error: 429 rate_limit_error", "● Retried: the tests pass now.",
+                       "✻ Worked for 40s", RULE, "❯ ", RULE, "  ? for shortcuts")
+    reading = classify(recovered, "claude")
+    assert reading.limit is None, reading
+    codex = screen("› go", "■ You’ve hit your usage limit. Try again later.", "• Continuing: done.",
+                   "  Worked for 3s • 01:43", "› Ask Codex to do anything", "  ? for shortcuts")
+    assert classify(codex, "codex").limit is None
+
+
+def test_every_shipped_agent_has_limit_notices():
+    reg = _load_agents(SCREENS / "no-user-dir")
+    for name, d in reg.agents.items():
+        assert d.family.limits, name
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "$ opencode\n\n\n", "│                   │\n"])
+def test_a_blank_or_nearly_blank_screen_says_so(text):
+    reading = classify(text, "opencode")
+    assert reading.kind is None and reading.blank
+
+
+def _facts(screen_text: str, output_at: float | None) -> _Facts:
+    agent = _Agent(name="a", task="a", agent="opencode", branch="b", worktree="/tmp", base="main", session="s",
+                   pane="%1", pane_alive=True, started_at=100.0, rules="opencode", silence=30.0)
+    f = _Facts(agent=agent, errors=_ErrorCounter(3, 60.0))
+    f.screen, f.captured, f.last_output_at, f.screen_output_at = screen_text, True, output_at, output_at
+    _apply_reading(f, classify(screen_text, "opencode"), 101.0)
+    return f
+
+
+def test_a_just_started_agent_with_a_blank_screen_is_starting_and_never_silent():
+    f = _facts("$ opencode\n\n\n", output_at=101.0)
+    s = _status_of(f, 102.0, _Settings())
+    assert s.kind == Kind.STARTING and "blank" in s.why
+    assert _status_of(f, 100.0 + 3600, _Settings()).kind == Kind.STARTING   # long past its silence threshold
+    # Once a rule read its screen, a blank redraw later is not a start any more.
+    _apply_reading(f, classify("┃  Ask anything…\n  tab agents  ctrl+p commands\n", "opencode"), 103.0)
+    f.screen = "\n\n"
+    _apply_reading(f, classify(f.screen, "opencode"), 104.0)
+    assert _status_of(f, 105.0, _Settings()).kind == Kind.WORKING

@@ -464,7 +464,8 @@ def test_50_mb_of_binary_output_leaves_the_dashboard_alive_and_bounded(project, 
     rows = start_fleet(project, tmux_socket, tmp_path, ("idle",))
     go = gated_agent(fleet_of(project, tmux_socket), tmp_path, "binary", "head -c 50000000 /dev/urandom")
     d = dashboards(project)
-    d.wait_statuses({"idle": "idle", "binary": "working"})
+    # Blank until its gate opens: a just-started agent whose screen is still blank reads starting (issue 11).
+    d.wait_statuses({"idle": "idle", "binary": "starting"})
     started = time.monotonic()
     go.touch()
     # Garbage on a screen can pass for anything for a moment: judge only once the output has ended.
@@ -485,7 +486,7 @@ def test_a_1_mb_line_without_newline_is_survived_live_and_after_a_restart(projec
     line = "python3 -c 'import sys; sys.stdout.write((\"abcdefghij klmnopqrst üñï \" * 40000)[:1000000]); sys.stdout.flush()'"
     go = gated_agent(fleet_of(project, tmux_socket), tmp_path, "longline", f"{line}; sleep 0.5")
     d = dashboards(project)
-    d.wait_statuses({"longline": "working"})
+    d.wait_statuses({"longline": "starting"})     # blank until its gate opens (issue 11)
     go.touch()
     retry_until(lambda: Path(f"{go}.done").exists(), timeout=60)
     d.wait_statuses({"longline": "needs_input"}, timeout=60)
