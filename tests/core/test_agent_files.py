@@ -43,11 +43,12 @@ def test_every_preset_comes_from_a_shipped_file():
     assert sorted(p.name for p in agent_files.BUILTIN_DIR.iterdir()) == [f"{n}.yaml" for n in SHIPPED]
     claude = presets.PRESETS["claude"]
     assert claude.argv == ("claude",) and claude.approve == ("1",) and claude.deny == ("Escape",)
-    assert claude.hooks == claude.events == "claude" and claude.submit == "Enter"
+    assert claude.hooks == claude.events == "claude" and claude.submit == ("Enter",)
     assert claude.resume == ("--resume", "{id}") and claude.resume_latest == ("--continue",)
     assert claude.session_from_screen("claude --resume 0a1b2c3d-aaaa") == "0a1b2c3d-aaaa"
     assert presets.PRESETS["gemini"].prompt_flag == "--prompt-interactive"
-    assert all(presets.PRESETS[n].hooks is None for n in ("codex", "gemini", "aider", "opencode"))
+    assert all(presets.PRESETS[n].hooks == n for n in ("codex", "gemini", "aider", "opencode"))
+    assert presets.PRESETS["demo"].hooks is None
     demo = presets.PRESETS["demo"]
     assert demo.argv == (sys.executable, "-m", "app.demo_agent") and demo.env["PYTHONPATH"] == str(ROOT)
     assert "generic" not in presets.PRESETS and set(FAMILIES) == set(SHIPPED)
