@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, RichLog
 from textual.worker import get_current_worker
 
+from app import probe
 from app.model import Agent, Kind, Trigger
 from widgets.agent_detail import AgentDetail
 from widgets.agent_table import AgentTable
@@ -220,6 +221,7 @@ class MainScreen(AgentActions, ReviewFlow, ReviewMarks, Screen):
     def on_conflicts_predicted(self, message: ConflictsPredicted) -> None:
         """Mark predicted conflicts in the table and the details (the monitor raises them as `conflict` triggers)."""
         self.conflicts = message
+        probe.mark("conflicts")
         self.table.set_conflicts(message.vs_base)
         self._show_selected()
 
