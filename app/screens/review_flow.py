@@ -41,7 +41,7 @@ class ReviewFlow:
 
     # -- predictions, the check, the review -----------------------------------
 
-    @work(thread=True, exclusive=True, group="conflicts")
+    @work(thread=True, exclusive=True, group="conflicts", description="conflict prediction")  # no repr of every agent
     def predict_conflicts(self, agents: list[Agent], force: bool = False) -> None:
         """Predict every agent's merge into its base and every pair's, with git merge-tree (touches nothing)."""
         from app.git import merge as merging
