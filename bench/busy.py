@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shlex
@@ -49,10 +50,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.config import Settings, Task  # noqa: E402
-from app.fleet import Fleet  # noqa: E402
-from app.git.worktrees import find_repo  # noqa: E402
-from bench.monitor import TICK, make_repo, pct  # noqa: E402
+from app.config import Settings, Task
+from app.fleet import Fleet
+from app.git.worktrees import find_repo
+from bench.monitor import TICK, make_repo, pct
 
 AGENT = ROOT / "bench" / "busy_agent.py"
 WIDTH, HEIGHT = 200, 50
@@ -120,7 +121,7 @@ class Sample:
     live: dict[int, tuple[str, float]]
 
     @classmethod
-    def take(cls, pid: int) -> "Sample":
+    def take(cls, pid: int) -> Sample:
         own, exited = own_cpu(pid)
         return cls(time.monotonic(), own, exited, children(pid))
 
@@ -138,7 +139,7 @@ def split(a: Sample, b: Sample) -> dict[str, float]:
 # ---------------------------------------------------------------- tmux
 
 def tmux(sock: str, *args: str, check: bool = True) -> str:
-    p = subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True)
+    p = subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True, check=False)
     if check and p.returncode != 0:
         raise RuntimeError(f"tmux {' '.join(args)}: {p.stderr.strip()}")
     return p.stdout
@@ -243,7 +244,7 @@ class Lab:
 
     def close(self) -> None:
         for sock in (self.sock, self.term):
-            subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+            subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True, check=False)
         time.sleep(0.3)
         me = os.getpid()
         for d in os.listdir("/proc"):
@@ -390,7 +391,7 @@ def run_dashboard(lab: Lab, checkout: Path, label: str, n: int, working: int, ar
     r.values["git processes / s"] = f"{procs / secs:.1f}"
     r.values["git merge-tree calls in the window"] = f"{merges}"
     r.values["RSS"] = f"{rss_mb(pid):.0f} MB"
-    if probe_ages and all(x == x for x in probe_ages):
+    if probe_ages and not any(math.isnan(x) for x in probe_ages):
         r.values["newest prediction's age, max over the window"] = f"{max(probe_ages):.1f} s"
     elif probe.exists():
         r.values["newest prediction's age, max over the window"] = "none yet"

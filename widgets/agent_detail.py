@@ -10,7 +10,6 @@ from textual.widgets import Static
 
 from app.limits import until_text
 from app.model import Agent, Kind, ago
-
 from widgets.agent_table import TRIGGER_ICONS
 
 
@@ -77,7 +76,7 @@ class AgentDetail(Static):
         v = self.app.theme_variables
         kind = "merged" if agent.merged else agent.status.kind.value
         rows: list[tuple[Text | str, Text]] = []
-        add = lambda label, value: rows.append((label, value))    # noqa: E731
+        add = lambda label, value: rows.append((label, value))
         add("status", Text(kind.replace("_", " "), style=v.get(f"status-{kind.replace('_', '-')}", "")))
         add("why", Text(agent.status.why or "-"))
         if agent.status.evidence:

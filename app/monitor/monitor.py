@@ -280,7 +280,8 @@ class Monitor:
     def _fold(self, fresh: list[Agent], records: dict, initial: bool) -> tuple[list[Facts], list[str], list[str]]:
         """Fold a fresh listing into the facts and the indexes: (new facts, names that moved, names gone)."""
         new, changed, gone = fold(self._facts, fresh, records, self.clock(), self.settings, initial)
-        self._dirty.update(self._facts)         # a listing can change any field (pane, scope, task, check)
+        # A listing can change any field (pane, scope, task, check): copy again whoever differs from its copy.
+        self._dirty.update(n for n, f in self._facts.items() if self._copies.get(n) != f.agent)
         for n in gone:
             self._copies.pop(n, None)
         for n in gone:
