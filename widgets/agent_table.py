@@ -137,6 +137,10 @@ class AgentTable(ScrollView, can_focus=True):
         self._new_work: frozenset[str] = frozenset()
         self._order: list[str] = []
         self._cells_shown: dict[str, tuple[Text, ...]] = {}
+        self._looks: dict[str, tuple] = {}        # what each row's cells read and how they look
+        self._source: dict[str, Agent] = {}       # the agent object each row's cells were built from
+        self.cells_built = 0                      # agents whose cells were built (a test counts it)
+        self.last_changed: set[str] = set()       # rows the last set_agents rendered anew
         self._strips: dict[str, Strip] = {}      # rendered rows, without the cursor
         self._header: Strip | None = None
         self._widths: tuple[int, ...] = tuple(len(label) for _, label in COLUMNS)
@@ -195,16 +199,21 @@ class AgentTable(ScrollView, can_focus=True):
     def set_conflicts(self, conflicts: dict[str, tuple[str, ...]]) -> None:
         """Predicted merge result per agent: () merges cleanly, (files...) conflicts; missing = not known yet."""
         self._conflicts = dict(conflicts)
-        self.set_agents(self._all)
+        self.set_agents(self._all, force=True)
 
     def set_new_work(self, names: set[str] | frozenset[str]) -> None:
         """Agents with work the reviewer has not seen since their last review: their Files cell says "new"."""
         if frozenset(names) != self._new_work:
             self._new_work = frozenset(names)
-            self.set_agents(self._all)
+            self.set_agents(self._all, force=True)
 
-    def set_agents(self, agents: list[Agent]) -> None:
-        """Show these agents (filtered and ordered): re-render only rows whose cells changed, repaint only their lines."""
+    def set_agents(self, agents: list[Agent], force: bool = False) -> None:
+        """Show these agents (filtered and ordered): re-render only rows whose cells changed, repaint only their lines.
+
+        An agent that is the very object shown last time (the monitor hands out unchanged agents as the same
+        copy) keeps its cells without building them again, unless `force` (the clock, the conflicts, the
+        theme or new work changed what every row would say).
+        """
         self._all = list(agents)
         words = self._filter.lower().split()
         if words:
@@ -218,14 +227,23 @@ class AgentTable(ScrollView, can_focus=True):
         order = [a.name for a in agents]
         changed: set[str] = set()
         for agent in agents:
+            if not force and self._source.get(agent.name) is agent and agent.name in self._cells_shown:
+                continue
+            self._source[agent.name] = agent
+            self.cells_built += 1
             cells = self._cells(agent, now)
-            if self._cells_shown.get(agent.name) != cells:
+            look = tuple((c.plain, str(c.style), tuple(c.spans)) for c in cells)
+            if self._looks.get(agent.name) != look:     # rich's Text compares characters only, not colours
+                self._looks[agent.name] = look
                 self._cells_shown[agent.name] = cells
                 self._strips.pop(agent.name, None)
                 changed.add(agent.name)
         for name in set(self._cells_shown) - set(incoming):
             del self._cells_shown[name]
+            self._looks.pop(name, None)
+            self._source.pop(name, None)
             self._strips.pop(name, None)
+        self.last_changed = changed
         self._agents = incoming
         widths = self._measure()
         if order != self._order or widths != self._widths:
@@ -247,7 +265,7 @@ class AgentTable(ScrollView, can_focus=True):
 
     def tick(self) -> None:
         """Advance the time columns without waiting for an update (only rows whose text changed)."""
-        self.set_agents(self._all)
+        self.set_agents(self._all, force=True)
 
     # -- rendering --------------------------------------------------------------
 
@@ -305,9 +323,10 @@ class AgentTable(ScrollView, can_focus=True):
     def _restyle(self) -> None:
         """The theme changed: every colour in every row changes with it."""
         self._cells_shown.clear()
+        self._looks.clear()
         self._strips.clear()
         self._header = None
-        self.set_agents(self._all)
+        self.set_agents(self._all, force=True)
         self.refresh()
 
     def _colour(self, variable: str) -> str:

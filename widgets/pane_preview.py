@@ -26,12 +26,17 @@ class PanePreview(Static):
     """
 
     screen_text: reactive[str] = reactive("", layout=False)
+    _lines = -1
 
     def watch_screen_text(self, text: str) -> None:
         rendered = Text.from_ansi(text, no_wrap=True, end="")
         # "default" colours mean the terminal's own: here that is this widget's theme colours.
         rendered.spans = [Span(s.start, s.end, _without_defaults(s.style)) for s in rendered.spans]
-        self.update(rendered)
+        # A pane prints at its own height: the layout (every widget's place) changes only when the number
+        # of lines does, and reflowing the screen four times a second for a printing agent costs much.
+        lines = text.count("\n")
+        self.update(rendered, layout=lines != self._lines)
+        self._lines = lines
 
 
 def _without_defaults(style: Style | str) -> Style | str:

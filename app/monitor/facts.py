@@ -57,6 +57,7 @@ class Facts:
     stats_done: bool = False           # the worktree's git state was read at least once
     generation: int = 0                # stats refreshes so far: the work a prediction saw may be older
     shown: tuple = ()
+    handed: tuple = ()                 # what the monitor's copy of the agent holds (it copies again when this changes)
     seed_errors: bool = True           # the first screen may hold errors printed before the log pipe opened
     log_errors: dict = field(default_factory=dict)     # error signature -> lines counted from the log
     live_errors: dict = field(default_factory=dict)    # ... and from live output, until the screen seeded

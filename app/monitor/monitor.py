@@ -104,6 +104,8 @@ class Monitor(WorktreeStats):
         self._by_worktree: dict[str, str] = {}
         self._piped: set[str] = set()
         self._order: list[str] = []
+        self._copies: dict[str, Agent] = {}     # what agents() handed out last, per agent
+        self._dirty: set[str] = set()           # agents changed since (a copy of them is due)
         self._tasks: list[asyncio.Task] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._hooks_root = hooks.hooks_dir(fleet.repo.common_dir)
@@ -117,9 +119,22 @@ class Monitor(WorktreeStats):
     # -- public API ------------------------------------------------------------
 
     def agents(self) -> list[Agent]:
-        """Copies of every agent as currently known."""
-        return [replace(self._facts[n].agent, triggers=list(self._facts[n].agent.triggers))
-                for n in self._order if n in self._facts]
+        """Copies of every agent as currently known; an agent unchanged since the last call is the same copy.
+
+        Only agents that changed are copied again, so an update costs what changed, not the fleet, and a
+        reader can tell an unchanged agent by identity (`is`); nobody may change a copy.
+        """
+        out = []
+        for n in self._order:
+            f = self._facts.get(n)
+            if f is None:
+                continue
+            copy = self._copies.get(n)
+            if copy is None or n in self._dirty:
+                copy = self._copies[n] = replace(f.agent, triggers=list(f.agent.triggers))
+            out.append(copy)
+        self._dirty.clear()
+        return out
 
     def updates(self) -> AsyncIterator[Update]:
         """Coalesced updates (at most max_rate per second); the first one carries the initial state."""
@@ -287,6 +302,10 @@ class Monitor(WorktreeStats):
     def _fold(self, fresh: list[Agent], records: dict, initial: bool) -> tuple[list[Facts], list[str], list[str]]:
         """Fold a fresh listing into the facts and the indexes: (new facts, names that moved, names gone)."""
         new, changed, gone = fold(self._facts, fresh, records, self.clock(), self.settings, initial)
+        # A listing can change any field (pane, scope, task, check): copy again whoever differs from its copy.
+        self._dirty.update(n for n, f in self._facts.items() if self._copies.get(n) != f.agent)
+        for n in gone:
+            self._copies.pop(n, None)
         for n in gone:
             changed += self.overlaps.update(self._facts, n, self.clock())
             self.predictions.update(n, None)
@@ -416,6 +435,11 @@ class Monitor(WorktreeStats):
         shown = (status.kind, status.why, a.files, a.added, a.removed, a.commits, a.dirty, a.pane_alive,
                  a.exit_code, tuple((t.kind, t.what, t.since) for t in a.triggers), a.limit_resets_at,
                  a.limit_resume_at, (a.last_check or {}).get("at"), (a.check_running or {}).get("started_at"))
+        # What a reader of the copies sees beyond `shown` (the evidence, a trigger's loudness, activity).
+        handed = (shown, status, tuple(a.triggers), a.last_activity_at)
+        if handed != f.handed:
+            f.handed = handed
+            self._dirty.add(name)
         if raised or cleared or shown != f.shown:
             f.shown = shown
             self._queue(raised, cleared)

@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, RichLog
 from textual.worker import get_current_worker
 
+from app import probe
 from app.model import Agent, Kind, Trigger
 from widgets.agent_detail import AgentDetail
 from widgets.agent_table import AgentTable
@@ -95,6 +96,7 @@ class MainScreen(AgentActions, ReviewFlow, ReviewMarks, Screen):
         self._keys_enabled: tuple[bool, ...] | None = None
         self._recent_news: list[tuple[float, Trigger]] = []
         self._first_update = True
+        self._preview_title = "Pane"
 
     def compose(self) -> ComposeResult:
         """The header, the (hidden) filter box, the agent table, and below it the pane, details and log."""
@@ -220,6 +222,7 @@ class MainScreen(AgentActions, ReviewFlow, ReviewMarks, Screen):
     def on_conflicts_predicted(self, message: ConflictsPredicted) -> None:
         """Mark predicted conflicts in the table and the details (the monitor raises them as `conflict` triggers)."""
         self.conflicts = message
+        probe.mark("conflicts")
         self.table.set_conflicts(message.vs_base)
         self._show_selected()
 
@@ -281,8 +284,12 @@ class MainScreen(AgentActions, ReviewFlow, ReviewMarks, Screen):
         agent = self.agents.get(self.selected or "")
         self.detail.show(agent, self._conflicts_of(agent.name) if agent else [])
         preview = self.preview
-        # Content, not a str: a str title is read as markup, and agent names may hold brackets.
-        preview.border_title = Content(f"Pane {agent.pane} · {agent.name}") if agent and agent.pane else "Pane"
+        title = f"Pane {agent.pane} · {agent.name}" if agent and agent.pane else "Pane"
+        if title != self._preview_title:
+            # Set only when it changed: a title set anew repaints the whole pane, on every update.
+            # Content, not a str: a str title is read as markup, and agent names may hold brackets.
+            self._preview_title = title
+            preview.border_title = Content(title) if agent and agent.pane else "Pane"
         if agent is None or agent.pane is None:
             preview.screen_text = ""
 

@@ -107,7 +107,7 @@ class ReviewMarks:
             return
         self.find_new_work(list(self.agents.values()), wait=0.0, force=frozenset({name}))
 
-    @work(thread=True, exclusive=True, group="new-work")
+    @work(thread=True, exclusive=True, group="new-work", description="new work since review")  # no repr of every agent
     def find_new_work(self, agents: list[Agent], wait: float = 0.5, force: frozenset[str] = frozenset()) -> None:
         """Ask git which agents changed since their last review; only those whose stats moved are asked again."""
         from app.git.reviewed import has_new_work

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from textual.app import App, ComposeResult
 
-from app.model import Agent, Kind, Status
+from app.model import Agent, Kind, Status, Trigger, TriggerKind
 from widgets.agent_table import AgentTable
 
 
@@ -177,3 +177,43 @@ async def test_filter_and_attention_order():
         await pilot.pause()
         assert table.row_names == ("agent-00", "agent-01", "agent-02", "agent-03", "agent-04")
         assert table.selected is not None
+
+
+async def test_unchanged_agent_objects_build_no_cells():
+    """The monitor hands out an unchanged agent as the same object: the table builds cells only for the one that changed."""
+    app = TableApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.query_one(AgentTable)
+        agents = [agent(i) for i in range(40)]
+        table.set_agents(agents)
+        await pilot.pause()
+        assert table.cells_built == 40
+        agents[7] = replace(agents[7], status=Status(Kind.WORKING, "spinner"))
+        table.set_agents(list(agents))
+        await pilot.pause()
+        assert table.cells_built == 41 and table.last_changed == {"agent-07"}
+        assert "working" in row_text(table, 7)
+        # Equal but new objects are looked at (a caller that copies every time still sees changes).
+        table.set_agents([replace(a) for a in agents])
+        assert table.cells_built == 81 and table.last_changed == set()
+        # The clock's tick looks at every row again, whatever the objects.
+        table.tick()
+        assert table.cells_built == 121
+
+
+async def test_a_change_of_colour_alone_repaints_the_row():
+    """A trigger that turns quiet keeps its icon: the row is rendered again for its colour."""
+    import themes
+    app = TableApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.register_theme(themes.DARK)
+        app.theme = themes.DARK.name     # loud and quiet triggers have their colours in paneboard's themes
+        table = app.query_one(AgentTable)
+        loud = Trigger(TriggerKind.SILENCE, "agent-03", "no output for 20m", time.time(), loud=True)
+        agents = [agent(i) for i in range(6)]
+        agents[3] = replace(agents[3], triggers=[loud])
+        table.set_agents(agents)
+        await pilot.pause()
+        agents[3] = replace(agents[3], triggers=[replace(loud, loud=False)])
+        table.set_agents(list(agents))
+        assert table.last_changed == {"agent-03"}
