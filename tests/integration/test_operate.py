@@ -417,7 +417,9 @@ def test_a_demo_whose_repository_was_deleted_is_named_and_can_still_be_stopped(t
     sock = unique_socket()
     try:
         assert demo_cli("--no-dashboard", "--dir", str(tmp_path / "d"), "--socket", sock).returncode == 0
-        shutil.rmtree(tmp_path / "d")
+        # The demo's agents keep writing into it while it goes: remove until it stays gone.
+        assert retry_until(lambda: shutil.rmtree(tmp_path / "d", ignore_errors=True) or not (tmp_path / "d").exists(),
+                           timeout=10)
         reopen = demo_cli("--no-dashboard", "--socket", sock)
         assert reopen.returncode == 2 and reopen.stderr.count("\n") == 1
         assert "cannot be reopened" in reopen.stderr and "paneboard demo --stop" in reopen.stderr
