@@ -89,6 +89,7 @@ def _start_parsers(sub, common) -> None:
     s.add_argument("--base", default=None, help="base branch (default: the checked-out branch)")
     s.add_argument("--count", type=int, default=1, help="run the same task in N agents (best-of-N)")
     s.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("--host", default=None, metavar="NAME", help="run it on a host from the task file's `hosts:`")
 
 
 def _land_parsers(sub, common) -> None:
@@ -452,11 +453,15 @@ def _spawn(fleet, args) -> int:
         if not sep or not key.isidentifier():
             raise PaneboardError(f"--env wants KEY=VALUE, got {item!r}")
         env[key] = value
+    if args.host is not None and fleet.settings.host(args.host) is None:
+        known = ", ".join(h.name for h in fleet.settings.hosts) or "none: add a `hosts:` section to the task file"
+        raise PaneboardError(f"--host: unknown host {args.host!r} (hosts: {known})")
     task = Task(name=args.name, agent=agent, prompt=args.prompt, scope=tuple(args.scope),
-                env=env, count=args.count)
+                env=env, count=args.count, host=args.host)
     for t in fleet.expand(task):
         a = fleet.spawn(t, base=args.base)
-        print(f"started {a.name}  {a.branch}  {a.worktree}  pane {a.pane}  PORT={a.port}")
+        where = f"  on host {a.host}" if a.host else ""
+        print(f"started {a.name}  {a.branch}  {a.worktree}{where}  pane {a.pane}  PORT={a.port}")
     fleet.wait_for_prompts()
     return 0
 
@@ -498,7 +503,7 @@ def _attach(fleet, name: str) -> int:
     agent = fleet.get(name, stats=False)
     if agent.pane is None:
         raise PaneboardError(f"agent {name!r} has no tmux pane any more ({agent.status.why})")
-    if fleet.tmux_client_inside():
+    if not agent.host and fleet.tmux_client_inside():
         fleet.switch_client_to(name)
         return 0
     env = {k: v for k, v in os.environ.items() if k != "TMUX"}

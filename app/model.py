@@ -39,6 +39,7 @@ class Kind(StrEnum):
     EXITED = "exited"
     QUEUED = "queued"      # a task waiting for its `after` tasks to be merged: no pane, no worktree yet
     MISSING = "missing"    # its worktree was removed outside paneboard (rm -rf, git worktree remove)
+    UNREACHABLE = "unreachable"   # its host cannot be reached over SSH: nothing is known, nothing assumed lost
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class TriggerKind(StrEnum):
     LIMIT = "limit"
     CONFLICT = "conflict"
     MISSING = "missing"
+    UNREACHABLE = "unreachable"
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ class Agent:
     socket: str | None = None        # the tmux socket (-L name) it lives on; None: the default server
     session_id: str | None = None    # the agent CLI's own session id, which restart resumes
     pane_unseen: bool = False        # no pane found, and no record of where it lives or that it stopped
+    host: str | None = None          # the `hosts:` entry it runs on over SSH; None: this machine
+    unreachable: str | None = None   # why its host could not be reached just now (ssh's error line)
 
     @property
     def files_changed(self) -> int:
@@ -146,6 +150,7 @@ class Agent:
             "merged": self.merged, "scope": list(self.scope), "after": list(self.after),
             "last_check": self.last_check, "check_running": self.check_running,
             "limit_resets_at": _iso(self.limit_resets_at), "limit_resume_at": _iso(self.limit_resume_at),
-            "socket": self.socket, "session_id": self.session_id,
+            "socket": self.socket, "session_id": self.session_id, "host": self.host,
+            "unreachable": self.unreachable,
             "started_at": self.started_at, "last_activity_at": self.last_activity_at,
         }

@@ -67,6 +67,8 @@ class StartVerbs(FleetCore):
 
     def spawn(self, task: Task, base: str | None = None) -> Agent:
         """Create branch + worktree + tmux window for one task and start its agent; roll back on failure."""
+        if task.host:
+            return self._spawn_on_host(task, base)     # remote_start.py
         preset = self._check_spawnable(task)
         files = self._files_to_copy(task)       # refused here, before anything exists
         base = worktrees.resolve_base(self.repo, base or self.settings.base)
@@ -192,13 +194,15 @@ class StartVerbs(FleetCore):
         for t in self._paste_threads:
             t.join(max(0.0, deadline - time.time()))
 
-    def _paste_when_ready(self, pane: str, prompt: str, ready: str | None, timeout: float = 45.0) -> None:
+    def _paste_when_ready(self, pane: str, prompt: str, ready: str | None, timeout: float = 45.0,
+                          tmux: Tmux | None = None) -> None:
         """Paste the prompt once the agent shows its ready pattern, or its screen has settled."""
+        tmux = tmux or self.tmux
         deadline = time.time() + timeout
         pattern = re.compile(ready) if ready else None
         last, stable_since = None, time.time()
         while time.time() < deadline:
-            screen = self.tmux.capture(pane)
+            screen = tmux.capture(pane)
             if pattern and pattern.search(screen):
                 break
             if screen != last:
@@ -207,11 +211,11 @@ class StartVerbs(FleetCore):
                     screen.strip() or time.time() - (deadline - timeout) > 3.0):
                 break  # settled: a drawn prompt, or a program that draws nothing (cat, a plain REPL)
             time.sleep(0.2)
-        dead = self.tmux.run("display-message", "-p", "-t", pane, "#{pane_dead}", check=False)
+        dead = tmux.run("display-message", "-p", "-t", pane, "#{pane_dead}", check=False)
         if not dead or dead[0].strip() != "0":
             return      # it exited (or went) before it was ready: a key in a dead pane would close it
         try:
-            self.tmux.paste(pane, prompt)
+            tmux.paste(pane, prompt)
         except TmuxError:
             pass  # the pane died before it was ready; its exit shows in the dashboard
 

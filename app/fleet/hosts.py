@@ -1,0 +1,129 @@
+"""Agents on other hosts: where each runs (its record's `host`), reaching it, and its work brought here.
+
+A remote agent's record names its host and the host's clone (`host_repo`); its worktree path is
+a path on that host and is never looked at locally. One listing call per host per discovery;
+a host that does not answer makes its agents `unreachable` (with ssh's error line), never
+exited or missing, and nothing of theirs is pruned or forgotten.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from ..config import HostConfig
+from ..errors import HostUnreachable, PaneboardError
+from ..hosts import git as rgit
+from ..hosts.remote import Remote
+from ..hosts.tmux import RemoteTmux
+from ..model import Agent
+from ..tmux import PaneInfo
+
+REMOTE_REFS = "refs/paneboard/remote/"
+_LOCK = threading.Lock()
+
+
+def host_config(fleet, name: str) -> HostConfig:
+    """The host of this name from the task file's `hosts:`; a one-line error when it is not there."""
+    host = fleet.settings.host(name)
+    if host is None:
+        known = ", ".join(h.name for h in fleet.settings.hosts) or "none"
+        raise PaneboardError(f"unknown host {name!r} (hosts in the task file: {known})")
+    return host
+
+
+def remote(fleet, name: str) -> Remote:
+    """The one `Remote` of this host for this fleet (one shared ssh connection)."""
+    with _LOCK:
+        cache = fleet.__dict__.setdefault("_remotes", {})
+        if name not in cache:
+            h = host_config(fleet, name)
+            cache[name] = Remote(name, h.ssh, h.port)
+        return cache[name]
+
+
+def remote_tmux(fleet, host: str, socket: str | None) -> RemoteTmux:
+    """The tmux server on this host and socket (one object each)."""
+    with _LOCK:
+        cache = fleet.__dict__.setdefault("_remote_tmux", {})
+    key = (host, socket or "paneboard")
+    if key not in cache:
+        cache[key] = RemoteTmux(remote(fleet, host), key[1])
+    return cache[key]
+
+
+def panes_by_host(fleet, records: dict) -> dict[tuple[str, str], dict[str, PaneInfo] | HostUnreachable]:
+    """Each (host, socket) that a record names: its agent panes of this repository, or why it is unreachable."""
+    wanted = sorted({(r["host"], r.get("socket") or "paneboard") for r in records.values() if r.get("host")})
+
+    def one(key):
+        try:
+            panes = remote_tmux(fleet, *key).list_agent_panes()
+        except HostUnreachable as exc:
+            return exc
+        except PaneboardError as exc:     # the host left the task file: say so, lose nothing
+            return HostUnreachable(key[0], str(exc))
+        return {p.options["name"]: p for p in panes if p.options.get("repo") == str(fleet.repo.root)}
+
+    if not wanted:
+        return {}
+    with ThreadPoolExecutor(min(8, len(wanted))) as pool:
+        return dict(zip(wanted, pool.map(one, wanted)))
+
+
+def remote_agent(fleet, name: str, rec: dict, found: dict) -> Agent:
+    """A remote agent from its record and its host's listing (its worktree is on the host, assumed there)."""
+    key = (rec["host"], rec.get("socket") or "paneboard")
+    listing = found.get(key, {})
+    pane = listing.get(name) if isinstance(listing, dict) else None
+    if isinstance(listing, HostUnreachable):
+        # Nothing is known: the pane is not looked for, so it is neither exited nor unseen.
+        pane = None
+    agent = fleet._agent(name, rec, pane, rec.get("socket") or "paneboard")
+    agent.host = rec["host"]
+    agent.worktree_exists = True
+    agent.pane_unseen = False
+    if isinstance(listing, HostUnreachable):
+        agent.unreachable = listing.detail
+        agent.pane = rec.get("pane")
+    return agent
+
+
+def fill_stats(fleet, agent: Agent) -> None:
+    """The remote agent's change stats, read by git on its host (nothing when it cannot be reached)."""
+    if agent.unreachable:
+        return
+    rec = fleet.state.read()["agents"].get(agent.name, {})
+    try:
+        s = rgit.stats(remote(fleet, agent.host), agent.worktree, rec.get("base_ref") or agent.base)
+    except (HostUnreachable, PaneboardError):
+        return
+    agent.files, agent.added, agent.removed, agent.dirty, agent.commits = s.files, s.added, s.removed, \
+        s.dirty, s.commits
+
+
+def fetch_work(fleet, agent: Agent) -> str:
+    """Bring the remote agent's work, uncommitted included, into the local repository; the local ref."""
+    rec = fleet.state.read()["agents"].get(agent.name, {})
+    r = remote(fleet, agent.host)
+    src = rgit.snapshot(r, agent.worktree, agent.branch.rsplit("/", 1)[-1])
+    dst = f"{REMOTE_REFS}{agent.host}/{agent.branch}"
+    rgit.fetch(fleet.repo.root, r, rec["host_repo"], src, dst)
+    return dst
+
+
+def attach_argv(fleet, agent: Agent) -> list[str]:
+    """The local argv of an SSH terminal attached to the agent's window on its host."""
+    t = remote_tmux(fleet, agent.host, agent.socket)
+    return t.launch(["attach-session", "-t", agent.session or fleet.session, ";", "select-window", "-t",
+                     agent.pane or "", ";", "display-message", "-d", "5000",
+                     "paneboard: detach (prefix d, usually C-b d) to come back"], tty=True)
+
+
+def run_check(fleet, agent: Agent, command: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run the check command on the agent's host, in its worktree (argv: `sh -c COMMAND`, as locally)."""
+    # The worktree and the command are positional parameters of a fixed script: never parsed as code.
+    res = remote(fleet, agent.host).run(["sh", "-c", 'cd -- "$1" && exec sh -c "$2"', "sh", agent.worktree,
+                                         command], check=False, timeout=timeout)
+    return subprocess.CompletedProcess(command, res.returncode, res.stdout, res.stderr)

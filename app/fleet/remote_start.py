@@ -1,0 +1,100 @@
+"""Starting an agent on another host: its clone prepared, the base brought as a ref, worktree, tmux window.
+
+Each step is undone when a later one fails, so a spawn on a host either starts the agent
+or leaves the host as it was (its clone, once made, stays: it holds nobody's work).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from .. import presets
+from ..config import Task
+from ..errors import HostUnreachable, PaneboardError, SpawnError
+from ..git import worktrees
+from ..hosts import git as rgit
+from ..model import Agent
+from ..names import slugify
+from . import hosts
+from .core import FleetCore
+
+
+class RemoteStartVerbs(FleetCore):
+    """Spawn on a host named in `hosts:` (StartVerbs.spawn hands a task with `host:` here)."""
+
+    def _spawn_on_host(self, task: Task, base: str | None = None) -> Agent:
+        """Create the agent's branch and worktree in the host's clone and start it in the host's tmux."""
+        from .start import task_problem
+        problem = task_problem(task)
+        if problem is not None:
+            raise PaneboardError(problem)
+        if task.name in self.state.read()["agents"]:
+            raise PaneboardError(f"an agent named {task.name!r} already exists (see `paneboard ls`)")
+        host = hosts.host_config(self, task.host)
+        preset = presets.resolve(task.agent)
+        base = worktrees.resolve_base(self.repo, base or self.settings.base)
+        commit = worktrees.run_git(self.repo.root, "rev-parse", "--verify", f"{base}^{{commit}}").strip()
+        slug = slugify(task.name)
+        branch = f"{worktrees.BRANCH_PREFIX}{slug}"
+        path = host.worktree_path(slug)
+        self._check_branch_free(task, branch)
+        r = hosts.remote(self, host.name)
+        try:
+            rgit.ensure_clone(r, host.repo)
+            ref = rgit.push_base(self.repo.root, r, host.repo, commit, slug)
+            rgit.add_worktree(r, host.repo, branch, path, ref)
+        except HostUnreachable as exc:
+            raise SpawnError("host", str(exc)) from None
+        except PaneboardError as exc:
+            raise SpawnError("worktree", str(exc)) from None
+        tmux = self.tmux_on(host.tmux_socket, host.name)
+        pane = None
+        try:
+            with self.state.edit() as data:
+                if task.name in data["agents"]:
+                    raise SpawnError("state", f"an agent named {task.name!r} appeared meanwhile")
+                port = self._free_port(data["agents"])
+                started = time.time()
+                pane = self._open_remote_window(tmux, task, preset, slug, branch, path, host.repo, port, started)
+                data["agents"][task.name] = {
+                    "task": task.group or task.name, "agent": task.agent, "branch": branch, "worktree": path,
+                    "base": base, "session": self.session, "socket": host.tmux_socket, "pane": pane, "port": port,
+                    "host": host.name, "host_repo": host.repo, "base_ref": ref,
+                    "prompt": task.prompt, "scope": list(task.scope), "after": list(task.after),
+                    "env": task.env, "silence": task.silence, "check": task.check,
+                    "rules": preset.rules, "started_at": started, "hooks": False,
+                }
+                data["queued"].pop(task.name, None)
+        except BaseException as exc:
+            try:
+                if pane is not None:
+                    tmux.kill_window(pane)
+                rgit.remove_new_worktree(r, host.repo, branch, path)
+            except PaneboardError:
+                pass        # the host went away meanwhile: the worktree is new and holds no one's work
+            if isinstance(exc, PaneboardError) and not isinstance(exc, SpawnError):
+                raise SpawnError("tmux window", str(exc)) from None
+            raise
+        self._paste_later(task, preset, pane, tmux)
+        self._record(task.name, "started", f"{task.agent} on {branch} from {base}, on host {host.name}")
+        return self.get(task.name, stats=False)
+
+    def _open_remote_window(self, tmux, task, preset, slug, branch, path, repo, port, started) -> str:
+        """The agent's window on the host's tmux server (no hooks there); its pane id."""
+        from .start import prompt_delivery
+        env = {**preset.env, **task.env, "PORT": str(port), "PANEBOARD_AGENT": task.name,
+               "PANEBOARD_TASK": task.group or task.name, "PANEBOARD_REPO": repo}
+        options = {"name": task.name, "task": task.group or task.name, "branch": branch, "worktree": path,
+                   "agent": task.agent, "repo": str(self.repo.root), "started": f"{started:.3f}"}
+        on_command_line = prompt_delivery(preset, task.prompt) in ("arg", "placeholder")
+        argv = preset.command(task.prompt if on_command_line else None, None)
+        return tmux.new_agent_window(self.session, slug, path, argv, env, options)
+
+    def _paste_later(self, task, preset, pane, tmux) -> None:
+        from .start import prompt_delivery
+        if prompt_delivery(preset, task.prompt) == "paste":
+            t = threading.Thread(target=self._paste_when_ready, args=(pane, task.prompt, preset.ready),
+                                 kwargs={"tmux": tmux}, daemon=True, name=f"paste-{task.name}")
+            t.start()
+            self._paste_threads.append(t)

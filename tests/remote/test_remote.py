@@ -1,0 +1,97 @@
+"""Agents on another host over a real sshd on 127.0.0.1: spawn, status, send, diff, check, merge, discard, restore."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from app.config import HostConfig, Settings, Task
+from app.model import Kind, TriggerKind
+from app.monitor import assess_once
+from tests.helpers import ROOT, demo_command, demo_script, git, retry_until
+
+
+@pytest.fixture
+def host_repo(tmp_path: Path) -> Path:
+    """Where the host's clone lives (made by paneboard on the first spawn)."""
+    return tmp_path / "box" / "shop"
+
+
+@pytest.fixture
+def box(fleet, sshd, remote_socket, host_repo):
+    """The fleet with one host, `box`, reached through the test's sshd."""
+    from dataclasses import replace
+    host = HostConfig(name="box", ssh=tuple(sshd.ssh_args()), repo=str(host_repo), tmux_socket=remote_socket)
+    fleet.settings = replace(fleet.settings, hosts=(host,))
+    yield fleet
+    for r in fleet.__dict__.get("_remotes", {}).values():
+        r.close()
+
+
+def remote_task(tmp_path: Path, name: str, steps: list[dict], **kw) -> Task:
+    script = demo_script(tmp_path, steps)
+    # PYTHONPATH reaches the agent through its tmux environment, not a shell.
+    return Task(name=name, agent=demo_command(script), host="box", env={"PYTHONPATH": str(ROOT)}, **kw)
+
+
+def remote_git(path: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True).stdout
+
+
+def test_spawn_on_a_host_makes_its_clone_brings_the_base_and_runs_the_agent_there(box, tmp_path, host_repo,
+                                                                                 remote_socket, tmux_socket):
+    a = box.spawn(remote_task(tmp_path, "api", [{"do": "say", "text": "REMOTE-HELLO"}, {"do": "idle"}]))
+    assert a.host == "box" and a.worktree == f"{host_repo}.paneboard/api"
+    base = git(box.repo.root, "rev-parse", "main").strip()
+    # The base arrived as a ref; nothing is checked out in the host's clone.
+    assert remote_git(host_repo, "rev-parse", "refs/paneboard/base/api").strip() == base
+    assert remote_git(Path(a.worktree), "rev-parse", "--abbrev-ref", "HEAD").strip() == "paneboard/api"
+    # The agent runs on the host's tmux server, not on the local one.
+    panes = subprocess.run(["tmux", "-L", remote_socket, "list-panes", "-a", "-F", "#{@paneboard_name}"],
+                           capture_output=True, text=True).stdout.split()
+    assert panes == ["api"]
+    local = subprocess.run(["tmux", "-L", tmux_socket, "list-panes", "-a"], capture_output=True, text=True)
+    assert local.stdout == ""
+    got = retry_until(lambda: next(x for x in assess_once(box) if x.name == "api" and "REMOTE-HELLO" in
+                                   box.tmux_on(remote_socket, "box").capture(x.pane) and x))
+    assert got.pane_alive and got.to_json()["host"] == "box"
+
+
+def test_send_types_text_literally_into_the_remote_pane(box, tmp_path, remote_socket):
+    a = box.spawn(remote_task(tmp_path, "api", [{"do": "idle"}]))
+    tricky = "it's $(touch /tmp/pwned-pb) ; `id` \"q\""
+    retry_until(lambda: "›" in box.tmux_on(remote_socket, "box").capture(a.pane) or
+                box.tmux_on(remote_socket, "box").capture(a.pane).strip())
+    box.send("api", tricky)
+    retry_until(lambda: tricky in box.tmux_on(remote_socket, "box").capture(a.pane))
+    assert not Path("/tmp/pwned-pb").exists()
+
+
+def test_names_and_prompts_with_quotes_and_newlines_reach_the_host_as_one_word(box, tmp_path, remote_socket):
+    from app.hosts.remote import command_line
+    for word in ["a'b", "$(id)", "x;y", "line1\nline2", "--", "-oProxyCommand=x"]:
+        r = box.tmux_on(remote_socket, "box").remote
+        assert r.run(["printf", "%s", word]).stdout == word
+        assert command_line(["printf", "%s", word]).count("printf") == 1
+
+
+def test_ls_json_names_the_host_and_reads_git_stats_on_it(box, tmp_path):
+    box.spawn(remote_task(tmp_path, "api", [{"do": "edit", "path": "src/new.py", "text": "x = 1\n"},
+                                            {"do": "idle"}]))
+    got = retry_until(lambda: next(a for a in assess_once(box) if a.name == "api" and a.files))
+    assert got.host == "box" and "src/new.py" in got.files and got.dirty
+
+
+def test_a_host_that_goes_away_is_unreachable_and_comes_back(box, tmp_path, sshd):
+    box.spawn(remote_task(tmp_path, "api", [{"do": "idle"}]))
+    retry_until(lambda: assess_once(box)[0].status.kind in (Kind.IDLE, Kind.WORKING))
+    sshd.stop()
+    a = assess_once(box)[0]
+    assert a.status.kind == Kind.UNREACHABLE and "Connection refused" in a.status.why
+    assert [t.kind for t in a.triggers] == [TriggerKind.UNREACHABLE]
+    assert box.state.read()["agents"]["api"]["worktree"]          # nothing forgotten
+    sshd.start()
+    retry_until(lambda: assess_once(box)[0].status.kind in (Kind.IDLE, Kind.WORKING))
