@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import AgentNotFound, PaneboardError
 from ..model import Agent
+from . import hosts
 from .core import FleetCore
 from .sockets import refuse_unseen
 
@@ -51,6 +52,7 @@ class DiscardVerbs(FleetCore):
         worktree and branch; refuses before stopping it when the archive could not keep everything."""
         from ..git import archive
         agent = self.get(name, stats=False)
+        hosts.refuse_remote(agent, "discard")
         refuse_unseen(agent, "discard", force)
         self.discard_holdings(name, force)
         self._mark_stopped(name)

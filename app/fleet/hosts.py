@@ -113,6 +113,14 @@ def fetch_work(fleet, agent: Agent) -> str:
     return dst
 
 
+def refuse_remote(agent: Agent, verb: str) -> None:
+    """Refuse a verb that does not work on an agent on another host yet (one line, nothing changed)."""
+    if agent.host:
+        raise PaneboardError(f"{verb} does not work yet for agent {agent.name!r} on host {agent.host!r}; "
+                             f"nothing was changed (its work is on the host: `paneboard attach {agent.name}`, "
+                             f"or `paneboard diff {agent.name}` fetches it here)")
+
+
 def attach_argv(fleet, agent: Agent) -> list[str]:
     """The local argv of an SSH terminal attached to the agent's window on its host."""
     t = remote_tmux(fleet, agent.host, agent.socket)

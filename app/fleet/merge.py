@@ -22,6 +22,7 @@ from ..git import worktrees
 from ..errors import PaneboardError
 from ..names import slugify
 from ..state import write_atomic
+from . import hosts
 from .core import FleetCore
 from .sockets import refuse_unseen
 
@@ -54,6 +55,7 @@ class MergeVerbs(FleetCore):
         """Run the agent's check in its worktree (blocking; call from a worker) and record the result."""
         from ..git.checks import run_check
         agent = self.get(name, stats=False)
+        hosts.refuse_remote(agent, "check")
         command = self.check_command(name)
         if not command:
             raise PaneboardError("no check command: set `check:` in defaults or on the task (e.g. check: pytest -q)")
@@ -96,6 +98,7 @@ class MergeVerbs(FleetCore):
         """What approving would do, without doing any of it: files, commits, conflicts, check."""
         from ..git import merge as merging
         agent = self.get(name)
+        hosts.refuse_remote(agent, "merge")
         if agent.merged:
             raise PaneboardError(f"agent {name!r} is already merged")
         if not agent.worktree_exists:
@@ -111,6 +114,7 @@ class MergeVerbs(FleetCore):
         """Approve: commit the agent's work, run its check, merge into its base; refuse (changing nothing) if unsafe."""
         from ..git import merge as merging
         from ..errors import UnsafeOperation
+        hosts.refuse_remote(self.get(name, stats=False), "merge")
         strategy = strategy or self.settings.merge_strategy
         self._settle_before_merge()
         preview = self.merge_preview(name)

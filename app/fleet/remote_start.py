@@ -80,6 +80,16 @@ class RemoteStartVerbs(FleetCore):
         self._record(task.name, "started", f"{task.agent} on {branch} from {base}, on host {host.name}")
         return self.get(task.name, stats=False)
 
+    def fetch_remote(self, name: str) -> str:
+        """Bring an agent's work from its host (uncommitted work too, its index untouched) into this repository
+        as `refs/paneboard/remote/<host>/<branch>`; that ref."""
+        agent = self.get(name, stats=False)
+        if not agent.host:
+            raise PaneboardError(f"agent {name!r} runs on this machine: its work is already here")
+        ref = hosts.fetch_work(self, agent)
+        self._record(name, "fetch", f"work fetched from host {agent.host} to {ref}")
+        return ref
+
     def _open_remote_window(self, tmux, task, preset, slug, branch, path, repo, port, started) -> str:
         """The agent's window on the host's tmux server (no hooks there); its pane id."""
         from .start import prompt_delivery

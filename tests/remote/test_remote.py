@@ -95,3 +95,28 @@ def test_a_host_that_goes_away_is_unreachable_and_comes_back(box, tmp_path, sshd
     assert box.state.read()["agents"]["api"]["worktree"]          # nothing forgotten
     sshd.start()
     retry_until(lambda: assess_once(box)[0].status.kind in (Kind.IDLE, Kind.WORKING))
+
+
+def test_diff_fetches_the_agents_work_with_uncommitted_files_and_leaves_its_index_alone(box, tmp_path):
+    from tests.helpers import paneboard
+    a = box.spawn(remote_task(tmp_path, "api", [{"do": "edit", "path": "src/app.py", "text": "print('remote')\n"},
+                                                {"do": "idle"}]))
+    wt = Path(a.worktree)
+    retry_until(lambda: "remote" in (wt / "src/app.py").read_text())
+    (wt / "notes.txt").write_text("untracked\n")
+    status_before = remote_git(wt, "status", "--porcelain")
+    ref = box.fetch_remote("api")
+    assert ref == "refs/paneboard/remote/box/paneboard/api"
+    assert "print('remote')" in git(box.repo.root, "show", f"{ref}:src/app.py")
+    assert git(box.repo.root, "show", f"{ref}:notes.txt") == "untracked\n"
+    assert remote_git(wt, "status", "--porcelain") == status_before       # the agent's index is untouched
+    assert git(box.repo.root, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+
+
+def test_verbs_not_built_for_hosts_yet_refuse_in_one_line_and_change_nothing(box, tmp_path):
+    from app.errors import PaneboardError
+    a = box.spawn(remote_task(tmp_path, "api", [{"do": "idle"}]))
+    for verb in (box.discard, box.merge, box.check):
+        with pytest.raises(PaneboardError, match="does not work yet for agent 'api' on host 'box'"):
+            verb("api")
+    assert Path(a.worktree).is_dir() and "api" in box.state.read()["agents"]
