@@ -13,8 +13,7 @@ from app.errors import SpawnError
 from app.model import Kind
 from app.monitor import assess_once
 from tests.helpers import ROOT, demo_command, demo_script, retry_until
-
-pytest_plugins = ["tests.remote.conftest"]
+from tests.remote.conftest import remote_socket, sshd  # noqa: F401  (the real sshd fixtures)
 
 
 @pytest.fixture

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from app.config import HostConfig, Settings, Task
+from app.config import HostConfig, Task
 from app.model import Kind, TriggerKind
 from app.monitor import assess_once
 from tests.helpers import ROOT, demo_command, demo_script, git, retry_until
@@ -98,7 +97,6 @@ def test_a_host_that_goes_away_is_unreachable_and_comes_back(box, tmp_path, sshd
 
 
 def test_diff_fetches_the_agents_work_with_uncommitted_files_and_leaves_its_index_alone(box, tmp_path):
-    from tests.helpers import paneboard
     a = box.spawn(remote_task(tmp_path, "api", [{"do": "edit", "path": "src/app.py", "text": "print('remote')\n"},
                                                 {"do": "idle"}]))
     wt = Path(a.worktree)
