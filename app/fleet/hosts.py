@@ -90,13 +90,18 @@ def remote_agent(fleet, name: str, rec: dict, found: dict) -> Agent:
     return agent
 
 
+def read_stats(fleet, agent: Agent):
+    """The remote agent's change stats, read by git on its host; HostUnreachable when it cannot be reached."""
+    rec = fleet.state.read()["agents"].get(agent.name, {})
+    return rgit.stats(remote(fleet, agent.host), agent.worktree, rec.get("base_ref") or agent.base)
+
+
 def fill_stats(fleet, agent: Agent) -> None:
     """The remote agent's change stats, read by git on its host (nothing when it cannot be reached)."""
     if agent.unreachable:
         return
-    rec = fleet.state.read()["agents"].get(agent.name, {})
     try:
-        s = rgit.stats(remote(fleet, agent.host), agent.worktree, rec.get("base_ref") or agent.base)
+        s = read_stats(fleet, agent)
     except (HostUnreachable, PaneboardError):
         return
     agent.files, agent.added, agent.removed, agent.dirty, agent.commits = s.files, s.added, s.removed, \

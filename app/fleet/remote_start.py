@@ -90,6 +90,10 @@ class RemoteStartVerbs(FleetCore):
         self._record(name, "fetch", f"work fetched from host {agent.host} to {ref}")
         return ref
 
+    def host_stats(self, agent: Agent) -> worktrees.Stats:
+        """A remote agent's change stats, read by git on its host (HostUnreachable when it cannot be reached)."""
+        return hosts.read_stats(self, agent)
+
     def _open_remote_window(self, tmux, task, preset, slug, branch, path, repo, port, started) -> str:
         """The agent's window on the host's tmux server (no hooks there); its pane id."""
         from .start import prompt_delivery

@@ -100,6 +100,7 @@ class Remote:
                            stderr=subprocess.DEVNULL, timeout=self.connect_timeout + 5)
         except subprocess.TimeoutExpired:
             pass
+        self._master_tried = time.monotonic()     # a slow failure must not be retried by the next call at once
 
     def run(self, argv: list[str] | tuple[str, ...], *, stdin: str | bytes | None = None,
             timeout: float = CALL_TIMEOUT, check: bool = True) -> Result:

@@ -7,37 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from app.config import HostConfig, Task
 from app.model import Kind, TriggerKind
 from app.monitor import assess_once
-from tests.helpers import ROOT, demo_command, demo_script, git, retry_until
-
-
-@pytest.fixture
-def host_repo(tmp_path: Path) -> Path:
-    """Where the host's clone lives (made by paneboard on the first spawn)."""
-    return tmp_path / "box" / "shop"
-
-
-@pytest.fixture
-def box(fleet, sshd, remote_socket, host_repo):
-    """The fleet with one host, `box`, reached through the test's sshd."""
-    from dataclasses import replace
-    host = HostConfig(name="box", ssh=tuple(sshd.ssh_args()), repo=str(host_repo), tmux_socket=remote_socket)
-    fleet.settings = replace(fleet.settings, hosts=(host,))
-    yield fleet
-    for r in fleet.__dict__.get("_remotes", {}).values():
-        r.close()
-
-
-def remote_task(tmp_path: Path, name: str, steps: list[dict], **kw) -> Task:
-    script = demo_script(tmp_path, steps)
-    # PYTHONPATH reaches the agent through its tmux environment, not a shell.
-    return Task(name=name, agent=demo_command(script), host="box", env={"PYTHONPATH": str(ROOT)}, **kw)
-
-
-def remote_git(path: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True).stdout
+from tests.helpers import git, retry_until
+from tests.remote.conftest import remote_git, remote_task
 
 
 def test_spawn_on_a_host_makes_its_clone_brings_the_base_and_runs_the_agent_there(box, tmp_path, host_repo,
