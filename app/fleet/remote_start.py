@@ -90,6 +90,38 @@ class RemoteStartVerbs(FleetCore):
         self._record(name, "fetch", f"work fetched from host {agent.host} to {ref}")
         return ref
 
+    def _start_again_on_host(self, agent: Agent, preset, prompt: bool) -> Agent:
+        """Restart a stopped remote agent: a new window on its host's tmux with its task's command and env."""
+        name, r = agent.name, hosts.remote(self, agent.host)
+        if r.run(["test", "-d", agent.worktree], check=False).returncode != 0:
+            raise PaneboardError(f"agent {name!r} has no worktree on host {agent.host!r} ({agent.worktree}); "
+                                 f"nothing was changed")
+        tmux = self.tmux_on(agent.socket, agent.host)
+        with self.state.edit() as data:
+            rec = data["agents"].get(name)
+            if rec is None:
+                raise PaneboardError(f"agent {name!r} was forgotten meanwhile; nothing was started")
+            old = agent.pane if agent.pane else None
+            if old is not None:     # steps aside for the new window and closes after it opened (as here)
+                tmux.run("rename-window", "-t", old, f"{slugify(name)}-stopped", check=False)
+            task = Task(name=name, agent=rec.get("agent") or agent.agent, host=agent.host,
+                        prompt=(rec.get("prompt") or "") if prompt else "", env=dict(rec.get("env") or {}),
+                        group=rec.get("task") if rec.get("task") != name else "")
+            port, started = rec.get("port") or self._free_port(data["agents"]), time.time()
+            try:
+                pane = self._open_remote_window(tmux, task, preset, slugify(name), rec["branch"], agent.worktree,
+                                                rec.get("host_repo", ""), port, started)
+            except BaseException:
+                if old is not None:
+                    tmux.run("rename-window", "-t", old, slugify(name), check=False)
+                raise
+            if old is not None:
+                tmux.kill_window(old)
+            rec.update(pane=pane, port=port, started_at=started, restarted_at=started, exit_code=None)
+        if task.prompt:
+            self._paste_later(task, preset, pane, tmux)
+        return self.get(name, stats=False)
+
     def host_stats(self, agent: Agent) -> worktrees.Stats:
         """A remote agent's change stats, read by git on its host (HostUnreachable when it cannot be reached)."""
         return hosts.read_stats(self, agent)

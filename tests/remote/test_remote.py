@@ -91,3 +91,26 @@ def test_verbs_not_built_for_hosts_yet_refuse_in_one_line_and_change_nothing(box
         with pytest.raises(PaneboardError, match="does not work yet for agent 'api' on host 'box'"):
             verb("api")
     assert Path(a.worktree).is_dir() and "api" in box.state.read()["agents"]
+
+
+def test_restart_reopens_a_stopped_remote_agent_on_its_host_with_its_command_and_env(box, tmp_path, sshd,
+                                                                                   remote_socket):
+    from app.errors import PaneboardError
+    box.spawn(remote_task(tmp_path, "api", [{"do": "say", "text": "RUN-MARK"}, {"do": "work", "seconds": 1},
+                                            {"do": "exit", "code": 3}], speed=1.0))
+    first = retry_until(lambda: next(a for a in assess_once(box) if not a.pane_alive and a.exit_code == 3))
+    again = box.restart("api")
+    assert again.host == "box" and again.pane != first.pane
+    tmux = box.tmux_on(remote_socket, "box")
+    # Its env came along (PYTHONPATH): the demo agent ran again and printed, then exited the same way.
+    retry_until(lambda: "RUN-MARK" in tmux.capture(again.pane))
+    retry_until(lambda: next(a for a in assess_once(box) if a.pane == again.pane and a.exit_code == 3))
+    windows = subprocess.run(["tmux", "-L", remote_socket, "list-windows", "-a", "-F", "#{pane_id}"],
+                             capture_output=True, text=True).stdout.split()
+    assert windows == [again.pane]                 # the stopped window made room and closed
+    rec = box.state.read()["agents"]["api"]
+    assert rec["pane"] == again.pane and rec["host"] == "box" and rec["restarted_at"]
+    sshd.stop()
+    with pytest.raises(PaneboardError, match="not restarted: host 'box' is unreachable") as err:
+        box.restart("api")
+    assert "\n" not in str(err.value) and box.state.read()["agents"]["api"] == rec
