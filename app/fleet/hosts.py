@@ -8,8 +8,11 @@ exited or missing, and nothing of theirs is pruned or forgotten.
 
 from __future__ import annotations
 
+import math
+import shlex
 import subprocess
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ..config import HostConfig
@@ -134,9 +137,61 @@ def attach_argv(fleet, agent: Agent) -> list[str]:
                      "paneboard: detach (prefix d, usually C-b d) to come back"], tty=True)
 
 
-def run_check(fleet, agent: Agent, command: str, timeout: float) -> subprocess.CompletedProcess:
-    """Run the check command on the agent's host, in its worktree (argv: `sh -c COMMAND`, as locally)."""
-    # The worktree and the command are positional parameters of a fixed script: never parsed as code.
-    res = remote(fleet, agent.host).run(["sh", "-c", 'cd -- "$1" && exec sh -c "$2"', "sh", agent.worktree,
-                                         command], check=False, timeout=timeout)
-    return subprocess.CompletedProcess(command, res.returncode, res.stdout, res.stderr)
+def run_check(fleet, agent: Agent, command: str, log_path, timeout: float):
+    """Run the check on the agent's host, in its worktree, as argv (split as locally, no shell parses it),
+    killed there after `timeout` (coreutils `timeout`); its output is logged here. A CheckResult."""
+    from ..git import checks
+    argv = shlex.split(command)
+    started = time.monotonic()
+    if not argv:
+        return checks.result_from_output(command, b"", None, False, timeout, started, log_path)
+    # The worktree and argv are positional parameters of a fixed script: never parsed as code.
+    res = remote(fleet, agent.host).run(
+        ["timeout", "-k", "5", str(max(1, math.ceil(timeout))), "sh", "-c", 'cd -- "$1" && shift && exec "$@" 2>&1',
+         "sh", agent.worktree, *argv], check=False, timeout=timeout + 20)
+    timed_out = res.returncode in (124, 137)
+    output = (res.stdout + res.stderr).encode("utf-8", "replace")
+    return checks.result_from_output(command, output, None if timed_out else res.returncode, timed_out, timeout,
+                                     started, log_path)
+
+
+def merge_tip(fleet, agent: Agent) -> str:
+    """Fetch the remote agent's work (uncommitted too) and return the commit a merge would take."""
+    ref = fetch_work(fleet, agent)
+    tip = subprocess.run(["git", "rev-parse", "--verify", "--quiet", ref], cwd=fleet.repo.root,
+                         capture_output=True, text=True).stdout.strip()
+    if not tip:
+        raise PaneboardError(f"the work of {agent.name!r} fetched from host {agent.host!r} is not in {ref}; "
+                             f"nothing was changed")
+    return tip
+
+
+def commit_work(fleet, agent: Agent, message: str) -> None:
+    """Commit the remote agent's work on its host (as a local merge commits it in the worktree) and bring its
+    branch here as the local branch of the same name, which the merge takes."""
+    rec = fleet.state.read()["agents"].get(agent.name, {})
+    r = remote(fleet, agent.host)
+    r.run(["git", "-C", agent.worktree, "add", "-A"])
+    if r.run(["git", "-C", agent.worktree, "diff", "--cached", "--quiet"], check=False).returncode == 1:
+        r.run(["git", "-C", agent.worktree, *_identity(fleet.repo.root), "commit", "-q", "-F", "-"], stdin=message)
+    ref = f"refs/heads/{agent.branch}"
+    rgit.fetch(fleet.repo.root, r, rec["host_repo"], ref, ref)
+
+
+def _identity(root) -> list[str]:
+    """The identity of whoever merges here, for the commit made on the host in their name."""
+    args = []
+    for key, fallback in (("user.name", "paneboard"), ("user.email", "paneboard@localhost")):
+        value = subprocess.run(["git", "config", "--get", key], cwd=root, capture_output=True, text=True).stdout
+        args += ["-c", f"{key}={value.strip() or fallback}"]
+    return args
+
+
+def remove_worktree(fleet, agent: Agent) -> None:
+    """After a merge: remove the agent's worktree on its host (a plain remove: it refuses anything not merged)."""
+    rec = fleet.state.read()["agents"].get(agent.name, {})
+    try:
+        remote(fleet, agent.host).run(["git", "-C", rec.get("host_repo") or "", "worktree", "remove",
+                                       agent.worktree], check=False)
+    except HostUnreachable:
+        pass        # it stays on the host, merged: nothing of anyone's is lost

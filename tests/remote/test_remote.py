@@ -84,13 +84,67 @@ def test_diff_fetches_the_agents_work_with_uncommitted_files_and_leaves_its_inde
     assert git(box.repo.root, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
 
 
-def test_verbs_not_built_for_hosts_yet_refuse_in_one_line_and_change_nothing(box, tmp_path):
+def test_discard_refuses_a_remote_agent_in_one_line_and_changes_nothing(box, tmp_path):
     from app.errors import PaneboardError
     a = box.spawn(remote_task(tmp_path, "api", [{"do": "idle"}]))
-    for verb in (box.discard, box.merge, box.check):
-        with pytest.raises(PaneboardError, match="does not work yet for agent 'api' on host 'box'"):
-            verb("api")
+    with pytest.raises(PaneboardError, match="does not work yet for agent 'api' on host 'box'"):
+        box.discard("api")
     assert Path(a.worktree).is_dir() and "api" in box.state.read()["agents"]
+
+
+def test_check_runs_on_the_host_in_the_worktree_and_is_recorded_as_locally(box, tmp_path):
+    from dataclasses import replace
+    a = box.spawn(remote_task(tmp_path, "api", [{"do": "edit", "path": "marker.txt", "text": "on host\n"},
+                                                {"do": "idle"}]))
+    retry_until(lambda: (Path(a.worktree) / "marker.txt").exists())
+    # argv, no shell: the `;` and `$(...)` are words for cat, not code.
+    box.settings = replace(box.settings, check="cat marker.txt ';' '$(touch /tmp/pwned-pb-check)'")
+    result = box.check("api")
+    assert not result.passed and "No such file or directory" in result.summary_line
+    assert "on host" in result.log_path.read_text() and not Path("/tmp/pwned-pb-check").exists()
+    box.settings = replace(box.settings, check="cat marker.txt")
+    result = box.check("api")
+    assert result.passed and result.exit_code == 0 and result.summary_line == "on host"
+    last = box.state.read()["agents"]["api"]["last_check"]
+    assert last["passed"] and last["command"] == "cat marker.txt"
+    box.settings = replace(box.settings, check="sleep 30", check_timeout=1.0)
+    result = box.check("api")
+    assert not result.passed and result.exit_code is None and "timed out after 1s" in result.summary_line
+
+
+def test_merge_brings_a_remote_agents_work_into_the_local_base_and_clears_up_the_host(box, tmp_path, host_repo):
+    a = box.spawn(remote_task(tmp_path, "api", [{"do": "edit", "path": "src/remote.py", "text": "R = 1\n"},
+                                                {"do": "idle"}]))
+    wt = Path(a.worktree)
+    retry_until(lambda: (wt / "src/remote.py").exists())
+    (wt / "notes.txt").write_text("untracked too\n")
+    preview = box.merge_preview("api")
+    assert preview["prediction"].clean and not preview["nothing"]
+    before = git(box.repo.root, "rev-parse", "main").strip()
+    result = box.merge("api")
+    assert result.changed and result.old == before
+    assert git(box.repo.root, "show", "main:src/remote.py") == "R = 1\n"
+    assert git(box.repo.root, "show", "main:notes.txt") == "untracked too\n"
+    assert git(box.repo.root, "status", "--porcelain") == ""          # the checkout followed
+    assert box.state.read()["agents"]["api"]["merged"]
+    assert not wt.exists()                                            # removed on the host, as here
+    assert "paneboard/api" in remote_git(host_repo, "branch", "--list", "paneboard/api")
+
+
+def test_merge_of_a_remote_agent_that_conflicts_is_refused_and_changes_nothing(box, tmp_path):
+    from app.errors import UnsafeOperation
+    a = box.spawn(remote_task(tmp_path, "api", [{"do": "edit", "path": "README.md", "text": "remote\n"},
+                                                {"do": "idle"}]))
+    retry_until(lambda: "remote" in (Path(a.worktree) / "README.md").read_text())
+    (box.repo.root / "README.md").write_text("local change\n")
+    git(box.repo.root, "commit", "-qam", "local")
+    before = git(box.repo.root, "rev-parse", "main").strip()
+    assert not box.merge_preview("api")["prediction"].clean
+    with pytest.raises(UnsafeOperation, match="conflicts with main in README.md"):
+        box.merge("api")
+    assert git(box.repo.root, "rev-parse", "main").strip() == before
+    assert Path(a.worktree).is_dir() and not box.state.read()["agents"]["api"].get("merged")
+    assert remote_git(Path(a.worktree), "status", "--porcelain").strip() == "M README.md"   # its work untouched
 
 
 def test_restart_reopens_a_stopped_remote_agent_on_its_host_with_its_command_and_env(box, tmp_path, sshd,
