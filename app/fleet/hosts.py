@@ -121,14 +121,6 @@ def fetch_work(fleet, agent: Agent) -> str:
     return dst
 
 
-def refuse_remote(agent: Agent, verb: str) -> None:
-    """Refuse a verb that does not work on an agent on another host yet (one line, nothing changed)."""
-    if agent.host:
-        raise PaneboardError(f"{verb} does not work yet for agent {agent.name!r} on host {agent.host!r}; "
-                             f"nothing was changed (its work is on the host: `paneboard attach {agent.name}`, "
-                             f"or `paneboard diff {agent.name}` fetches it here)")
-
-
 def attach_argv(fleet, agent: Agent) -> list[str]:
     """The local argv of an SSH terminal attached to the agent's window on its host."""
     t = remote_tmux(fleet, agent.host, agent.socket)
@@ -195,3 +187,68 @@ def remove_worktree(fleet, agent: Agent) -> None:
                                        agent.worktree], check=False)
     except HostUnreachable:
         pass        # it stays on the host, merged: nothing of anyone's is lost
+
+
+def refuse_discard(fleet, agent: Agent) -> None:
+    """Refuse discarding a remote agent whose host is away, or whose worktree holds what a host archive cannot keep."""
+    from ..hosts import archive as rarchive
+    if agent.unreachable:
+        raise PaneboardError(f"discard refused: host {agent.host!r} is unreachable ({agent.unreachable}); "
+                             f"nothing was changed")
+    rarchive.refuse_what_cannot_be_kept(remote(fleet, agent.host), agent.worktree, fleet.settings.disposable)
+
+
+def archive_work(fleet, agent: Agent):
+    """Archive the remote agent's work on its host AND fetch that archive into the local repository's
+    `refs/paneboard/archive/<slug>`; the local Archive. Nothing is removed here."""
+    from ..git import archive as larchive
+    from ..hosts import archive as rarchive
+    rec = fleet.state.read()["agents"].get(agent.name, {})
+    r, slug = remote(fleet, agent.host), larchive.archive_slug(agent.name, agent.branch)
+    commit = rarchive.archive(r, rec["host_repo"], agent.worktree, agent.name, agent.branch, agent.base, slug)
+    ref = larchive.ARCHIVE_PREFIX + slug
+    incoming = f"refs/paneboard/incoming/{slug}"
+    # Fetched beside the archive first: the local archive ref only ever moves to a complete commit.
+    rgit.fetch(fleet.repo.root, r, rec["host_repo"], ref, incoming)
+    root = fleet.repo.root
+    got = _local_git(root, "rev-parse", "--verify", "--quiet", incoming)
+    if got != commit:
+        raise PaneboardError(f"the archive of {agent.name!r} did not arrive from host {agent.host!r}; "
+                             f"nothing was removed")
+    previous = _local_git(root, "rev-parse", "--verify", "--quiet", ref)
+    if previous and previous != commit:
+        _local_git(root, "update-ref", f"{larchive.HISTORY_PREFIX}{slug}-{int(time.time() * 1e6)}", previous)
+    _local_git(root, "update-ref", "-m", f"paneboard: archive {agent.name} from host {agent.host}", ref, commit)
+    _local_git(root, "update-ref", "-d", incoming)
+    return larchive.Archive(name=agent.name, slug=slug, ref=ref, commit=commit, head="", branch=agent.branch,
+                            worktree=agent.worktree, base=agent.base, created=time.time(), patch=None)
+
+
+def remove_archived(fleet, agent: Agent) -> None:
+    """Remove the remote agent's worktree and branch on its host (its archive is on the host and here)."""
+    from ..hosts import archive as rarchive
+    rec = fleet.state.read()["agents"].get(agent.name, {})
+    rarchive.remove(remote(fleet, agent.host), rec["host_repo"], agent.worktree, agent.branch)
+
+
+def restore(fleet, name: str, rec: dict) -> None:
+    """Bring a discarded remote agent's worktree and branch back on its host from its archive (pushed there
+    from here first when the host's clone lost it)."""
+    from ..git import archive as larchive
+    from ..hosts import archive as rarchive
+    r = remote(fleet, rec["host"])
+    ref = larchive.ARCHIVE_PREFIX + larchive.archive_slug(name, rec["branch"])
+    commit = rec.get("archive_commit") or _local_git(fleet.repo.root, "rev-parse", "--verify", "--quiet", ref)
+    if not commit:
+        raise PaneboardError(f"no archive of {name!r} here ({ref}); nothing was changed")
+    if r.run(["git", "-C", rec["host_repo"], "cat-file", "-e", f"{commit}^{{commit}}"], check=False).returncode:
+        rgit.local_git(fleet.repo.root, r, "push", "--quiet", "--force", "--no-verify",
+                       r.remote_url(rec["host_repo"]), f"{commit}:{ref}")
+    rarchive.restore(r, rec["host_repo"], rec["worktree"], rec["branch"], commit)
+
+
+def _local_git(root, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    if proc.returncode != 0 and args[0] != "rev-parse":
+        raise PaneboardError(f"git {args[0]} failed here: {proc.stderr.strip().splitlines()[-1:]}")
+    return proc.stdout.strip()

@@ -84,12 +84,43 @@ def test_diff_fetches_the_agents_work_with_uncommitted_files_and_leaves_its_inde
     assert git(box.repo.root, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
 
 
-def test_discard_refuses_a_remote_agent_in_one_line_and_changes_nothing(box, tmp_path):
-    from app.errors import PaneboardError
+def test_discard_archives_on_the_host_and_here_before_removing_and_restore_brings_it_back(box, tmp_path,
+                                                                                         host_repo):
+    a = box.spawn(remote_task(tmp_path, "api", [{"do": "edit", "path": "src/app.py", "text": "print('remote')\n"},
+                                                {"do": "idle"}]))
+    wt = Path(a.worktree)
+    retry_until(lambda: "remote" in (wt / "src/app.py").read_text())
+    remote_git(wt, "add", "src/app.py")                   # staged
+    (wt / "notes.txt").write_text("untracked\n")          # untracked
+    (wt / "README.md").write_text("unstaged\n")           # unstaged
+    status = remote_git(wt, "status", "--porcelain")
+    assert box.discard_preview("api")[0] == 3
+    saved = box.discard("api")
+    assert saved.ref == "refs/paneboard/archive/api"
+    # The archive is here AND on the host, the same commit; only then did the worktree and branch go.
+    assert git(box.repo.root, "rev-parse", saved.ref).strip() == saved.commit
+    assert remote_git(host_repo, "rev-parse", saved.ref).strip() == saved.commit
+    assert git(box.repo.root, "show", f"{saved.ref}:notes.txt") == "untracked\n"
+    assert git(box.repo.root, "show", f"{saved.ref}:README.md") == "unstaged\n"
+    assert not wt.exists() and remote_git(host_repo, "branch", "--list", "paneboard/api") == ""
+    data = box.state.read()
+    assert "api" not in data["agents"] and data["discarded"]["api"]["host"] == "box"
+    box.restore("api")
+    assert remote_git(wt, "status", "--porcelain") == status     # staged, unstaged and untracked as they were
+    assert (wt / "notes.txt").read_text() == "untracked\n"
+    assert box.state.read()["agents"]["api"]["host"] == "box"
+
+
+def test_discard_of_a_remote_worktree_with_ignored_files_to_keep_refuses_before_stopping_it(box, tmp_path):
+    from app.errors import UnsafeOperation
     a = box.spawn(remote_task(tmp_path, "api", [{"do": "idle"}]))
-    with pytest.raises(PaneboardError, match="does not work yet for agent 'api' on host 'box'"):
+    wt = Path(a.worktree)
+    (wt / ".gitignore").write_text("secrets.env\n")
+    (wt / "secrets.env").write_text("KEY=1\n")
+    with pytest.raises(UnsafeOperation, match="ignored files that are not disposable \\(secrets.env\\)"):
         box.discard("api")
-    assert Path(a.worktree).is_dir() and "api" in box.state.read()["agents"]
+    assert (wt / "secrets.env").exists() and "api" in box.state.read()["agents"]
+    assert retry_until(lambda: next(x for x in assess_once(box) if x.name == "api")).pane_alive
 
 
 def test_check_runs_on_the_host_in_the_worktree_and_is_recorded_as_locally(box, tmp_path):
