@@ -100,6 +100,7 @@ def _start_parsers(sub, common) -> None:
     s.add_argument("--base", default=None, help="base branch (default: the checked-out branch)")
     s.add_argument("--count", type=int, default=1, help="run the same task in N agents (best-of-N)")
     s.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("--host", default=None, metavar="NAME", help="run it on a host from the task file's `hosts:`")
 
 
 def _serve_parser(sub, common) -> None:
@@ -477,11 +478,15 @@ def _spawn(fleet, args) -> int:
         if not sep or not key.isidentifier():
             raise PaneboardError(f"--env wants KEY=VALUE, got {item!r}")
         env[key] = value
+    if args.host is not None and fleet.settings.host(args.host) is None:
+        known = ", ".join(h.name for h in fleet.settings.hosts) or "none: add a `hosts:` section to the task file"
+        raise PaneboardError(f"--host: unknown host {args.host!r} (hosts: {known})")
     task = Task(name=args.name, agent=agent, prompt=args.prompt, scope=tuple(args.scope),
-                env=env, count=args.count)
+                env=env, count=args.count, host=args.host)
     for t in fleet.expand(task):
         a = fleet.spawn(t, base=args.base)
-        print(f"started {a.name}  {a.branch}  {a.worktree}  pane {a.pane}  PORT={a.port}")
+        where = f"  on host {a.host}" if a.host else ""
+        print(f"started {a.name}  {a.branch}  {a.worktree}{where}  pane {a.pane}  PORT={a.port}")
     return 0
 
 
@@ -522,7 +527,7 @@ def _attach(fleet, name: str) -> int:
     agent = fleet.get(name, stats=False)
     if agent.pane is None:
         raise PaneboardError(f"agent {name!r} has no tmux pane any more ({agent.status.why})")
-    if fleet.tmux_client_inside():
+    if not agent.host and fleet.tmux_client_inside():
         fleet.switch_client_to(name)
         return 0
     env = {k: v for k, v in os.environ.items() if k != "TMUX"}
@@ -537,6 +542,8 @@ def _diff(fleet, name: str, other: str | None, stat_only: bool, since_review: bo
     if other is not None and (since_review or mark):
         raise PaneboardError("--since-review and --mark work on one agent, not a comparison of two")
     a = fleet.get(name, stats=False)
+    if a.host:
+        return _diff_remote(fleet, a, other, stat_only, since_review or mark)
     if not a.worktree_exists:
         raise PaneboardError(f"agent {name!r} has no worktree any more ({a.worktree})")
     wt = Path(a.worktree)
@@ -573,6 +580,33 @@ def _diff(fleet, name: str, other: str | None, stat_only: bool, since_review: bo
         print(f"# marked as reviewed ({commit[:10]}): `paneboard diff {name} --since-review` shows what comes next",
               file=sys.stderr)
     return 0
+
+
+def _diff_remote(fleet, a, other: str | None, stat_only: bool, marks: bool) -> int:
+    """An agent on a host: its work (uncommitted too) fetched into the local repository, then diffed here."""
+    from .git import diff
+    if other is not None or marks:
+        raise PaneboardError(f"agent {a.name!r} runs on host {a.host!r}: compare and review marks do not work "
+                             f"for it yet; `paneboard diff {a.name}` shows its work")
+    ref = fleet.fetch_remote(a.name)
+    base = fleet.base_of(a)
+    old = fleet_git_merge_base(fleet.repo.root, base, ref)
+    changes = diff.changed_between(fleet.repo.root, old, ref)
+    print(f"# {a.name} on host {a.host} ({a.branch}, with uncommitted work, fetched to {ref}) vs {base}: "
+          f"{len(changes)} files, +{sum(c.added for c in changes)} -{sum(c.removed for c in changes)}")
+    for c in changes:
+        print(f"{c.status}  +{c.added} -{c.removed}  {c.path}")
+    if not stat_only:
+        sys.stdout.flush()
+        subprocess.run(["git", "--no-pager", "diff", old, ref], cwd=fleet.repo.root)
+    return 0
+
+
+def fleet_git_merge_base(root: Path, base: str, ref: str) -> str:
+    """The merge-base of the local base and a fetched ref (the base itself when they share no history)."""
+    from .git.worktrees import run_git
+    found = run_git(root, "merge-base", base, ref, check=False).strip()
+    return found or run_git(root, "rev-parse", "--verify", f"{base}^{{commit}}").strip()
 
 
 def _comment(fleet, args) -> int:

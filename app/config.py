@@ -28,6 +28,24 @@ DEFAULT_DISPOSABLE = (
 
 
 @dataclass(frozen=True)
+class HostConfig:
+    """A host agents can run on over SSH (`hosts:` in the task file)."""
+
+    name: str
+    ssh: tuple[str, ...]                 # ssh arguments ending with (or being) the destination
+    repo: str                            # the clone on the host (created when missing)
+    port: int | None = None
+    worktree_root: str | None = None     # None: <repo>.paneboard on the host
+    tmux_socket: str = "paneboard"       # the `tmux -L` server the host's agents run on
+    line: int = 0
+
+    def worktree_path(self, slug: str) -> str:
+        """Where the agent named slug works on this host."""
+        root = (self.worktree_root or f"{self.repo.rstrip('/')}.paneboard").rstrip("/")
+        return f"{root}/{slug}"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Defaults for every task plus global behaviour."""
 
@@ -57,6 +75,11 @@ class Settings:
     copy: tuple[str, ...] = ()           # globs of ignored files copied from the main checkout into each new worktree
     copy_where: str = ""                 # "file:line: field" of `copy`, for errors found when copying
     setup: tuple[str, ...] = ()          # argv run in each new worktree before its agent starts
+    hosts: tuple[HostConfig, ...] = ()   # other machines agents can run on, over SSH
+
+    def host(self, name: str) -> HostConfig | None:
+        """The host of this name from `hosts:`, or None."""
+        return next((h for h in self.hosts if h.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -81,6 +104,7 @@ class Task:
     setup: tuple[str, ...] | None = None # this task's own `setup` argv (None: the global one; (): none)
     allow: tuple[str, ...] = ()          # permission rules handed to the CLI: asked never (TOOL or TOOL(PATTERN))
     deny: tuple[str, ...] = ()           # ... refused always (deny wins over allow)
+    host: str | None = None              # the `hosts:` entry it runs on (None: this machine)
 
 
 @dataclass(frozen=True)
@@ -297,7 +321,56 @@ _TASK_FIELDS: dict[str, Callable] = {
     "env": _str_map, "silence": _duration, "check": _str,
     "count": lambda c, n, w: _int(c, n, w, 1), "hooks": _bool, "on_limit": _on_limit, "copy": _copy, "setup": _setup,
     "allow": _rules, "deny": _rules,
+    "host": _str,
 }
+_HOST_FIELDS = ("ssh", "port", "repo", "worktree_root", "tmux_socket")
+
+
+def _plain_text(ctx, node, where) -> str:
+    """Text with no newline, NUL or other control character (it becomes an ssh argument or a remote path)."""
+    text = _str(ctx, node, where)
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ctx.fail(node, where, f"{text!r} holds a newline or control character")
+    if not text:
+        raise ctx.fail(node, where, "is empty")
+    return text
+
+
+def _host(ctx, name_node, node) -> HostConfig:
+    name = name_node.value
+    where = f"hosts.{name}"
+    if problem := name_problem(name):
+        raise ctx.fail(name_node, where, problem)
+    kw: dict[str, Any] = {"name": name, "line": name_node.start_mark.line + 1}
+    nodes: dict[str, yaml.Node] = {}
+    for k, v in _mapping(ctx, node, where):
+        _check_keys(ctx, k, where, _HOST_FIELDS)
+        nodes[k.value] = v
+        at = f"{where}.{k.value}"
+        if k.value == "ssh":
+            items = v.value if isinstance(v, yaml.SequenceNode) else [v]
+            kw["ssh"] = tuple(_plain_text(ctx, item, at) for item in items)
+            if isinstance(v, yaml.ScalarNode) and kw["ssh"][0].startswith("-"):
+                raise ctx.fail(v, at, "a destination cannot start with '-' (give ssh options as a list)")
+            if not kw["ssh"]:
+                raise ctx.fail(v, at, "is empty")
+        elif k.value == "port":
+            kw["port"] = _int(ctx, v, at, 1)
+            if kw["port"] > 65535:
+                raise ctx.fail(v, at, "must be at most 65535")
+        else:
+            kw[k.value] = _plain_text(ctx, v, at)
+            if k.value in ("repo", "worktree_root") and kw[k.value].startswith("~"):
+                raise ctx.fail(v, at, "'~' is not expanded: give an absolute path, or one relative to the "
+                                      "remote home directory")
+    for needed in ("ssh", "repo"):
+        if needed not in kw:
+            raise ctx.fail(node, f"{where}.{needed}", f"every host needs `{needed}`")
+    return HostConfig(**kw)
+
+
+def _hosts(ctx, node) -> tuple[HostConfig, ...]:
+    return tuple(_host(ctx, k, v) for k, v in _mapping(ctx, node, "hosts"))
 
 
 def parse(text: str, path: str = DEFAULT_FILE) -> TaskFile:
@@ -315,8 +388,10 @@ def parse(text: str, path: str = DEFAULT_FILE) -> TaskFile:
     settings_kw: dict[str, Any] = {}
     task_nodes: list[yaml.Node] = []
     for key, val in _mapping(ctx, root, ""):
-        _check_keys(ctx, key, "", {"defaults", "tasks"})
-        if key.value == "defaults":
+        _check_keys(ctx, key, "", {"defaults", "tasks", "hosts"})
+        if key.value == "hosts":
+            settings_kw["hosts"] = _hosts(ctx, val)
+        elif key.value == "defaults":
             for k, v in _mapping(ctx, val, "defaults"):
                 _check_keys(ctx, k, "defaults", _SETTING_FIELDS)
                 settings_kw[k.value] = _SETTING_FIELDS[k.value](ctx, v, f"defaults.{k.value}")
@@ -353,6 +428,9 @@ def parse(text: str, path: str = DEFAULT_FILE) -> TaskFile:
                            f"duplicate task name {kw['name']!r} (first on line {names[kw['name']]})")
         names[kw["name"]] = kw["line"]
         kw.setdefault("agent", settings.agent)
+        if "host" in kw and settings.host(kw["host"]) is None:
+            known = ", ".join(h.name for h in settings.hosts) or "none: add a `hosts:` section"
+            raise ctx.fail(nodes["host"], f"{where}.host", f"unknown host {kw['host']!r} (hosts: {known})")
         tasks.append(Task(**kw))
     _check_after(ctx, tasks, task_nodes)
     return TaskFile(Path(path), settings, tuple(tasks))

@@ -25,6 +25,18 @@ class TmuxError(PaneboardError):
     """tmux is missing, too old, or refused a command."""
 
 
+class HostUnreachable(PaneboardError):
+    """An agent's host could not be reached over SSH (or did not answer in time); nothing was changed there."""
+
+    exit_code = 1
+
+    def __init__(self, host: str, detail: str):
+        super().__init__(f"host {host!r} is unreachable: {detail} (its agents keep their work; try again when "
+                         f"`ssh` reaches it)")
+        self.host = host
+        self.detail = detail
+
+
 class SpawnError(PaneboardError):
     """Starting an agent failed at a named step; everything created for it was rolled back."""
 

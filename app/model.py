@@ -39,6 +39,7 @@ class Kind(StrEnum):
     EXITED = "exited"
     QUEUED = "queued"      # a task waiting for its `after` tasks to be merged: no pane, no worktree yet
     MISSING = "missing"    # its worktree was removed outside paneboard (rm -rf, git worktree remove)
+    UNREACHABLE = "unreachable"   # its host cannot be reached over SSH: nothing is known, nothing assumed lost
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class TriggerKind(StrEnum):
     CONFLICT = "conflict"
     MISSING = "missing"
     RETRYING = "retrying"      # working for long with only its spinner and timer redrawing: a quiet retry loop
+    UNREACHABLE = "unreachable"
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,8 @@ class Agent:
     session_id: str | None = None    # the agent CLI's own session id, which restart resumes
     pane_unseen: bool = False        # no pane found, and no record of where it lives or that it stopped
     prompt_waiting: str | None = None    # its task prompt is not delivered yet: "prompt waiting", or why it never was
+    host: str | None = None          # the `hosts:` entry it runs on over SSH; None: this machine
+    unreachable: str | None = None   # why its host could not be reached just now (ssh's error line)
 
     @property
     def files_changed(self) -> int:
@@ -149,5 +153,7 @@ class Agent:
             "last_check": self.last_check, "check_running": self.check_running,
             "limit_resets_at": _iso(self.limit_resets_at), "limit_resume_at": _iso(self.limit_resume_at),
             "socket": self.socket, "session_id": self.session_id, "prompt_waiting": self.prompt_waiting,
+            "host": self.host,
+            "unreachable": self.unreachable,
             "started_at": self.started_at, "last_activity_at": self.last_activity_at,
         }

@@ -7,7 +7,6 @@ import shlex
 import shutil
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 PLACEHOLDER = "{prompt}"
 """In a custom command, where the prompt goes (as one argv element, or inside one)."""

@@ -375,6 +375,9 @@ def evaluate(snapshot: AgentSnapshot, now: float, settings) -> list[Trigger]:
         return []
     out: list[Trigger] = []
     gone = s.pane_gone or not s.pane_alive
+    if s.status == Kind.UNREACHABLE:
+        # Nothing is known of the agent while its host is away: only that, never an exit or lost work.
+        return [Trigger(TriggerKind.UNREACHABLE, s.name, s.status_why, s.status_since or now, loud=True)]
     if s.status == Kind.MISSING:
         # Work at risk outside paneboard's reach: that is the news, whatever the pane does.
         out.append(Trigger(TriggerKind.MISSING, s.name, s.status_why, s.status_since or now, loud=True))

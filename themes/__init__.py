@@ -12,7 +12,8 @@ from pathlib import Path
 
 from textual.theme import Theme
 
-STATUS_KINDS = ("starting", "working", "needs_input", "idle", "silent", "error", "exited", "queued", "merged", "missing")
+STATUS_KINDS = ("starting", "working", "needs_input", "idle", "silent", "error", "exited", "queued", "merged", "missing",
+                "unreachable")
 
 
 def _status_vars(**colours: str) -> dict[str, str]:
@@ -35,7 +36,7 @@ DARK = Theme(
     variables={
         **_status_vars(starting="#8a8f98", working="#5fafff", needs_input="#ffd75f", idle="#87d787",
                        silent="#ff9f43", error="#ff5f5f", exited="#8a8f98", queued="#6c7380",
-                       merged="#af87ff", missing="#ff5f87"),
+                       merged="#af87ff", missing="#ff5f87", unreachable="#ff9f43"),
         "trigger-loud": "#ff5f5f",
         "trigger-quiet": "#ffd75f",
         "conflict": "#ff5f87",
@@ -61,7 +62,7 @@ LIGHT = Theme(
     variables={
         **_status_vars(starting="#6e7781", working="#0060c0", needs_input="#9a6700", idle="#1a7f37",
                        silent="#bc4c00", error="#c01c28", exited="#6e7781", queued="#8c959f",
-                       merged="#7040c0", missing="#bf3989"),
+                       merged="#7040c0", missing="#bf3989", unreachable="#bc4c00"),
         "trigger-loud": "#c01c28",
         "trigger-quiet": "#9a6700",
         "conflict": "#bf3989",

@@ -21,12 +21,14 @@ from app.model import Agent, TriggerKind, ago
 STATUS_ICONS = {
     "starting": "◌", "working": "●", "needs_input": "?", "idle": "○", "silent": "…",
     "error": "✗", "exited": "■", "queued": "‖", "merged": "✓", "missing": "∅",
+    "unreachable": "⌁",
 }
 TRIGGER_ICONS = {
     TriggerKind.SILENCE: "…", TriggerKind.NEEDS_INPUT: "?", TriggerKind.REPEATED_ERRORS: "!",
     TriggerKind.OUT_OF_SCOPE: "⊘", TriggerKind.OVERLAP: "⇄", TriggerKind.EXITED: "■",
     TriggerKind.LIMIT: "$", TriggerKind.CONFLICT: "≠", TriggerKind.MISSING: "∅",
     TriggerKind.RETRYING: "↻",
+    TriggerKind.UNREACHABLE: "⌁",
 }
 # Most important first: on a narrow terminal the right-hand columns are the ones cut off.
 COLUMNS = (("status", "Status"), ("name", "Agent"), ("triggers", "Triggers"), ("merge", "Merge"),
@@ -36,7 +38,7 @@ FIXED_WIDTHS = {"status": 13}
 ORDERS = ("fleet", "attention", "name")
 """Row orders: as the fleet lists them (spawn order), what needs a human first, by name."""
 # Attention order: who needs a human most comes first (loud triggers before quiet ones within a kind).
-_URGENCY = {"needs_input": 0, "missing": 1, "error": 1, "exited": 2, "silent": 3, "starting": 4, "working": 5,
+_URGENCY = {"needs_input": 0, "missing": 1, "unreachable": 1, "error": 1, "exited": 2, "silent": 3, "starting": 4, "working": 5,
             "idle": 6, "queued": 7, "merged": 8}
 
 

@@ -12,6 +12,7 @@ queue.py    queued, unqueue, start_ready
 restart.py  restart, restart_all, stopped (adopting a forgotten branch); sockets.py, sessions.py: where
             an agent lives and the conversation it resumes
 attach.py   attach_argv, tmux_client_inside, switch_client_to
+remote_start.py  spawn on a host over SSH; hosts.py: reaching a host, its agents listed, their work fetched
 review.py   comment, send_comments, drafts, mark_reviewed, reviewed_tree, candidates, combine
 """
 
@@ -25,6 +26,7 @@ from .merge import MergeVerbs
 from .prune import PruneVerbs
 from .queue import QueueVerbs
 from .restart import RestartVerbs
+from .remote_start import RemoteStartVerbs
 from .review import ReviewVerbs
 from .start import StartVerbs
 
@@ -32,5 +34,5 @@ __all__ = ["Fleet", "session_name"]
 
 
 class Fleet(RestartVerbs, StartVerbs, AnswerVerbs, MergeVerbs, DiscardVerbs, PruneVerbs, QueueVerbs, AttachVerbs,
-            ReviewVerbs):
+            ReviewVerbs, RemoteStartVerbs):
     """All agents of one repository on one tmux server."""

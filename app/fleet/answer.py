@@ -17,7 +17,7 @@ class AnswerVerbs(FleetCore):
         agent = self.get(name, stats=False)
         if agent.pane is None or not agent.pane_alive:
             raise PaneboardError(f"agent {name!r} is not running ({agent.status.why})")
-        return self.tmux_on(agent.socket), agent.pane
+        return self.tmux_on(agent.socket, agent.host), agent.pane
 
     def send(self, name: str, text: str, enter: bool = True, source: str | None = None) -> Delivery:
         """Deliver text (literally) so the agent submits it, or only paste it (enter=False); DeliveryNotConfirmed

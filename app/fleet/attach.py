@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from ..errors import PaneboardError, TmuxError
+from . import hosts
 from .core import FleetCore
 
 
@@ -15,6 +16,8 @@ class AttachVerbs(FleetCore):
         """The tmux command that attaches a terminal to the agent's window."""
         pane = self._live_pane_or_dead(name)
         agent = self.get(name, stats=False)
+        if agent.host:
+            return hosts.attach_argv(self, agent)
         return [*self.tmux_on(agent.socket).base_argv, "attach-session", "-t", agent.session or self.session,
                 ";", "select-window", "-t", pane,
                 ";", "display-message", "-d", "5000", "paneboard: detach (prefix d, usually C-b d) to come back"]

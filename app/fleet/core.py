@@ -19,7 +19,7 @@ from .rebuild import rebuild_state
 from ..timeline import Timeline
 from ..tmux import PaneInfo, Tmux
 from ..git.worktrees import RepoInfo
-from . import prompts, sessions
+from . import hosts, prompts, sessions
 from .sockets import recorded_socket, stopped_on_purpose
 
 _POOL = 8
@@ -116,9 +116,13 @@ class FleetCore:
     def agents(self, stats: bool = True) -> list[Agent]:
         """Every agent, rebuilt from the state file, tmux pane options and git worktrees."""
         records = self.state.read()["agents"]
-        found = self._panes_by_socket(records)
+        found = self._panes_by_socket({n: r for n, r in records.items() if not r.get("host")})
+        remote_found = hosts.panes_by_host(self, records)
         agents = []
         for name, rec in records.items():
+            if rec.get("host"):
+                agents.append(hosts.remote_agent(self, name, rec, remote_found))
+                continue
             socket, pane = self._find_pane(name, rec, found)
             agents.append(self._agent(name, rec, pane, socket))
         # Panes that carry our options but have no record (state file lost): still show them.
@@ -142,8 +146,10 @@ class FleetCore:
                 return agent
         raise AgentNotFound(f"no agent named {name!r} in {self.repo.root} (see `paneboard ls`)")
 
-    def tmux_on(self, socket: str | None) -> Tmux:
-        """The tmux server on this socket (None: the default server), one object per socket."""
+    def tmux_on(self, socket: str | None, host: str | None = None) -> Tmux:
+        """The tmux server on this socket (None: the default server) of this host (None: here), one object each."""
+        if host:
+            return hosts.remote_tmux(self, host, socket)
         socket = socket or None
         if socket == self.tmux.socket_name:
             return self.tmux
@@ -217,6 +223,9 @@ class FleetCore:
         return worktrees.agent_base(self.repo, agent.base, self.settings.base, agent.branch, agent.name)
 
     def _fill_stats(self, agent: Agent) -> None:
+        if agent.host:
+            hosts.fill_stats(self, agent)
+            return
         s = worktrees.stats(Path(agent.worktree), agent.base)
         agent.files, agent.added, agent.removed = s.files, s.added, s.removed
         agent.dirty, agent.commits = s.dirty, s.commits
@@ -237,7 +246,7 @@ class FleetCore:
         except (PaneboardError, OSError):
             pass
         if agent.pane is not None:
-            tmux = self.tmux_on(agent.socket)
+            tmux = self.tmux_on(agent.socket, agent.host)
             if agent.pane_alive and agent.pid:
                 tmux.kill_pane_processes(agent.pane, agent.pid)
             tmux.kill_window(agent.pane)

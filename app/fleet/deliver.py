@@ -98,6 +98,8 @@ def look(tmux: Tmux, pane: str) -> Look:
 
 def reads_lines(tmux: Tmux, pane: str) -> bool:
     """True when the pane's terminal is in canonical mode: its program reads whole lines, the kernel edits them."""
+    if getattr(tmux, "remote", None) is not None:
+        return False        # a pane on another host: its tty is not on this machine
     out = tmux.run("display-message", "-p", "-t", pane, "#{pane_tty}", check=False)
     path = out[0].strip() if out else ""
     if not path.startswith("/dev/"):

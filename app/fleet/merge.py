@@ -22,6 +22,7 @@ from ..git import worktrees
 from ..errors import PaneboardError
 from ..names import slugify
 from ..state import write_atomic
+from . import hosts
 from .core import FleetCore
 from .sockets import refuse_unseen
 
@@ -57,14 +58,15 @@ class MergeVerbs(FleetCore):
         command = self.check_command(name)
         if not command:
             raise PaneboardError("no check command: set `check:` in defaults or on the task (e.g. check: pytest -q)")
-        if not agent.worktree_exists:
+        if not agent.worktree_exists and not agent.host:
             raise PaneboardError(f"agent {name!r} has no worktree to check ({agent.worktree})")
         log = self.repo.state_dir / "checks" / f"{slugify(name)}.log"
         self._record_check(name, running={"started_at": time.time(), "command": command, "log": str(log),
                                           "pid": os.getpid()})
         result = None
         try:
-            result = run_check(Path(agent.worktree), command, log, self.settings.check_timeout)
+            result = hosts.run_check(self, agent, command, log, self.settings.check_timeout) if agent.host else \
+                run_check(Path(agent.worktree), command, log, self.settings.check_timeout)
         finally:
             self._record_check(name, result=result, command=command)
         return result
@@ -101,6 +103,12 @@ class MergeVerbs(FleetCore):
         if not agent.worktree_exists:
             raise PaneboardError(f"agent {name!r} has no worktree ({agent.worktree})")
         agent.base = self.base_of(agent)
+        if agent.host:      # its work is fetched from its host first (uncommitted too): the tip judged here
+            tip = hosts.merge_tip(self, agent)
+            base = f"refs/heads/{agent.base}"
+            return {"agent": agent, "prediction": merging.predict(self.repo.root, base, tip), "tip": tip,
+                    "check": self.check_command(name), "strategy": self.settings.merge_strategy,
+                    "nothing": merging.holds(self.repo.root, base, tip)}
         prediction = merging.predict_agent(self.repo.root, agent.base, Path(agent.worktree))
         return {"agent": agent, "prediction": prediction, "check": self.check_command(name),
                 "strategy": self.settings.merge_strategy,
@@ -133,10 +141,13 @@ class MergeVerbs(FleetCore):
         # Every refusal the merge itself could make is made now, on the work as it would be committed,
         # so that a refused merge leaves the agent's branch, its index and every checkout as they were.
         merging.preflight(self.repo.root, agent.branch, agent.base, strategy,
-                          merging.candidate_commit(Path(agent.worktree)))
+                          preview.get("tip") or merging.candidate_commit(Path(agent.worktree)))
         with self._merging(name, agent.base, strategy):
             on_step("commit")
-            merging.commit_work(Path(agent.worktree), message + f"\n\nPaneboard-Agent: {name}\n")
+            if agent.host:      # committed on its host, its branch brought here (hosts.py)
+                hosts.commit_work(self, agent, message + f"\n\nPaneboard-Agent: {name}\n")
+            else:
+                merging.commit_work(Path(agent.worktree), message + f"\n\nPaneboard-Agent: {name}\n")
             on_step("merge")
             # A merge commit says what it merged; a squash commit stands for the work itself.
             result_message = (f"Merge {agent.branch} into {agent.base}: {message}" if strategy == "merge"
@@ -173,7 +184,9 @@ class MergeVerbs(FleetCore):
         if self.settings.close_on_merge:
             self._mark_stopped(agent.name)
             self._close_window(agent)
-        if self.settings.remove_on_merge and agent.worktree:
+        if self.settings.remove_on_merge and agent.worktree and agent.host:
+            hosts.remove_worktree(self, agent)
+        elif self.settings.remove_on_merge and agent.worktree:
             # Clean and merged by now; a plain (non-forced) remove refuses anything else.
             worktrees.run_git(self.repo.root, "worktree", "remove", agent.worktree, check=False)
         # A merge may be what queued tasks were waiting for (queue.py).

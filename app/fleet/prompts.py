@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..errors import HostUnreachable
+
 PENDING = "prompt_pending"
 SETTLED = 1.5           # seconds a screen must stand still to count as ready (without a ready pattern)
 READY_ANYWAY = 30.0     # ... with a ready pattern that never showed: a settled screen after this long
@@ -102,6 +104,16 @@ def _is_question(reading, rules: str) -> bool:
     return not (rules == "generic" and "question on the last line" in reading.why)
 
 
+def _tmux_of(rec: dict):
+    """The tmux server of an agent on another host, reached as its record says (no task file here)."""
+    from ..hosts.remote import Remote
+    from ..hosts.tmux import RemoteTmux
+    ssh = tuple(rec.get("host_ssh") or ())
+    if not ssh:
+        raise ValueError(f"no ssh destination recorded for host {rec.get('host')!r}")
+    return RemoteTmux(Remote(rec["host"], ssh, rec.get("host_port")), rec.get("socket") or "paneboard")
+
+
 class _Waiter:
     """The delivery of one agent's prompt: watch its screen, wait out questions, deliver once ready."""
 
@@ -157,8 +169,11 @@ class _Waiter:
         while found is not None:
             rec, pending = found
             preset = presets.resolve(rec.get("agent") or "")
-            if self._step(rec, pending["pane"], preset, time.monotonic() - started):
-                return
+            try:
+                if self._step(rec, pending["pane"], preset, time.monotonic() - started):
+                    return
+            except HostUnreachable:
+                pass        # its host is away for now: the prompt waits, and so do we
             time.sleep(interval)
             interval = min(interval * 1.2, 1.0)
             found = self._pending()
@@ -169,7 +184,7 @@ class _Waiter:
         from ..status import classify
         from ..tmux import Tmux
         from .deliver import look
-        tmux = Tmux(rec.get("socket") or None)
+        tmux = _tmux_of(rec) if rec.get("host") else Tmux(rec.get("socket") or None)
         seen = look(tmux, pane)
         if seen.dead:
             self._update(pane, exited=time.time())

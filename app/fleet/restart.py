@@ -64,7 +64,7 @@ class RestartVerbs(StartVerbs):
             self._adopt(adopting)
         agent = self.get(name, stats=False)
         self._refuse_restart(agent, force)
-        preset = self._startable(agent.agent, name)
+        preset = self._startable(agent.agent, name) if not agent.host else presets.resolve(agent.agent)
         # Read before the new start empties its hook events and pane: the conversation to resume.
         session_id = sessions.remember(self, agent)
         resumed = preset.resuming(session_id)
@@ -95,6 +95,9 @@ class RestartVerbs(StartVerbs):
         if agent.pane_alive:
             raise PaneboardError(f"agent {name!r} is already running (pane {agent.pane}); "
                                  f"`paneboard attach {name}` to see it")
+        if agent.unreachable:
+            raise PaneboardError(f"agent {name!r} was not restarted: host {agent.host!r} is unreachable "
+                                 f"({agent.unreachable}); nothing was changed")
         if agent.pane_unseen and not force:
             raise UnsafeOperation(f"restart refused: agent {name!r} has no pane on {describe(agent.socket)} and no "
                                   f"record of where it runs or that it stopped (it may live on another tmux server: "
@@ -105,6 +108,8 @@ class RestartVerbs(StartVerbs):
 
     def _start_again(self, agent: Agent, preset: presets.Preset, session_id: str | None, prompt: bool) -> Agent:
         """A new window for the agent on its own server and session, its record saying so."""
+        if agent.host:
+            return self._start_again_on_host(agent, preset, prompt)      # remote_start.py
         name = agent.name
         with self.state.edit() as data:
             rec = data["agents"].get(name)

@@ -26,7 +26,7 @@ def session_id_of(fleet, agent: Agent, screen: str | None = None) -> str | None:
         return agent.session_id
     if preset.session_hint:
         if screen is None and agent.pane is not None and not agent.pane_alive:
-            screen = fleet.tmux_on(agent.socket).capture(agent.pane)
+            screen = fleet.tmux_on(agent.socket, agent.host).capture(agent.pane)
         found = preset.session_from_screen(screen or "") or \
             preset.session_from_screen(logs.tail(logs.log_path(fleet.repo.common_dir, agent.name), _LOG_TAIL))
     return found or agent.session_id

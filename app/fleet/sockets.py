@@ -24,7 +24,7 @@ def describe(socket: str | None) -> str:
 def recorded_socket(records: dict) -> tuple[str | None] | None:
     """(socket,) of the most recently started agent not merged that records one, or None if none does."""
     known = [(float(r.get("started_at") or 0), r["socket"]) for r in records.values()
-             if isinstance(r, dict) and "socket" in r and not r.get("merged")]
+             if isinstance(r, dict) and "socket" in r and not r.get("merged") and not r.get("host")]
     if not known:
         return None
     return (max(known, key=lambda k: k[0])[1] or None,)

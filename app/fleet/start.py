@@ -65,6 +65,8 @@ class StartVerbs(FleetCore):
 
     def spawn(self, task: Task, base: str | None = None) -> Agent:
         """Create branch + worktree + tmux window for one task and start its agent; roll back on failure."""
+        if task.host:
+            return self._spawn_on_host(task, base)     # remote_start.py
         preset = self._check_spawnable(task)
         files = self._files_to_copy(task)       # refused here, before anything exists
         base = worktrees.resolve_base(self.repo, base or self.settings.base)

@@ -99,6 +99,17 @@ def _finish(argv: list[str], code: int | None, timed_out: bool, timeout: float, 
     return CheckResult(code == 0, code, duration, log_path, summary)
 
 
+def result_from_output(command: str, output: bytes, code: int | None, timed_out: bool, timeout: float,
+                       started: float, log_path: Path) -> CheckResult:
+    """The result of a check that ran elsewhere (on an agent's host): its output logged here, judged as `run_check` does."""
+    argv, log_path = _argv(command), Path(log_path)
+    if not argv:
+        return _empty(log_path)
+    with _open_log(log_path, argv) as log:
+        log.write(output)
+    return _finish(argv, code, timed_out, timeout, started, log_path)
+
+
 def _not_started(argv: list[str], log_path: Path, started: float, exc: OSError) -> CheckResult:
     summary = f"command not found: {argv[0]}" if isinstance(exc, FileNotFoundError) else f"cannot run {argv[0]}: {exc}"
     with contextlib.suppress(OSError), open(log_path, "ab") as fh:

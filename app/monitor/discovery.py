@@ -19,15 +19,20 @@ log = logging.getLogger(__name__)
 # Fields of an agent that tmux and the state file own; the monitor's own (status, files, triggers) stay.
 _OWNED_BY_FLEET = ("task", "agent", "branch", "worktree", "base", "session", "pane", "port", "prompt",
                    "scope", "after", "rules", "silence", "started_at", "pid", "pane_alive",
-                   "worktree_exists", "merged", "last_check", "check_running", "prompt_waiting")
+                   "worktree_exists", "merged", "last_check", "check_running", "prompt_waiting", "host",
+                   "unreachable")
 
 
 def merge_agent(f: Facts, a: Agent, now: float) -> bool:
     """Copy what tmux and the state file say onto the known agent; True if something moved."""
     old = f.agent
+    if a.unreachable:
+        # Its host did not answer: nothing is known of its pane, so the last known stays (no exit, no loss).
+        moved, old.unreachable = old.unreachable != a.unreachable, a.unreachable
+        return moved
     moved = (old.pane, old.pane_alive, old.exit_code, old.merged, old.worktree_exists, old.last_check,
-             old.check_running) != \
-            (a.pane, a.pane_alive, a.exit_code, a.merged, a.worktree_exists, a.last_check, a.check_running)
+             old.check_running, old.unreachable) != \
+            (a.pane, a.pane_alive, a.exit_code, a.merged, a.worktree_exists, a.last_check, a.check_running, None)
     if old.pane_alive and not a.pane_alive and f.exited_at is None:
         f.exited_at = now
     if a.pane != old.pane:

@@ -133,6 +133,8 @@ def _status_of(f: Facts, now: float, settings) -> Status:
     since = f.kind_since or now
     if a.merged:
         return Status(Kind.EXITED, "merged", since=since)
+    if a.unreachable:
+        return Status(Kind.UNREACHABLE, a.unreachable, since=since)
     if a.worktree and not a.worktree_exists:
         return Status(Kind.MISSING, missing_why(a), since=since)
     if a.pane is None:

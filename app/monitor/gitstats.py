@@ -63,7 +63,14 @@ class WorktreeStats:
     async def _refresh_stats(self, name: str) -> bool:
         """Read the agent's git stats and judge it (and whoever it overlaps with) again."""
         f = self._facts.get(name)
-        read = await read_worktree(self.fleet.repo.root, f, self.git) if f is not None else None
+        if f is not None and f.agent.host:      # on another host: git runs there, no predictions here
+            from .remote_link import read_host_stats
+            read = await read_host_stats(self.fleet, f)
+            if read is None:                     # its host does not answer: its last stats stay
+                self._settled(name)
+                return False
+        else:
+            read = await read_worktree(self.fleet.repo.root, f, self.git) if f is not None else None
         if read is not None and read[0] == "failed":     # git refused (a corrupt index): said once, tried again later
             self.predictions._tell(name, f"git cannot read its worktree: {read[1]}")
             return True
@@ -80,10 +87,10 @@ class WorktreeStats:
         first, f.stats_done = not f.stats_done, True
         now = self.clock()
         apply_stats(f, s, newest)
-        if self.timeline.stats(a):
+        if self.timeline.stats(a) and not a.host:    # the subjects are read in its worktree, here
             await asyncio.to_thread(self.timeline.commits, a)
         apply_scope(f, now)
-        moved = self._took_files(name, work_of(f, s)) | {a.name}
+        moved = self._took_files(name, None if a.host else work_of(f, s)) | {a.name}
         if first:
             # Found already true, not seen beginning: it began when its files were written (as `ls` says).
             settle_since(self._facts, moved)

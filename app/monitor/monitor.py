@@ -32,6 +32,7 @@ from .overlap import OverlapIndex
 from .predict import PredictionScheduler, Predictions, fleet_base
 from .limits import Parking
 from .publish import Publisher, Update, coordination, status_file_paths
+from .remote_link import RemoteLinks
 from .timeline_feed import TimelineFeed
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,9 @@ class Monitor(WorktreeStats):
         self._rediscover_now = asyncio.Event()
         self.link = ControlLink(fleet, clock, self.counters, on_event=self._on_control_event,
                                 wake=self._rediscover_now.set, factory=control_factory)
+        # Agents on other hosts: their own servers, pane maps and links (remote_link.py).
+        self.remote = RemoteLinks(fleet, clock, self.counters, on_event=self._on_control_event,
+                                  wake=self._rediscover_now.set, schedule_stats=self.stats.schedule)
         from .watch import Watcher  # watchfiles/anyio load only for the live monitor, not `ls`
         self.watcher = Watcher(step=watch_step, debounce=watch_debounce)
         self._facts: dict[str, Facts] = {}
@@ -228,6 +232,7 @@ class Monitor(WorktreeStats):
             self.publisher.publish()
             self._tasks = [asyncio.create_task(c) for c in (
                 self._watch_loop(), self._tick_loop(), self._rediscover_loop(), self.predictions.run(),
+                self.remote.stats_loop(),
                 self.publisher.status_loop(self.coordination))]
             await asyncio.gather(*self._tasks)
         finally:
@@ -245,6 +250,7 @@ class Monitor(WorktreeStats):
         self.parking.close()
         await self.watcher.close()
         await self.link.stop()
+        await self.remote.stop()
         self.publisher.close()
         self._tasks = []
 
@@ -271,9 +277,10 @@ class Monitor(WorktreeStats):
         new, changed, gone = self._fold(fresh, records, initial)
         if new:     # what their timelines say last, read off the loop before they are judged
             self.timeline.adopt(await asyncio.to_thread(self.timeline.read_back, [f.agent.name for f in new]))
-        if new:
-            screens = await asyncio.to_thread(prepare_new, self.fleet, new, self._piped)
-            for f in new:
+        local_new = [f for f in new if not f.agent.host]     # a host's panes are not this server's
+        if local_new:
+            screens = await asyncio.to_thread(prepare_new, self.fleet, local_new, self._piped)
+            for f in local_new:
                 if f.agent.pane in screens:
                     # A live pane's errors are seeded by its next capture through the control
                     # client, which is ordered with its output; this one is not.
@@ -283,6 +290,9 @@ class Monitor(WorktreeStats):
             # What the panes printed while no client listened is in no event: read every screen.
             for f in live:
                 self.captures.schedule(f.agent.name, immediate=True)
+        await self.remote.stop(self.remote.update(self._facts))
+        for name in await self.remote.ensure():     # what they printed while no client listened
+            self.captures.schedule(name, immediate=True)
         for f in new:
             if f.agent.pane and f.agent.pane_alive:
                 self.captures.schedule(f.agent.name, immediate=True)
@@ -291,7 +301,7 @@ class Monitor(WorktreeStats):
         for n in changed:
             self._reassess(n)
         roots = [Path(f.agent.worktree) for f in self._facts.values()
-                 if f.agent.worktree_exists and not f.agent.merged]
+                 if f.agent.worktree_exists and not f.agent.merged and not f.agent.host]
         if self._hooks_root.is_dir():     # exists once an agent with hooks was spawned
             roots.append(self._hooks_root)
         roots.append(self._checks_root)
@@ -315,34 +325,34 @@ class Monitor(WorktreeStats):
             self.parking.forget(n)
             self._queue(raised=[], cleared=self.attention.forget(n))
         self._order = [a.name for a in fresh if a.name in self._facts]
-        self._by_pane = {f.agent.pane: n for n, f in self._facts.items() if f.agent.pane}
-        self._by_worktree = {str(Path(f.agent.worktree)): n for n, f in self._facts.items() if f.agent.worktree}
+        # This machine's agents only: a host's pane ids and paths are its own (remote_link.py maps them).
+        self._by_pane = {f.agent.pane: n for n, f in self._facts.items() if f.agent.pane and not f.agent.host}
+        self._by_worktree = {str(Path(f.agent.worktree)): n for n, f in self._facts.items()
+                             if f.agent.worktree and not f.agent.host}
         return new, changed, gone
 
     # -- tmux: output, deaths, windows, screens --------------------------------
 
-    def _on_control_event(self, ev) -> None:
+    def _on_control_event(self, ev, by_pane: dict[str, str] | None = None) -> None:
+        """One event of a control client; `by_pane` maps its server's panes (this machine's by default)."""
         name = type(ev).__name__
+        agent = (self._by_pane if by_pane is None else by_pane).get(getattr(ev, "pane", None) or "")
         if name == "Output":
-            self._on_output(ev.pane, ev.data)
+            self._on_output(agent, ev.data)
         elif name == "PaneDied":
-            self._on_pane_died(ev.pane, getattr(ev, "status", None))
+            self._on_pane_died(agent, getattr(ev, "status", None))
         elif name in ("WindowAdded", "WindowClosed"):
             self._rediscover_now.set()
         elif name == "Captured":
-            f = self._facts.get(self._by_pane.get(ev.pane, ""))
+            f = self._facts.get(agent or "")
             if f is not None and f.seed_errors:
                 seed_errors_from_screen(f, f.last_output_at or self.clock(), ev.screen)
-        elif name == "Resumed":
-            # Output was dropped meanwhile: the screen is the truth now.
-            n = self._by_pane.get(ev.pane)
-            if n is not None:
-                self.captures.schedule(n)
+        elif name == "Resumed" and agent is not None:
+            self.captures.schedule(agent)      # output was dropped meanwhile: the screen is the truth now
 
-    def _on_output(self, pane: str, data: bytes) -> None:
+    def _on_output(self, name: str | None, data: bytes) -> None:
         self.counters["outputs"] += 1
-        name = self._by_pane.get(pane)
-        if name is None:
+        if name is None or name not in self._facts:
             self._rediscover_now.set()
             return
         judge_now = events.feed_output(self._facts[name], data, self.clock())
@@ -350,9 +360,8 @@ class Monitor(WorktreeStats):
         if judge_now:
             self._reassess(name)
 
-    def _on_pane_died(self, pane: str, status) -> None:
-        name = self._by_pane.get(pane)
-        if name is None:
+    def _on_pane_died(self, name: str | None, status) -> None:
+        if name is None or name not in self._facts:
             return
         f = self._facts[name]
         recheck_stopped(self.fleet, f)
@@ -365,9 +374,10 @@ class Monitor(WorktreeStats):
         f = self._facts.get(name)
         if f is None or f.agent.pane is None:
             return None
-        a, client = f.agent, self.link.client
+        a = f.agent
+        client, tmux = self.remote.server_of(a, self.link.client)
         try:
-            screen, dead = await read_screen(client, self.fleet.tmux, a.pane, echo=f.seed_errors)
+            screen, dead = await read_screen(client, tmux, a.pane, echo=f.seed_errors)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -409,11 +419,9 @@ class Monitor(WorktreeStats):
 
     async def _resolve_exit_codes(self) -> None:
         """tmux can mark a pane dead before it reaped the process: ask again for the exit code."""
-        client = self.link.client
-        if client is None:
-            return
         for f in list(self._facts.values()):
-            if await events.ask_exit_code(client, f, self.clock()):
+            client = self.remote.server_of(f.agent, self.link.client)[0]
+            if client is not None and await events.ask_exit_code(client, f, self.clock()):
                 self._reassess(f.agent.name)
 
     # -- judging and publishing ------------------------------------------------

@@ -101,6 +101,15 @@ def branch_stats(repo_root: Path, branch: str, base: str) -> worktrees.Stats:
     return worktrees.Stats(commits=int(count) if count.isdigit() else 0)
 
 
+def _capture_all(tmux, panes: list[str]) -> dict[str, str]:
+    """Every pane's screen on one server; none when its host cannot be reached (the agent says why)."""
+    from ..errors import HostUnreachable
+    try:
+        return tmux.capture_all(panes)
+    except HostUnreachable:
+        return {}
+
+
 def _gather(fleet, now: float) -> tuple[list[Agent], dict[str, Facts], dict, dict[str, str]]:
     """In parallel: records, screens, git stats and logs of every agent, as facts."""
     settings = fleet.settings
@@ -108,11 +117,14 @@ def _gather(fleet, now: float) -> tuple[list[Agent], dict[str, Facts], dict, dic
         records_f = pool.submit(lambda: fleet.state.read()["agents"])
         agents = fleet.agents(stats=False)
         live = [a for a in agents if a.pane and a.pane_alive]
-        # Each agent's screen from the server it lives on (one call per server).
-        screens_f = [pool.submit(fleet.tmux_on(s).capture_all, [a.pane for a in live if a.socket == s])
-                     for s in {a.socket for a in live}]
+        # Each agent's screen from the server it lives on (one call per server, here or on a host).
+        servers = {(a.socket, a.host) for a in live}
+        screens_f = [(pool.submit(_capture_all, fleet.tmux_on(*s), [a.pane for a in live if (a.socket, a.host) == s]),
+                      {a.pane: a.name for a in live if (a.socket, a.host) == s}) for s in servers]
         stats_f = {a.name: pool.submit(stats_with_mtime, a.worktree, a.base, True)
-                   for a in agents if a.worktree_exists and not a.merged}
+                   for a in agents if a.worktree_exists and not a.merged and not a.host}
+        # A host's agents: git runs there (the fleet reads it), one call each.
+        remote_f = {a.name: pool.submit(fleet._fill_stats, a) for a in agents if a.host and not a.merged}
         missing_f = {a.name: pool.submit(branch_stats, fleet.repo.root, a.branch, a.base)
                      for a in agents if a.worktree and not a.worktree_exists and not a.merged}
         facts: dict[str, Facts] = {}
@@ -126,15 +138,20 @@ def _gather(fleet, now: float) -> tuple[list[Agent], dict[str, Facts], dict, dic
         for a in agents:
             facts[a.name].hook_events = events_file(fleet.repo.common_dir, a.name)
         records = records_f.result()
-        screens = {}
-        for fut in screens_f:
-            screens.update(fut.result())
+        screens = {}      # by agent name: pane ids repeat across servers
+        for fut, names in screens_f:
+            screens.update({names[p]: s for p, s in fut.result().items() if p in names})
         for name, fut in stats_f.items():
             s, newest = fut.result()
             apply_stats(facts[name], s, None)
             facts[name].last_file_change_at = newest
         for name, fut in missing_f.items():
             apply_stats(facts[name], fut.result(), None)
+        for a in agents:
+            if a.name in remote_f:
+                remote_f[a.name].result()
+                apply_stats(facts[a.name], worktrees.Stats(files=a.files, added=a.added, removed=a.removed,
+                                                           dirty=a.dirty, commits=a.commits), None)
         for fut in log_f:
             fut.result()
     return agents, facts, records, screens
@@ -143,7 +160,7 @@ def _gather(fleet, now: float) -> tuple[list[Agent], dict[str, Facts], dict, dic
 def predicted_conflicts(repo_root: Path, agents: list[Agent]) -> dict[str, tuple[str, ...]]:
     """Per agent with changes: the files its merge into its base is predicted to conflict in (git merge-tree)."""
     from ..git import merge as merging
-    todo = [a for a in agents if a.worktree_exists and not a.merged and a.files]
+    todo = [a for a in agents if a.worktree_exists and not a.merged and a.files and not a.host]
 
     def one(a: Agent) -> tuple[str, ...]:
         try:
@@ -172,7 +189,7 @@ def assess_once(fleet, now: float | None = None) -> list[Agent]:
         if a.pane and a.pane_alive:
             # tmux's window_activity stands in for the last output when there is no log.
             f.last_output_at = max(f.last_output_at or 0.0, a.last_activity_at or 0.0) or None
-            f.screen = screens.get(a.pane, "")
+            f.screen = screens.get(a.name, "")
             f.captured = True
             f.screen_output_at = f.last_output_at
             seed_errors_from_screen(f, f.last_output_at or now)
@@ -235,7 +252,7 @@ def look_agent(fleet, name: str, now: float | None = None) -> tuple[Agent, Facts
     if a.pane and a.pane_alive:
         # As in assess_once: tmux's window_activity stands in for the last output.
         f.last_output_at = max(f.last_output_at or 0.0, a.last_activity_at or 0.0) or None
-        f.screen = fleet.tmux.capture(a.pane)
+        f.screen = (fleet.tmux_on(a.socket, a.host) if a.host else fleet.tmux).capture(a.pane)
         f.captured = True
         f.screen_output_at = f.last_output_at
         apply_reading(f, classify(f.screen, a.rules), now)

@@ -20,6 +20,8 @@
   `Paused` / `Resumed` (output for that pane was dropped in between: capture the screen again
   after `Resumed`), `Captured` (see ``capture``), `Exit` (alias `SessionClosed`; the session or
   server went away, or `close()`). One consumer only.
+- ``launch`` (optional) — for a server on another host: ``launch(tmux args)`` is the whole local
+  argv (``RemoteTmux.launch``: ssh to the host, then ``tmux -L SOCK ARGS`` there).
 - ``await close()`` — end the client (EOF on its stdin, then SIGTERM/SIGKILL to its own pid).
 
 Facts measured on tmux 3.3a (see tests/integration/test_control.py and bench/control_flood.py):
@@ -79,7 +81,7 @@ import re
 import signal
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from ..errors import TmuxError
 
@@ -315,7 +317,7 @@ class _PaneDeaths:
                 break
             if sig.strip():
                 break
-            if attempt >= 3 and pid.isdigit():
+            if attempt >= 3 and pid.isdigit() and getattr(self, "launch", None) is None:
                 # tmux 3.3a sometimes misses a SIGCHLD and leaves the child a zombie until
                 # another child exits; the kernel already knows its exit status.
                 status = zombie_exit_status(int(pid))
@@ -331,8 +333,11 @@ class ControlClient(_PaneDeaths):
     """One tmux control-mode client attached to one session (see the module docstring)."""
 
     def __init__(self, tmux_argv: list[str], session: str, *, pause_after: int = 5,
-                 max_queued_bytes: int = 8 << 20):
+                 max_queued_bytes: int = 8 << 20, launch: Callable[[list[str]], list[str]] | None = None):
         self.tmux_argv = list(tmux_argv)
+        # A server elsewhere (another host): `launch(tmux args)` gives the whole local argv, and its
+        # pane pids are not this machine's, so /proc is never read for them.
+        self.launch = launch
         self.session = session
         self.pause_after = pause_after
         self.max_queued_bytes = max_queued_bytes
@@ -364,7 +369,8 @@ class ControlClient(_PaneDeaths):
     async def start(self, timeout: float = 10.0) -> None:
         """Attach to the session and wait until tmux accepts commands; raises TmuxError if it refuses."""
         flags = f"ignore-size,pause-after={self.pause_after}" if self.pause_after else "ignore-size"
-        argv = self.tmux_argv + ["-C", "attach-session", "-f", flags, "-t", "=" + self.session]
+        args = ["-C", "attach-session", "-f", flags, "-t", "=" + self.session]
+        argv = self.launch(args) if self.launch is not None else self.tmux_argv + args
         env = {k: v for k, v in os.environ.items() if k != "TMUX"}
         loop = asyncio.get_running_loop()
         self._ready = loop.create_future()

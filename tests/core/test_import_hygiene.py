@@ -47,9 +47,10 @@ FORBIDDEN_EDGES = [
     ("app.tmux", "app.git"), ("app.tmux", "app.fleet"), ("app.tmux", "app.monitor"),
     ("app.git", "app.tmux"), ("app.git", "app.fleet"), ("app.git", "app.monitor"),
     ("app.fleet", "app.monitor"), ("app.monitor", "app.fleet"),
+    ("app.hosts", "app.fleet"), ("app.hosts", "app.monitor"), ("app.monitor", "app.hosts"),
     ("widgets", "app.fleet"), ("widgets", "app.monitor"),
 ]
-for layer in ("app.tmux", "app.git", "app.fleet", "app.monitor", "app.model", "app.errors", "app.status",
+for layer in ("app.tmux", "app.git", "app.hosts", "app.fleet", "app.monitor", "app.model", "app.errors", "app.status",
               "app.triggers", "app.state", "app.config", "app.presets"):
     FORBIDDEN_EDGES += [(layer, "app.screens"), (layer, "app.dashboard"), (layer, "widgets"), (layer, "app.cli")]
 

@@ -1,0 +1,13 @@
+"""Where agents run: this machine, or another host reached over SSH (tmux and git there, nothing else).
+
+remote.py  `Remote`: the ssh argv for one host (multiplexed, batch mode, timeouts) and `run(argv)`,
+           the one place a command string for the remote shell is built (`shlex.join`)
+tmux.py    `RemoteTmux`: the `Tmux` interface with every call made on the host through `Remote`
+git.py     the host's clone: made when missing, the base pushed to a ref, worktrees, stats, snapshots
+"""
+
+from __future__ import annotations
+
+from .remote import Remote
+
+__all__ = ["Remote"]
