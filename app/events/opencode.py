@@ -19,13 +19,14 @@ except ImportError:          # loaded by path inside the recorder
     from _shape import asks, event
 
 _PLUGIN = r"""// paneboard: records OpenCode's status events for one agent (written at its start; safe to delete).
+// One export only: OpenCode calls every function this module exports as a plugin.
 import { appendFileSync } from "node:fs";
 const FILE = __EVENTS_FILE__;
 const DENIED = "The user has specified a rule which prevents you from using this specific tool call.";
 const rules = (err) => { try { return JSON.parse(err.slice(err.indexOf("[")) || "[]").map((r) => `${r.permission}(${r.pattern}): ${r.action}`).join(", "); } catch (_) { return ""; } };
 const cut = (v) => { const s = typeof v === "string" ? v : (v == null ? "" : String(v)); return s.length > 400 ? s.slice(0, 399) + "\u2026" : s; };
 const asks = (m) => { if (!m || typeof m !== "object") return ""; for (const k of ["command", "filePath", "file_path", "path", "url", "pattern", "description"]) { const v = m[k]; if (typeof v === "string" && v.trim()) return cut(v); } return ""; };
-export function normalise(e) {
+function normalise(e) {
   const p = (e && e.properties) || {};
   const sid = p.sessionID || (p.info && p.info.id) || (p.part && p.part.sessionID) || "";
   const line = (name, extra) => { const out = { event: name, cli: "opencode" }; if (/^[A-Za-z0-9][A-Za-z0-9_-]{5,127}$/.test(sid)) out.session_id = sid; for (const [k, v] of Object.entries(extra || {})) if (v !== "" && v != null) out[k] = cut(v); return out; };

@@ -185,8 +185,10 @@ def test_the_opencode_plugin_writes_what_parse_says(tmp_path):
     js = tmp_path / "plugin.mjs"
     js.write_text(opencode.plugin(ev))
     driver = tmp_path / "drive.mjs"
-    driver.write_text(f"import {{ PaneboardEvents }} from {json.dumps(js.as_uri())};\n"
-                      f"const h = await PaneboardEvents({{}});\n"
+    # OpenCode 1.18 calls every function the module exports as a plugin (a second one crashed it at start).
+    driver.write_text(f"import * as m from {json.dumps(js.as_uri())};\n"
+                      f"if (Object.keys(m).join() !== 'PaneboardEvents') throw new Error(Object.keys(m).join());\n"
+                      f"const h = await m.PaneboardEvents({{}});\n"
                       f"for (const e of {json.dumps(OPENCODE_EVENTS)}) await h.event({{ event: e }});\n")
     subprocess.run(["node", str(driver)], check=True, timeout=30)
     written = [json.loads(line) for line in ev.read_text().splitlines()]
