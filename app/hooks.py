@@ -200,6 +200,19 @@ _WORKING = {"UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure
             "Busy", "PermissionReplied"}
 # Events that say the agent waits but not for what: a screen that a rule reads decides instead.
 WEAK = {"Waiting"}
+# Requests the CLI answered itself, by a rule or its own classifier: history, not status.
+ANSWERED = {"RuleDenied", "PermissionDenied"}
+_MAX_ANSWERED = 100
+
+
+def answered(event: dict) -> str:
+    """A request the CLI answered by itself, in a line: 'denied by rule bash(rm *): deny: bash: rm -rf x'."""
+    what = asked(event)
+    if event.get("event") == "RuleDenied":
+        rule = str(event.get("rule") or "")
+        return f"denied by rule {rule}: {what}" if rule else f"denied by rule: {what}"
+    reason = str(event.get("reason") or "")
+    return f"denied by {event.get('cli') or 'claude'}'s auto mode: {what}" + (f" ({reason})" if reason else "")
 
 
 def _working_detail(name: str, tool: object, event: dict) -> str:
@@ -324,6 +337,7 @@ class EventsFile:
         self.path = Path(path)
         self.hint: Hint | None = None
         self.session_id: str | None = None     # the newest session id the events carried
+        self.answered: list[dict] = []         # requests answered by a rule, read and not yet taken
         self._key: tuple[int, int, int] | None = None     # (inode, size, mtime_ns) last seen
         self._offset = 0
         self._ino = 0
@@ -359,12 +373,18 @@ class EventsFile:
         self._offset += cut
         events = _lines(data[:cut])
         self.session_id = _newest_session(events) or self.session_id
+        self.answered = (self.answered + [e for e in events if e.get("event") in ANSWERED])[-_MAX_ANSWERED:]
         for event in reversed(events):
             h = hint(event)
             if h is not None:
                 self.hint = h
                 break
         return self.hint != before
+
+    def take_answered(self) -> list[dict]:
+        """The requests answered by a rule read since the last call (each handed out once)."""
+        out, self.answered = self.answered, []
+        return out
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ MAX_INTERVALS = 500
 
 KINDS = ("started", "status", "trigger", "acknowledged", "snoozed", "reply", "key", "approve", "reject", "answer",
          "comment", "file", "commit", "check", "merge", "discard", "restore", "restart", "stopped", "combine",
-         "reviewed", "prompt", "not_watched")
+         "reviewed", "prompt", "answered", "not_watched")
 """Every kind of event a timeline holds (`not_watched` is made when reading, never stored)."""
 
 

@@ -1,4 +1,10 @@
-"""Claude Code: hooks and permissions in a settings file given with `--settings FILE`."""
+"""Claude Code: hooks and permissions in a settings file given with `--settings FILE`.
+
+Claude Code 2.1 reports no request a `permissions` rule answers: an allowed call shows only as
+PreToolUse then PostToolUse (as does a call that needs no permission), and a denied one as a
+PreToolUse with nothing after it; no hook input names a rule. It runs `PermissionDenied` only when
+its auto mode's classifier refused a call (checked in its binary): that is recorded, with the reason.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,8 @@ except ImportError:          # loaded by path inside the recorder
 
 # The events Claude Code 2.1 offers that move an agent's status (checked in its binary).
 EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure",
-          "PermissionRequest", "Notification", "Stop", "StopFailure", "SubagentStop", "PreCompact", "SessionEnd")
+          "PermissionRequest", "PermissionDenied", "Notification", "Stop", "StopFailure", "SubagentStop", "PreCompact",
+          "SessionEnd")
 # Notification types that move the status; one matcher group each, so a new type says nothing by accident.
 NOTIFICATIONS = ("permission_prompt", "idle_prompt", "elicitation_dialog")
 HOOK_TIMEOUT = 10            # seconds Claude waits for one hook

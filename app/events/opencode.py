@@ -4,6 +4,11 @@ The config adds one `file://` plugin (no npm install, no network) and, for a tas
 `permission` setting (per tool, pattern -> allow/deny; OpenCode merges it over the user's config).
 The plugin's `event` hook appends one line per status-moving bus event to the agent's events file,
 in the shape `parse` gives (the plugin mirrors it in JavaScript; a test holds the two together).
+
+A request a `permission` rule answers publishes no permission event in OpenCode 1.18: an allowed one
+runs without a trace, and a denied one only fails its tool part with OpenCode's own message ("The
+user has specified a rule which prevents you from using this specific tool call. Here are some of
+the relevant rules [...]"). That failure is recorded as `RuleDenied`, with the rules it names.
 """
 
 from __future__ import annotations
@@ -14,13 +19,16 @@ except ImportError:          # loaded by path inside the recorder
     from _shape import asks, event
 
 _PLUGIN = r"""// paneboard: records OpenCode's status events for one agent (written at its start; safe to delete).
+// One export only: OpenCode calls every function this module exports as a plugin.
 import { appendFileSync } from "node:fs";
 const FILE = __EVENTS_FILE__;
+const DENIED = "The user has specified a rule which prevents you from using this specific tool call.";
+const rules = (err) => { try { return JSON.parse(err.slice(err.indexOf("[")) || "[]").map((r) => `${r.permission}(${r.pattern}): ${r.action}`).join(", "); } catch (_) { return ""; } };
 const cut = (v) => { const s = typeof v === "string" ? v : (v == null ? "" : String(v)); return s.length > 400 ? s.slice(0, 399) + "\u2026" : s; };
 const asks = (m) => { if (!m || typeof m !== "object") return ""; for (const k of ["command", "filePath", "file_path", "path", "url", "pattern", "description"]) { const v = m[k]; if (typeof v === "string" && v.trim()) return cut(v); } return ""; };
-export function normalise(e) {
+function normalise(e) {
   const p = (e && e.properties) || {};
-  const sid = p.sessionID || (p.info && p.info.id) || "";
+  const sid = p.sessionID || (p.info && p.info.id) || (p.part && p.part.sessionID) || "";
   const line = (name, extra) => { const out = { event: name, cli: "opencode" }; if (/^[A-Za-z0-9][A-Za-z0-9_-]{5,127}$/.test(sid)) out.session_id = sid; for (const [k, v] of Object.entries(extra || {})) if (v !== "" && v != null) out[k] = cut(v); return out; };
   switch (e && e.type) {
     case "session.created": return line("SessionStart", { source: "startup" });
@@ -34,6 +42,11 @@ export function normalise(e) {
     }
     case "permission.asked": return line("PermissionRequest", { tool_name: p.permission, asks: asks(p.metadata) || (p.patterns || []).join(" ") });
     case "permission.replied": return line("PermissionReplied", { reply: p.reply });
+    case "message.part.updated": {
+      const part = p.part || {}, st = part.state || {};
+      if (part.type !== "tool" || st.status !== "error" || typeof st.error !== "string" || !st.error.startsWith(DENIED)) return null;
+      return line("RuleDenied", { tool_name: part.tool, asks: asks(st.input), rule: rules(st.error) });
+    }
     case "session.error": return line("StopFailure", { error: cut((p.error && (p.error.data && p.error.data.message || p.error.name)) || "error") });
     default: return null;
   }
@@ -92,8 +105,30 @@ def parse(data: dict) -> dict | None:
                      asks=asks(p.get("metadata")) or " ".join(str(x) for x in patterns))
     if kind == "permission.replied":
         return event("PermissionReplied", "opencode", sid, reply=p.get("reply"))
+    if kind == "message.part.updated":
+        return _rule_denied(p.get("part") if isinstance(p.get("part"), dict) else {}, sid)
     if kind == "session.error":
         err = p.get("error") if isinstance(p.get("error"), dict) else {}
         data_ = err.get("data") if isinstance(err.get("data"), dict) else {}
         return event("StopFailure", "opencode", sid, error=data_.get("message") or err.get("name") or "error")
     return None
+
+
+_DENIED = "The user has specified a rule which prevents you from using this specific tool call."
+
+
+def _rule_denied(part: dict, sid) -> dict | None:
+    """A tool part that failed because a `permission` rule denied it -> a RuleDenied line, else None."""
+    import json
+    state = part.get("state") if isinstance(part.get("state"), dict) else {}
+    err = state.get("error")
+    if part.get("type") != "tool" or state.get("status") != "error" or not isinstance(err, str) \
+            or not err.startswith(_DENIED):
+        return None
+    try:
+        named = json.loads(err[err.index("["):])
+        rule = ", ".join(f"{r['permission']}({r['pattern']}): {r['action']}" for r in named)
+    except (ValueError, TypeError, KeyError):
+        rule = ""
+    return event("RuleDenied", "opencode", part.get("sessionID") or sid, tool_name=part.get("tool"),
+                 asks=asks(state.get("input")), rule=rule)

@@ -106,6 +106,18 @@ def hook_files_changed(facts: dict[str, Facts], paths) -> list[str]:
             and poll_hooks(f)]
 
 
+def record_answered(f: Facts, timeline, note) -> None:
+    """Requests the agent's CLI answered by a rule: a timeline line and (note) a trigger-log line each, once."""
+    for event in f.hook_events.take_answered():
+        try:
+            at = float(event.get("at") or 0)
+        except (TypeError, ValueError):
+            continue
+        text = hooks.answered(event)
+        if timeline.answered(f.agent.name, at, text) and note is not None:
+            note(f.agent.name, text)
+
+
 async def ask_exit_code(client, f: Facts, now: float) -> bool:
     """A dead pane whose exit code tmux did not know yet: ask again (for 30 s); True if it is known now."""
     a = f.agent

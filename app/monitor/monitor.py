@@ -432,6 +432,8 @@ class Monitor(WorktreeStats):
         if f is None:
             return
         now = self.clock() if now is None else now
+        if f.hook_events is not None and f.hook_events.answered:
+            events.record_answered(f, self.timeline, None if self.watch_only else self.publisher.note)
         a = f.agent
         status = status_since(f, now, self.settings, self.attention.previous_status)
         a.status = status

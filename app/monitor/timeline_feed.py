@@ -29,6 +29,7 @@ class _Memory:
     open: dict[str, float] = field(default_factory=dict)
     files: set[str] = field(default_factory=set)
     commits: int | None = None
+    answered_at: float = 0.0        # the newest request answered by a rule that is recorded
 
 
 class TimelineFeed:
@@ -91,6 +92,15 @@ class TimelineFeed:
         """Record that the human acknowledged or snoozed a trigger (`what`: 'acknowledged' or 'snoozed ...')."""
         self._record(agent, what.split()[0], f"{kind} {what}", source="dashboard", trigger=kind)
 
+    def answered(self, name: str, at: float, text: str) -> bool:
+        """Record a request the agent's CLI answered by a rule; False if the timeline has it already."""
+        memory = self._remember(name)
+        if at <= memory.answered_at:
+            return False
+        memory.answered_at = at
+        self._record(name, "answered", text, at=at, source="rule")
+        return True
+
     def stats(self, agent: Agent) -> bool:
         """Record files first touched; True when there are new commits to record (`commits`, in a thread)."""
         memory = self._remember(agent.name)
@@ -152,6 +162,8 @@ class TimelineFeed:
                 memory.open[str(data.get("trigger"))] = float(data.get("since") or e.at)
             elif e.kind == "trigger" and data.get("state") == "cleared":
                 memory.open.pop(str(data.get("trigger")), None)
+            elif e.kind == "answered":
+                memory.answered_at = max(memory.answered_at, e.at)
             elif e.kind == "file" and data.get("path"):
                 memory.files.add(str(data["path"]))
         return memory

@@ -41,7 +41,7 @@ def test_claude_settings_hook_the_notification_matchers_and_carry_the_rules(tmp_
     doc = json.loads(ch.files[0].read_text())
     assert [g["matcher"] for g in doc["hooks"]["Notification"]] == ["permission_prompt", "idle_prompt",
                                                                     "elicitation_dialog"]
-    assert "PermissionRequest" in doc["hooks"]
+    assert "PermissionRequest" in doc["hooks"] and "PermissionDenied" in doc["hooks"]
     assert doc["permissions"] == {"allow": ["Bash(npm test*)", "Edit(src/**)"], "deny": ["Bash(rm *)"]}
     assert "permissions" not in json.loads(events.install("claude", c, "b").files[0].read_text())   # off unless set
 
@@ -50,7 +50,7 @@ def test_codex_gets_hooks_and_notify_as_overrides_that_parse_as_toml(tmp_path):
     import tomllib
     c = common(tmp_path)
     ch = events.install("codex", c, "we'ird $(x)", ("Bash(ls)",))
-    assert ch.argv[0] == "--dangerously-bypass-hook-trust" and not ch.files and not ch.env
+    assert "--dangerously-bypass-hook-trust" not in ch.argv and not ch.files and not ch.env
     pairs = [ch.argv[i + 1] for i, a in enumerate(ch.argv) if a == "-c"]
     doc: dict = {}
     for pair in pairs:
@@ -62,11 +62,25 @@ def test_codex_gets_hooks_and_notify_as_overrides_that_parse_as_toml(tmp_path):
             node = node.setdefault(part, {})
         node[last] = parsed
     ev = str(hooks.events_path(c, "we'ird $(x)"))
+    trust = doc["hooks"].pop("state")
     assert set(doc["hooks"]) == {"SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest",
                                  "PostToolUse", "Stop"}
     [[hook]] = [g["hooks"] for g in doc["hooks"]["Stop"]]
     assert shlex.split(hook["command"])[-3:] == ["record", ev, "codex"] and hook["type"] == "command"
     assert doc["notify"][-3:] == ["notify", ev, "codex"]
+    # Each of paneboard's own hooks, and nothing else, is trusted by its hash for this start.
+    assert trust == {f"/<session-flags>/config.toml:{key}:0:0": {"trusted_hash": codex.trust_hash(event, hook["command"])}
+                     for event, key in (("SessionStart", "session_start"), ("UserPromptSubmit", "user_prompt_submit"),
+                                        ("PreToolUse", "pre_tool_use"), ("PermissionRequest", "permission_request"),
+                                        ("PostToolUse", "post_tool_use"), ("Stop", "stop"))}
+
+
+def test_codex_trust_hash_is_the_one_codex_accepted():
+    # Codex 0.171 ran this SessionStart hook given with -c and this hash, without its "Hooks need review"
+    # question and without --dangerously-bypass-hook-trust (tests/integration/test_events_real.py does it live).
+    assert codex.trust_hash("SessionStart", "/tmp/cx/hook.sh /tmp/cx/ev1.jsonl") == \
+        "sha256:37fa288a026ff86d5cdb75512945c91dbb537f597393e9e46e9f9663c603744e"
+    assert codex.trust_hash("Stop", "x") != codex.trust_hash("SessionStart", "x")
 
 
 def test_codex_payloads_parse_to_the_shared_shape():
@@ -136,13 +150,28 @@ OPENCODE_EVENTS = [
     {"type": "session.error", "properties": {"sessionID": "ses_4b1c0f2a9ffe",
                                              "error": {"name": "APIError", "data": {"message": "quota"}}}},
     {"type": "message.part.updated", "properties": {}},
+    # A bash call a `permission` rule denied, as OpenCode 1.18 fails its tool part (its PermissionDeniedError).
+    {"type": "message.part.updated", "properties": {"part": {
+        "id": "prt_1", "sessionID": "ses_4b1c0f2a9ffe", "messageID": "msg_1", "type": "tool", "callID": "c1",
+        "tool": "bash", "state": {"status": "error", "input": {"command": "rm -rf build"},
+                                  "error": "The user has specified a rule which prevents you from using this specific "
+                                           "tool call. Here are some of the relevant rules "
+                                           '[{"permission":"bash","pattern":"rm *","action":"deny"}]'}}}},
+    # A tool that failed for another reason is no rule's answer.
+    {"type": "message.part.updated", "properties": {"part": {
+        "id": "prt_2", "sessionID": "ses_4b1c0f2a9ffe", "type": "tool", "tool": "bash",
+        "state": {"status": "error", "input": {"command": "false"}, "error": "exit code 1"}}}},
 ]
 
 
 def test_opencode_parse_maps_its_bus_events():
     got = [opencode.parse(e) for e in OPENCODE_EVENTS]
     assert [g and g["event"] for g in got] == ["SessionStart", "Busy", "Busy", "PermissionRequest",
-                                               "PermissionReplied", "Stop", "StopFailure", None]
+                                               "PermissionReplied", "Stop", "StopFailure", None, "RuleDenied", None]
+    assert got[8] == {"event": "RuleDenied", "cli": "opencode", "session_id": "ses_4b1c0f2a9ffe", "tool_name": "bash",
+                      "asks": "rm -rf build", "rule": "bash(rm *): deny"}
+    assert hooks.answered(got[8]) == "denied by rule bash(rm *): deny: bash: rm -rf build"
+    assert hooks.hint({"at": 1, **got[8]}) is None          # history, not status: the agent goes on
     assert got[3]["asks"] == "rm -rf build" and got[3]["tool_name"] == "bash"
     assert got[2]["message"] == "429 (attempt 2)"
 
@@ -156,8 +185,10 @@ def test_the_opencode_plugin_writes_what_parse_says(tmp_path):
     js = tmp_path / "plugin.mjs"
     js.write_text(opencode.plugin(ev))
     driver = tmp_path / "drive.mjs"
-    driver.write_text(f"import {{ PaneboardEvents }} from {json.dumps(js.as_uri())};\n"
-                      f"const h = await PaneboardEvents({{}});\n"
+    # OpenCode 1.18 calls every function the module exports as a plugin (a second one crashed it at start).
+    driver.write_text(f"import * as m from {json.dumps(js.as_uri())};\n"
+                      f"if (Object.keys(m).join() !== 'PaneboardEvents') throw new Error(Object.keys(m).join());\n"
+                      f"const h = await m.PaneboardEvents({{}});\n"
                       f"for (const e of {json.dumps(OPENCODE_EVENTS)}) await h.event({{ event: e }});\n")
     subprocess.run(["node", str(driver)], check=True, timeout=30)
     written = [json.loads(line) for line in ev.read_text().splitlines()]

@@ -250,6 +250,21 @@ def test_events_file_reads_only_what_was_appended(tmp_path):
     assert follow.poll() is True and follow.hint is None
 
 
+def test_requests_answered_by_a_rule_are_handed_out_once_and_move_no_status(tmp_path):
+    events = tmp_path / "ev.jsonl"
+    follow = hooks.EventsFile(events)
+    hooks.record(events, {"hook_event_name": "PreToolUse", "tool_name": "Bash"}, at=1.0)
+    # Claude Code's PermissionDenied (its auto mode refused a call), through the recorder as Claude runs it.
+    denied = {"hook_event_name": "PermissionDenied", "tool_name": "Bash", "tool_input": {"command": "rm -rf /"},
+              "tool_use_id": "toolu_1", "reason": "deletes outside the project"}
+    proc = run_hook(hooks.hook_command(events), denied, tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, b"")
+    assert follow.poll() is True and follow.hint.event == "PreToolUse"      # still working: history only
+    [got] = follow.take_answered()
+    assert hooks.answered(got) == "denied by claude's auto mode: Bash: rm -rf / (deletes outside the project)"
+    assert follow.take_answered() == [] and (follow.poll(), follow.take_answered()) == (False, [])
+
+
 def test_events_file_follows_a_rotation(tmp_path):
     events = tmp_path / "ev.jsonl"
     follow = hooks.EventsFile(events)

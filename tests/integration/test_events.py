@@ -37,7 +37,7 @@ for a in argv:                      # drop the channel's options: the demo agent
         skip = False
     elif a == "-c":
         skip = True
-    elif a != "--dangerously-bypass-hook-trust":
+    else:
         keep.append(a)
 os.execv(sys.executable, [sys.executable, "-m", "app.demo_agent", *keep])
 '''
@@ -66,7 +66,7 @@ async def test_codex_hooks_and_notify_decide_the_status_and_give_the_session(rep
     agent = fleet.spawn(Task(name="cx", agent="fakecodex", env={"FAKE_ARGV_FILE": str(argv_file)},
                              allow=("Bash(ls)",)))
     argv = await until(lambda: argv_file.exists() and json.loads(argv_file.read_text()))
-    assert "--dangerously-bypass-hook-trust" in argv
+    assert "--dangerously-bypass-hook-trust" not in argv
     conf = overrides(argv)
     await until(lambda: "Thinking it over." in fleet.tmux.capture(fleet.get("cx", stats=False).pane))
     [a] = assess_once(fleet)

@@ -217,3 +217,35 @@ async def test_real_claude_code_reports_its_events_offline(repo, tmux_socket, tm
         if pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+
+
+async def test_requests_answered_by_a_rule_reach_the_timeline_and_the_trigger_log_once(
+        repo, tmux_socket, fake_claude, running):
+    argv_file = fake_claude([{"do": "say", "text": "Ready."}, {"do": "idle"}])
+    fleet = make_fleet(repo, tmux_socket)
+    spawn(fleet, "api", argv_file)
+    r = running(fleet)
+    await until(lambda: r.agent("api").status.kind == Kind.IDLE)
+    fire(fleet, "api", {"hook_event_name": "PermissionDenied", "tool_name": "Bash",
+                        "tool_input": {"command": "rm -rf /"}, "tool_use_id": "toolu_1", "reason": "outside the project"})
+    # OpenCode's rule denial, as its plugin writes it (tests/core/test_events_channels.py holds plugin and parser together).
+    part = {"sessionID": "ses_4b1c0f2a9ffe", "type": "tool", "tool": "bash",
+            "state": {"status": "error", "input": {"command": "rm -rf build"},
+                      "error": "The user has specified a rule which prevents you from using this specific tool call. "
+                               'Here are some of the relevant rules [{"permission":"bash","pattern":"rm *","action":"deny"}]'}}
+    hooks.record(hooks.events_path(fleet.repo.common_dir, "api"),
+                 {"type": "message.part.updated", "properties": {"part": part}}, cli="opencode")
+    said = ["api: denied by claude's auto mode: Bash: rm -rf / (outside the project)",
+            "api: denied by rule bash(rm *): deny: bash: rm -rf build"]
+    notes = await until(lambda: [n for u in r.updates for n in u.notes if "denied" in n] == said and said, timeout=10)
+    assert notes == said                                           # the trigger log's lines, in order
+    history = [e for e in fleet.timeline.events("api") if e.kind == "answered"]
+    assert [f"api: {e.text}" for e in history] == said and {e.source for e in history} == {"rule"}
+    assert r.agent("api").status.kind == Kind.IDLE                 # answered by a rule: the agent never stopped
+    # A dashboard started later reads the same events file: nothing is told twice.
+    await r.stop()
+    r2 = running(fleet)
+    await until(lambda: r2.updates and r2.agent("api").status.kind == Kind.IDLE)
+    await asyncio.sleep(1.5)                                       # a tick that would have re-told them
+    assert not [n for u in r2.updates for n in u.notes if "denied" in n]
+    assert len([e for e in fleet.timeline.events("api") if e.kind == "answered"]) == 2

@@ -208,7 +208,7 @@ def without_channel(argv: list[str]) -> list[str]:
             skip = False
         elif a == "-c":
             skip = True
-        elif a != "--dangerously-bypass-hook-trust":
+        else:
             out.append(a)
     return out
 
@@ -234,7 +234,7 @@ def test_codex_exit_hint_is_recorded_and_restart_resumes_it(repo: Path, tmux_soc
     # The conversation is resumed; the prompt is not sent again (both starts carry the event channel's options).
     assert without_channel(json.loads(runs[0])) == ["fix it"]
     assert without_channel(json.loads(runs[1])) == ["resume", "01a20e67-3cfe-7d33-bf1a-a1a0e18a701f"]
-    assert "--dangerously-bypass-hook-trust" in json.loads(runs[1])
+    assert "-c" in json.loads(runs[1]) and "--dangerously-bypass-hook-trust" not in json.loads(runs[1])
     rec = json.loads((repo / ".git" / "paneboard" / "state.json").read_text())["agents"]["cx"]
     assert rec["session_id"] == "01a20e67-3cfe-7d33-bf1a-a1a0e18a701f"
 
