@@ -68,8 +68,12 @@ async def test_on_limit_resume_sends_continue_after_the_reset(tmp_path, tmux_soc
         assert (parked / "resumed.md").read_text().strip() == "# continue"
         await until(lambda: any(u2.name == "parked" and u2.status.kind == Kind.WORKING
                                 for u in updates for u2 in u.agents if u.agents), timeout=10)
+        # The note follows the send's confirmation, which may come after the agent already went on.
+        resumed = lambda: any(n.startswith("parked: resumed after its usage limit reset at ")
+                              for u in updates for n in u.notes)
+        await until(resumed, timeout=10)
         notes = [n for u in updates for n in u.notes]
-        assert any(n.startswith("parked: resumed after its usage limit reset at ") for n in notes), notes
+        assert resumed(), notes
         await until(lambda: limit("parked") is None and agent("parked").status.kind == Kind.IDLE, timeout=15)
         # The status board says what paneboard did.
         status_json, status_md = status_file_paths(fleet)
