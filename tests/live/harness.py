@@ -53,7 +53,7 @@ def prepare_home(cli: str, home: Path, url: str) -> dict[str, str]:
                    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1")
     elif cli == "codex":
         _write(home / ".codex" / "config.toml", "\n".join([
-            'model = "mock"', 'model_provider = "mock"', 'approval_policy = "untrusted"',
+            'model = "mock"', 'model_provider = "mock"', 'approval_policy = "on-request"', 'sandbox_mode = "read-only"',
             "[model_providers.mock]", 'name = "mock"', f'base_url = "{url}/v1"', 'wire_api = "responses"',
             'env_key = "MOCK_API_KEY"', "request_max_retries = 0", "stream_max_retries = 0", ""]))
         env.update(MOCK_API_KEY="mock", CODEX_HOME=str(home / ".codex"))
@@ -123,8 +123,12 @@ class Live:
 
     def keys(self, *keys: str) -> None:
         """Press named keys in the agent's pane, a little apart (a TUI can drop keys sent together)."""
+        from app.errors import PaneboardError
         for key in keys:
-            self.fleet.send_key(self.NAME, key)
+            try:
+                self.fleet.send_key(self.NAME, key)
+            except PaneboardError:
+                return      # it exited at the previous key (the exit moment says so)
             time.sleep(0.4)
 
     # -- seeing ------------------------------------------------------------------------------

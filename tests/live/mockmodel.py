@@ -30,6 +30,7 @@ class Text:
 
     text: str
     seconds: float = 3.0
+    delay: float = 0.0      # before the first word (a model "thinking")
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,7 @@ def _handler(model: MockModel):
     return Handler
 
 
-def pieces(text: str, seconds: float) -> list[tuple[str, float]]:
+def pieces(text: str, seconds: float, delay: float = 0.0) -> list[tuple[str, float]]:
     """The text cut into a few word groups, each with the pause before it, spread over `seconds`."""
     words = text.split(" ")
     n = max(1, min(len(words), 8))
@@ -230,4 +231,4 @@ def pieces(text: str, seconds: float) -> list[tuple[str, float]]:
     groups = [" ".join(words[i:i + size]) for i in range(0, len(words), size)]
     groups = [g + (" " if i < len(groups) - 1 else "") for i, g in enumerate(groups)]
     pause = seconds / max(1, len(groups))
-    return [(g, pause) for g in groups]
+    return [(g, pause + (delay if i == 0 else 0.0)) for i, g in enumerate(groups)]

@@ -68,7 +68,7 @@ def anthropic(h, model, path: str, body: dict, turn) -> None:
     if block["type"] == "text":
         h.sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
               "content_block_start")
-        for piece, pause in pieces(turn.text, turn.seconds):
+        for piece, pause in pieces(turn.text, turn.seconds, turn.delay):
             time.sleep(pause)
             h.sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
                   "content_block_delta")
@@ -90,10 +90,12 @@ def anthropic(h, model, path: str, body: dict, turn) -> None:
 def _codex_call(body: dict, command: str) -> tuple[str, dict]:
     """The shell tool the request offers and its arguments for `command`."""
     names = [t.get("name") or (t.get("function") or {}).get("name") for t in body.get("tools") or []]
+    # Asking to leave the sandbox makes Codex ask the user first (approval_policy "on-request").
+    escalate = {"sandbox_permissions": "require_escalated", "justification": "The task needs this file."}
     if "shell_command" in names:
-        return "shell_command", {"command": command}
+        return "shell_command", {"command": command, **escalate}
     if "exec_command" in names:
-        return "exec_command", {"cmd": command}
+        return "exec_command", {"cmd": command, **escalate}
     return "shell", {"command": ["bash", "-lc", command]}
 
 
@@ -124,7 +126,7 @@ def responses(h, model, path: str, body: dict, turn) -> None:
         h.sse({"type": "response.output_item.added", "output_index": 0,
                "item": {"type": "message", "id": item_id, "role": "assistant", "status": "in_progress",
                         "content": []}}, "response.output_item.added")
-        for piece, pause in pieces(turn.text, turn.seconds):
+        for piece, pause in pieces(turn.text, turn.seconds, turn.delay):
             time.sleep(pause)
             h.sse({"type": "response.output_text.delta", "item_id": item_id, "output_index": 0,
                    "content_index": 0, "delta": piece}, "response.output_text.delta")
@@ -166,7 +168,7 @@ def gemini(h, model, path: str, body: dict, turn) -> None:
         # A side request that wants JSON (the next-speaker check): the user speaks next.
         chunks = [([{"text": json.dumps({"reasoning": "The turn is complete.", "next_speaker": "user"})}], 0.0)]
     else:
-        chunks = [([{"text": p}], pause) for p, pause in pieces(turn.text, turn.seconds)]
+        chunks = [([{"text": p}], pause) for p, pause in pieces(turn.text, turn.seconds, turn.delay)]
     if "streamGenerateContent" not in path:
         text_parts = [p for parts, _ in chunks for p in parts]
         h._json(200, {"candidates": [{"content": {"role": "model", "parts": text_parts}, "finishReason": "STOP",
@@ -211,7 +213,7 @@ def chat(h, model, path: str, body: dict, turn) -> None:
                                      "function": {"name": "bash", "arguments": json.dumps(args)}}]}))
         h.sse(chunk({}, "tool_calls"))
     else:
-        for piece, pause in pieces(turn.text, turn.seconds):
+        for piece, pause in pieces(turn.text, turn.seconds, turn.delay):
             time.sleep(pause)
             h.sse(chunk({"content": piece}))
         h.sse(chunk({}, "stop"))
