@@ -37,7 +37,7 @@ def _run(argv: list[str], log: Path) -> int:
         out.write("$ " + " ".join(argv) + "\n")
         out.flush()
         try:
-            rc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT).returncode
+            rc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
         except OSError as exc:
             out.write(f"{exc}\n")
             rc = 127

@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
     else:
         path = Path(tempfile.mkstemp(prefix="paneboard-live-", suffix=".jsonl")[1])
         env = {**os.environ, "PANEBOARD_LIVE_RESULTS": str(path)}
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/live"], env=env)
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/live"], env=env, check=False)
     lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
     print(table(lines))
     return 0

@@ -52,7 +52,8 @@ def test_finished_turn(live):
     live.expect("finished turn", is_(Kind.IDLE))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: a reply to Codex is typed but never submitted, fixed by delivery")
+@pytest.mark.xfail(strict=False, reason="issue 11: a reply to Codex is typed but often not submitted (intermittent "
+                                        "here), fixed by delivery")
 def test_reply_sent(live):
     live.model.queue(ToolCall("touch made-by-tool"), Text("The file is there.", seconds=1))
     live.send("please create the file")

@@ -13,7 +13,7 @@ DEFAULT = Text("ok", seconds=0.2)
 
 def answer(h, model, path: str, query: str, body: dict, turn) -> str:
     """Answer one POST in the format its path calls for; returns a short note of what was answered."""
-    if path.endswith("/v1/messages/count_tokens") or path.endswith("/count_tokens"):
+    if path.endswith(("/v1/messages/count_tokens", "/count_tokens")):
         h._json(200, {"input_tokens": 10})
         return "count_tokens"
     if ":countTokens" in path:
