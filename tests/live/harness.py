@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -71,9 +71,14 @@ def prepare_home(cli: str, home: Path, url: str) -> dict[str, str]:
                                   "options": {"baseURL": f"{url}/v1", "apiKey": "mock"},
                                   "models": {"mock": {"name": "Mock", "tool_call": True}}}},
             "permission": {"bash": "ask", "edit": "ask"}})
-        env.update(OPENCODE_CONFIG=str(config), OPENCODE_DISABLE_AUTOUPDATE="1")
+        # Offline: no models.dev fetch, no default plugins or LSPs from npm (each waits ~30 s for the network).
+        env.update(OPENCODE_CONFIG=str(config), OPENCODE_DISABLE_AUTOUPDATE="1", OPENCODE_DISABLE_MODELS_FETCH="1",
+                   OPENCODE_DISABLE_DEFAULT_PLUGINS="1", OPENCODE_DISABLE_LSP_DOWNLOAD="1")
     elif cli == "aider":
-        env.update(OPENAI_API_BASE=f"{url}/v1", OPENAI_API_KEY="mock", AIDER_MODEL="openai/mock",
+        # The diff edit format as the model's own: shell blocks become commands it asks to run, prompt "> ".
+        _write(home / "model-settings.yml", "- name: openai/mock\n  edit_format: diff\n")
+        env.update(AIDER_MODEL_SETTINGS_FILE=str(home / "model-settings.yml"),
+                   OPENAI_API_BASE=f"{url}/v1", OPENAI_API_KEY="mock", AIDER_MODEL="openai/mock",
                    AIDER_CHECK_UPDATE="false", AIDER_ANALYTICS_DISABLE="true", AIDER_SHOW_MODEL_WARNINGS="false",
                    AIDER_SHOW_RELEASE_NOTES="false", LITELLM_LOCAL_MODEL_COST_MAP="True")
     return {k: v for k, v in env.items() if v != ""}
@@ -174,10 +179,8 @@ class Live:
 
     def close(self) -> None:
         """Stop the agent, every process that runs with its HOME (codex app-server), and the tmux server."""
-        try:
+        with suppress(Exception):       # it may never have started
             self.fleet.kill(self.NAME)
-        except Exception:  # noqa: BLE001 - it may never have started
-            pass
         for pid in _pids_with_env(f"HOME={self.home}"):
             try:
                 os.kill(pid, signal.SIGKILL)
