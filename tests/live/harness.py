@@ -126,6 +126,27 @@ class Live:
         """`paneboard send NAME TEXT`, the real command in a subprocess."""
         return paneboard("send", self.NAME, text, cwd=self.repo, socket_name=self.socket)
 
+    def say(self, text: str, timeout: float = 8.0) -> None:
+        """Send a reply and wait until the model saw it; if it sits unsubmitted (issue 11's reply miss on Codex
+        and Gemini, until delivery lands) press Enter once, so the moment after it can still be tried."""
+        self.send(text)
+        try:
+            retry_until(lambda: self.model.saw(text), timeout=timeout, interval=0.2)
+        except AssertionError:
+            self.keys("Enter")
+            retry_until(lambda: self.model.saw(text), timeout=timeout, interval=0.2)
+
+    def quit(self, *keys: str, attempts: int = 3) -> None:
+        """Press the CLI's exit keys until its process has ended (a busy TUI can read two quick Ctrl-C as one)."""
+        for _ in range(attempts):
+            self.keys(*keys)
+            try:
+                retry_until(self.pane_dead, timeout=6, interval=0.2)
+                return
+            except AssertionError:
+                continue
+        raise AssertionError(f"{self.cli} did not exit on {keys}\n--- screen ---\n{self.screen()}")
+
     def keys(self, *keys: str) -> None:
         """Press named keys in the agent's pane, a little apart (a TUI can drop keys sent together)."""
         from app.errors import PaneboardError
@@ -142,6 +163,12 @@ class Live:
         """The agent as paneboard assesses it now (what `paneboard ls --json` prints)."""
         from app.monitor import assess_once
         return next(a for a in assess_once(self.fleet) if a.name == self.NAME)
+
+    def pane_dead(self) -> bool:
+        """True once the agent's process has ended (its pane stays, dead, with remain-on-exit) or the pane is gone."""
+        pane = self.fleet.get(self.NAME, stats=False).pane
+        out = self.fleet.tmux.run("display-message", "-p", "-t", pane, "#{pane_dead}", check=False) if pane else []
+        return not out or out[0].strip() == "1"
 
     def screen(self) -> str:
         """The agent's visible screen."""

@@ -76,16 +76,16 @@ def test_finished_after_approval(live):
 
 def test_rate_limit(live):
     live.model.queue(RateLimit(times=3))
-    live.send("try again")
+    live.say("try again")
     live.expect("429", has(TriggerKind.LIMIT))
 
 
 def test_quota(live):
     live.model.queue(Quota(times=3))
-    live.send("and once more")
+    live.say("and once more")
     live.expect("quota notice", has(TriggerKind.LIMIT))
 
 
 def test_exit(live):
-    live.keys("C-c", "C-c")
+    live.quit("C-c", "C-c")
     live.expect("exit", is_(Kind.EXITED))
