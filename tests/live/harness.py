@@ -136,6 +136,15 @@ class Live:
             self.keys("Enter")
             retry_until(lambda: self.model.saw(text), timeout=timeout, interval=0.2)
 
+    def settle(self, timeout: float = 45.0) -> None:
+        """Drop what the script still holds and wait until the agent no longer works (a retry loop has ended)."""
+        self.model.clear()
+        from app.model import Kind
+        try:
+            retry_until(lambda: self.agent().status.kind != Kind.WORKING, timeout=timeout, interval=0.3)
+        except AssertionError:
+            raise AssertionError(f"{self.cli} still works: {self.seen()}\n--- screen ---\n{self.screen()}") from None
+
     def quit(self, *keys: str, attempts: int = 3) -> None:
         """Press the CLI's exit keys until its process has ended (a busy TUI can read two quick Ctrl-C as one)."""
         for _ in range(attempts):
@@ -197,6 +206,17 @@ class Live:
             return retry_until(lambda: needle in self.screen() and self.screen(), timeout=timeout, interval=0.2)
         except AssertionError:
             raise AssertionError(f"{self.cli}: {needle!r} never showed\n--- screen ---\n{self.screen()}") from None
+
+    def wait_still(self, seconds: float = 1.0, timeout: float = 15.0) -> None:
+        """Wait until the screen has not changed for `seconds` (a dialog drawn is not yet a dialog listening)."""
+        last, since, end = None, time.monotonic(), time.monotonic() + timeout
+        while time.monotonic() < end:
+            screen = self.screen()
+            if screen != last:
+                last, since = screen, time.monotonic()
+            elif time.monotonic() - since >= seconds:
+                return
+            time.sleep(0.1)
 
     def worktree_file(self, name: str) -> Path:
         """A file in the agent's worktree (where its tools run)."""

@@ -119,6 +119,12 @@ class MockModel:
                 else:
                     self._turns.append(turn)
 
+    def clear(self) -> list[Turn]:
+        """Drop the turns no request has taken yet (a CLI that retried less than scripted leaves some); return them."""
+        with self._lock:
+            left, self._turns = self._turns, []
+        return left
+
     def pending(self) -> int:
         """How many scripted turns no request has taken yet."""
         with self._lock:

@@ -36,6 +36,7 @@ def test_trust_question(live):
 
 def test_working(live):
     # The folder question puts "No, exit" first: approve is Down, Enter here (the preset's "1" exits).
+    live.wait_still()       # a key pressed while the dialog is drawn but not listening yet is lost
     live.keys("Down", "Enter")
     live.expect("working", is_(Kind.WORKING))
 
@@ -61,10 +62,9 @@ def test_permission_request(live):
     live.expect("permission request", is_(Kind.NEEDS_INPUT))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: the preset's approve key '1' leaves Claude 2.1.332's permission "
-                                       "dialog open (new miss, presets: rules)")
 def test_approval(live):
     live.wait_screen("Do you want to proceed?")
+    live.wait_still()
     live.approve()
     try:
         live.expect("approval", lambda a: live.worktree_file("made-by-tool").exists(), timeout=10)
@@ -84,7 +84,11 @@ def test_rate_limit(live):
     live.expect("429", has(TriggerKind.LIMIT))
 
 
+@pytest.mark.xfail(strict=True, reason="issue 11: Claude 2.1.332's quota notice 'Credit balance too low · Add funds' "
+                                       "is not read as a limit (the limit notices say 'credit balance is too low'), "
+                                       "fixed by rules")
 def test_quota(live):
+    live.settle()       # the 429's retries are over, and no 429 is left in the script for this reply
     live.model.queue(Quota(times=3))
     live.say("and once more")
     live.expect("quota notice", has(TriggerKind.LIMIT))

@@ -35,6 +35,7 @@ def test_trust_question(live):
 
 
 def test_working(live):
+    live.wait_still()
     live.keys("Enter")          # "1. Trust and continue" is chosen already
     live.expect("working", is_(Kind.WORKING), timeout=5)
     live.wait_screen("Hello from")
@@ -73,6 +74,7 @@ def test_permission_request(live):
 
 def test_approval(live):
     live.wait_screen("Yes, proceed")
+    live.wait_still()
     live.approve()
     live.expect("approval", lambda a: live.worktree_file("made-by-tool").exists(), timeout=10)
 
@@ -89,6 +91,7 @@ def test_rate_limit(live):
 
 
 def test_quota(live):
+    live.settle()       # the 429's retries are over, and no 429 is left in the script for this reply
     live.model.queue(Quota(times=3))
     live.say("and once more")
     live.expect("quota notice", has(TriggerKind.LIMIT))

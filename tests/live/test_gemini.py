@@ -35,6 +35,7 @@ def test_trust_question(live):
 
 
 def test_working(live):
+    live.wait_still()
     live.keys("Enter")          # "1. Trust folder" is chosen already; Gemini restarts
     live.expect("working", is_(Kind.WORKING), timeout=20)     # it restarts to apply the trust first
     live.wait_screen("Hello from")
@@ -72,6 +73,7 @@ def test_permission_request(live):
 
 def test_approval(live):
     live.wait_screen("Allow execution of")
+    live.wait_still()
     live.approve()
     live.expect("approval", lambda a: live.worktree_file("made-by-tool").exists(), timeout=10)
 
@@ -90,6 +92,7 @@ def test_rate_limit(live):
 
 
 def test_quota(live):
+    live.settle()       # the 429's retries are over, and no 429 is left in the script for this reply
     live.model.queue(Quota(times=3))
     live.say("and once more")
     live.expect("quota notice", has(TriggerKind.LIMIT))
