@@ -136,15 +136,6 @@ class Live:
             self.keys("Enter")
             retry_until(lambda: self.model.saw(text), timeout=timeout, interval=0.2)
 
-    def settle(self, timeout: float = 45.0) -> None:
-        """Drop what the script still holds and wait until the agent no longer works (a retry loop has ended)."""
-        self.model.clear()
-        from app.model import Kind
-        try:
-            retry_until(lambda: self.agent().status.kind != Kind.WORKING, timeout=timeout, interval=0.3)
-        except AssertionError:
-            raise AssertionError(f"{self.cli} still works: {self.seen()}\n--- screen ---\n{self.screen()}") from None
-
     def quit(self, *keys: str, attempts: int = 3) -> None:
         """Press the CLI's exit keys until its process has ended (a busy TUI can read two quick Ctrl-C as one)."""
         for _ in range(attempts):

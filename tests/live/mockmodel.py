@@ -32,6 +32,7 @@ class Text:
     text: str
     seconds: float = 3.0
     delay: float = 0.0      # before the first word (a model "thinking")
+    when: str = ""          # only a request whose body holds this text takes it
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,12 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class Quota:
-    """A quota-exhausted error in the API's own format (`times` answers in a row)."""
+    """A quota-exhausted error in the API's own format (`times` answers in a row).
+
+    With `when`, only a request whose body holds that text takes it (not a late retry of an earlier turn)."""
 
     times: int = 1
+    when: str = ""
 
 
 @dataclass
@@ -142,7 +146,7 @@ class MockModel:
         """The next turn for a request (None: a side request or an empty script) and whether it is main."""
         main = bool(self._main(path, body))
         with self._lock:
-            if main and self._turns:
+            if main and self._turns and getattr(self._turns[0], "when", "") in json.dumps(body, ensure_ascii=False):
                 return self._turns.pop(0), True
         return None, main
 

@@ -28,7 +28,6 @@ def live(tmp_path_factory):
 
 
 def test_trust_question(live):
-    live.model.queue(Text(ANSWER, seconds=5, delay=3))
     live.spawn("say hello")
     live.wait_screen("Do you trust the files in this folder?")
     live.expect("trust question", is_(Kind.NEEDS_INPUT))
@@ -36,6 +35,10 @@ def test_trust_question(live):
 
 def test_working(live):
     live.wait_still()
+    # Queued only now: the instance that asks may send the prompt before it restarts, and that
+    # request must not take the answer the restarted one streams.
+    live.model.clear()
+    live.model.queue(Text(ANSWER, seconds=5, delay=3, when="say hello"))
     live.keys("Enter")          # "1. Trust folder" is chosen already; Gemini restarts
     live.expect("working", is_(Kind.WORKING), timeout=20)     # it restarts to apply the trust first
     live.wait_screen("Hello from")
@@ -92,8 +95,8 @@ def test_rate_limit(live):
 
 
 def test_quota(live):
-    live.settle()       # the 429's retries are over, and no 429 is left in the script for this reply
-    live.model.queue(Quota(times=3))
+    live.model.clear()      # no 429 left in the script, and no late retry of the 429's turn takes the quota
+    live.model.queue(Quota(times=3, when="and once more"))
     live.say("and once more")
     live.expect("quota notice", has(TriggerKind.LIMIT))
 

@@ -82,8 +82,8 @@ def test_rate_limit(live):
 
 
 def test_quota(live):
-    live.settle()       # the 429's retries are over, and no 429 is left in the script for this reply
-    live.model.queue(Quota(times=3))
+    live.model.clear()      # no 429 left in the script, and no late retry of the 429's turn takes the quota
+    live.model.queue(Quota(times=3, when="and once more"))
     live.say("and once more")
     live.expect("quota notice", has(TriggerKind.LIMIT))
 
