@@ -6,6 +6,9 @@
 Measures, per N:
 - screen change -> status visible: a line typed into an idle agent (it answers with a spinner)
   until an `Update` from `Monitor.updates()` shows it working (p50 / p99);
+- hook event -> status visible, beside it: the agent's hook command (app/hooks.py `record`, the exact
+  argv Claude Code runs) writes a PermissionRequest event until an `Update` shows the agent
+  needs_input (p50 / p99, from the line written; a Stop event puts it back to idle after each);
 - file write -> activity recorded: a file written in a worktree until the monitor took it in (p50);
 - CPU while every agent sits idle: this process, its tmux control client, the tmux server and
   the pipe-pane log writers, from /proc stat times; RSS of this process;
@@ -32,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app import hooks  # noqa: E402
 from app.config import Settings, Task  # noqa: E402
 from app.fleet import Fleet  # noqa: E402
 from app.model import Kind  # noqa: E402
@@ -112,6 +116,12 @@ def make_repo(path: Path) -> Path:
     return path
 
 
+async def hook_event(command: list[str], event: dict) -> None:
+    """Run the agent's hook command with one event on stdin, as the agent CLI does (no shell)."""
+    proc = await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.PIPE)
+    await proc.communicate(json.dumps(event).encode())
+
+
 async def run_size(n: int, idle_seconds: float, samples: int) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="pb-bench-"))
     sock = f"pbbench-{uuid.uuid4().hex[:8]}"
@@ -130,9 +140,12 @@ async def run_size(n: int, idle_seconds: float, samples: int) -> dict:
             fleet.spawn(task)
         result["spawn_s"] = time.perf_counter() - t0
         server_pid = int(fleet.tmux.run("display-message", "-p", "#{pid}")[0])
+        # As after spawning a Claude agent: the hooks directory exists, so the monitor watches it.
+        hooks.hooks_dir(fleet.repo.common_dir).mkdir(parents=True, exist_ok=True)
 
         monitor = Monitor(fleet)
         seen_working: dict[str, float] = {}
+        seen_input: dict[str, float] = {}
         file_seen: dict[str, float] = {}
         original_on_files = monitor._on_files
 
@@ -150,6 +163,8 @@ async def run_size(n: int, idle_seconds: float, samples: int) -> dict:
                     statuses[a.name] = a.status.kind
                     if a.status.kind == Kind.WORKING and a.name not in seen_working:
                         seen_working[a.name] = now
+                    if a.status.kind == Kind.NEEDS_INPUT and a.name not in seen_input:
+                        seen_input[a.name] = now
 
         run = asyncio.create_task(monitor.run())
         listener = asyncio.create_task(listen())
@@ -176,6 +191,31 @@ async def run_size(n: int, idle_seconds: float, samples: int) -> dict:
         result["status_p50_ms"] = pct(lat, 0.5) * 1000
         result["status_p99_ms"] = pct(lat, 0.99) * 1000
         result["status_samples"] = len(lat)
+
+        # hook event -> status visible
+        elat, record_s = [], []
+        for name in list(agents)[:samples]:
+            command = shlex.split(hooks.hook_command(hooks.events_path(fleet.repo.common_dir, name)))
+            seen_input.pop(name, None)
+            t0 = time.time()
+            await hook_event(command, {"hook_event_name": "PermissionRequest", "tool_name": "Bash",
+                                       "session_id": "bench"})
+            t = time.time()
+            record_s.append(t - t0)
+            end = time.monotonic() + 5
+            while name not in seen_input and time.monotonic() < end:
+                await asyncio.sleep(0.001)
+            if name in seen_input:
+                elat.append(seen_input[name] - t)
+            await hook_event(command, {"hook_event_name": "Stop", "session_id": "bench"})
+            end = time.monotonic() + 5
+            while statuses.get(name) != Kind.IDLE and time.monotonic() < end:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+        result["event_p50_ms"] = pct(elat, 0.5) * 1000
+        result["event_p99_ms"] = pct(elat, 0.99) * 1000
+        result["event_samples"] = len(elat)
+        result["record_p50_ms"] = pct(record_s, 0.5) * 1000
 
         # file write -> activity recorded
         flat = []
@@ -246,8 +286,8 @@ async def main() -> None:
     sizes = args.sizes or ([8] if args.quick else [16, 48])
     idle = args.idle or (8.0 if args.quick else 60.0)
     print(f"monitor benchmark, idle window {idle:.0f} s, {os.cpu_count()} cores; CPU in % of one core")
-    head = ("N", "status p50", "status p99", "file p50", "idle: self", "control", "tmux srv", "log writers",
-            "total", "RSS", "poll 500ms: poller", "tmux srv", "total", "ratio")
+    head = ("N", "status p50", "status p99", "event p50", "event p99", "file p50", "idle: self", "control",
+            "tmux srv", "log writers", "total", "RSS", "poll 500ms: poller", "tmux srv", "total", "ratio")
     print(" | ".join(head), flush=True)
     notes = []
     for n in sizes:
@@ -255,11 +295,14 @@ async def main() -> None:
         r["poll_total"] = r["poll_self"] + r["poll_server"]
         ratio = r["poll_total"] / r["idle_total"] if r["idle_total"] > 0 else float("inf")
         print(" | ".join([
-            f"{r['n']}", f"{r['status_p50_ms']:.0f} ms", f"{r['status_p99_ms']:.0f} ms", f"{r['file_p50_ms']:.0f} ms",
+            f"{r['n']}", f"{r['status_p50_ms']:.0f} ms", f"{r['status_p99_ms']:.0f} ms",
+            f"{r['event_p50_ms']:.0f} ms", f"{r['event_p99_ms']:.0f} ms", f"{r['file_p50_ms']:.0f} ms",
             f"{r['idle_self']:.2f}", f"{r['idle_control']:.2f}", f"{r['idle_server']:.2f}", f"{r['idle_writers']:.2f}",
             f"{r['idle_total']:.2f}", f"{r['rss_mb']:.0f} MB", f"{r['poll_self']:.2f}", f"{r['poll_server']:.2f}",
             f"{r['poll_total']:.2f}", f"{ratio:.0f}x"]), flush=True)
-        notes.append(f"N={r['n']}: spawned in {r['spawn_s']:.1f} s; {r['status_samples']} status samples; "
+        notes.append(f"N={r['n']}: spawned in {r['spawn_s']:.1f} s; {r['status_samples']} status samples "
+                     f"(screen), {r['event_samples']} event samples (hook record command itself: "
+                     f"{r['record_p50_ms']:.0f} ms p50); "
                      f"captures while idle: {r['idle_captures']}; tmux server RSS {r['server_rss_mb']:.0f} MB; "
                      f"log writer RSS {r['writer_rss_mb']:.1f} MB each")
     print("\n".join(notes))

@@ -1,0 +1,102 @@
+"""Codex 0.171 live through paneboard against the mock model, moment by moment (tests run in order)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.model import Kind, TriggerKind
+from tests.live.harness import live_session
+from tests.live.mockmodel import Quota, RateLimit, Text, ToolCall
+
+pytestmark = pytest.mark.live
+CLI = "codex"
+ANSWER = "Hello from the mock model, this answer streams slowly over a few seconds"
+
+
+def is_(kind):
+    return lambda a: a.status.kind == kind
+
+
+def has(trigger):
+    return lambda a: any(t.kind == trigger for t in a.triggers)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    with live_session(CLI, tmp_path_factory.mktemp(CLI)) as session:
+        yield session
+
+
+def test_trust_question(live):
+    live.model.queue(Text(ANSWER, seconds=5, delay=3))
+    live.spawn("say hello")
+    live.wait_screen("Trust this folder?")
+    live.expect("trust question", is_(Kind.NEEDS_INPUT))
+
+
+def test_working(live):
+    live.wait_still()
+    live.keys("Enter")          # "1. Trust and continue" is chosen already
+    live.expect("working", is_(Kind.WORKING), timeout=5)
+    live.wait_screen("Hello from")
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11: Codex streaming its answer hides its Working line, fixed by rules")
+def test_streamed_answer(live):
+    # While the answer still streams (the last words not shown yet) paneboard must say working.
+    live.expect("streamed answer", lambda a: a.status.kind == Kind.WORKING
+                and ANSWER.split()[-1] not in live.screen(), timeout=1)
+
+
+def test_finished_turn(live):
+    live.wait_screen(ANSWER.split()[-1])
+    live.expect("finished turn", is_(Kind.IDLE))
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11: a reply to Codex is typed but the Enter right after it is taken "
+                                       "as a newline (it landed by chance in 1 of 11 sends here) and `send` neither "
+                                       "confirms nor retries the submit, fixed by delivery")
+def test_reply_sent(live):
+    live.model.queue(ToolCall("touch made-by-tool"), Text("The file is there.", seconds=1))
+    sent = live.send("please create the file")
+    # Landing by chance is not delivery: `send` must also say it confirmed the submit (the issue's item 2).
+    confirmed = sent.returncode == 0 and "confirmed" in sent.stdout
+    try:
+        live.expect("reply sent", lambda a: confirmed and live.model.saw("please create the file"), timeout=8)
+    finally:
+        if not live.model.saw("please create the file"):
+            live.keys("Enter")      # recover, so the later moments can be tried
+
+
+def test_permission_request(live):
+    live.expect("permission request", is_(Kind.NEEDS_INPUT))
+
+
+def test_approval(live):
+    live.wait_screen("Yes, proceed")
+    live.wait_still()
+    live.approve()
+    live.expect("approval", lambda a: live.worktree_file("made-by-tool").exists(), timeout=10)
+
+
+def test_finished_after_approval(live):
+    live.wait_screen("The file is there.")
+    live.expect("finished after approval", is_(Kind.IDLE))
+
+
+def test_rate_limit(live):
+    live.model.queue(RateLimit(times=3))
+    live.say("try again")
+    live.expect("429", has(TriggerKind.LIMIT))
+
+
+def test_quota(live):
+    live.model.clear()      # no 429 left in the script, and no late retry of the 429's turn takes the quota
+    live.model.queue(Quota(times=3, when="and once more"))
+    live.say("and once more")
+    live.expect("quota notice", has(TriggerKind.LIMIT))
+
+
+def test_exit(live):
+    live.quit("C-c", "C-c")
+    live.expect("exit", is_(Kind.EXITED))
