@@ -293,6 +293,7 @@ def _up(fleet, args) -> int:
     for name in queued:
         print(f"queued  {name}  (waits for its `after` tasks to be merged)")
     code = _up_existing(fleet, skipped, args.restart)
+    _say_notices(fleet)
     return code
 
 
@@ -328,10 +329,12 @@ def _restart(fleet, args) -> int:
     if args.name is not None:
         agent = fleet.restart(args.name, force=args.force, agent_spec=args.agent)
         print(_restarted_line(agent))
+        _say_notices(fleet)
         return 0
     started, failed = fleet.restart_all()
     for agent in started:
         print(_restarted_line(agent))
+    _say_notices(fleet)
     for name, why in failed:
         print(f"paneboard: not restarted {name}: {why}", file=sys.stderr)
     if not started and not failed:
@@ -487,7 +490,14 @@ def _spawn(fleet, args) -> int:
         a = fleet.spawn(t, base=args.base)
         where = f"  on host {a.host}" if a.host else ""
         print(f"started {a.name}  {a.branch}  {a.worktree}{where}  pane {a.pane}  PORT={a.port}")
+        _say_notices(fleet)
     return 0
+
+
+def _say_notices(fleet) -> None:
+    """One line each for what a start noticed (a Gemini settings file it could not use), on stderr."""
+    for line in fleet.take_notices():
+        print(f"paneboard: {line}", file=sys.stderr)
 
 
 def _ls(fleet, as_json: bool) -> int:

@@ -1,8 +1,8 @@
 """Each agent CLI's own event channel, installed per agent without touching its worktree.
 
 A channel is what the agent's command line and environment gain (`Channel`): Claude Code gets a
-`--settings FILE`, Codex `-c hooks…`/`-c notify=…` overrides, Gemini CLI a system-defaults
-settings file named by `GEMINI_CLI_SYSTEM_DEFAULTS_PATH`, OpenCode a config file with a local
+`--settings FILE`, Codex `-c hooks…`/`-c notify=…` overrides, Gemini CLI its own home
+(`GEMINI_CLI_HOME`: the user's `~/.gemini` with the user's settings plus paneboard's hooks), OpenCode a config file with a local
 plugin named by `OPENCODE_CONFIG`, aider `--notifications-command`. Every file lives under
 `<git-common-dir>/paneboard/hooks/`, and every channel appends to the agent's one events file
 (`hooks.events_path`) in one shape: `{"at", "event", "cli", "session_id", "tool_name", "asks", …}`,
@@ -30,23 +30,31 @@ class Channel:
     argv: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     files: tuple[Path, ...] = ()
+    notices: tuple[str, ...] = ()       # one line each for the user (their own settings file cannot be used)
 
     def remove(self) -> None:
-        """Take the channel's files away again (a start that failed)."""
+        """Take the channel's files away again (a start that failed); a directory's links are removed, never followed."""
+        import shutil
         for path in self.files:
             try:
-                path.unlink()
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
             except OSError:
                 pass
 
 
-def install(cli: str, common_dir: Path, name: str, allow: tuple[str, ...] = (), deny: tuple[str, ...] = ()) -> Channel:
+def install(cli: str, common_dir: Path, name: str, allow: tuple[str, ...] = (), deny: tuple[str, ...] = (),
+            env: dict[str, str] | None = None) -> Channel:
     """Write the agent's channel files (a fresh events file) and say how its command line changes."""
     from .. import hooks
     if cli not in CLIS:
         return Channel()
     hooks.fresh_events(common_dir, name)
     module = _module(cli)
+    if cli == "gemini":     # its channel carries the user's own Gemini settings: it needs the agent's HOME
+        return module.install(Path(common_dir), name, allow, deny, env)
     return module.install(Path(common_dir), name, allow, deny)
 
 
@@ -78,4 +86,4 @@ def channel_files(common_dir: Path, name: str) -> Channel:
     from .. import hooks
     base = hooks.hooks_dir(common_dir) / hooks.slug(name)
     return Channel(files=tuple(base.with_name(base.name + suffix) for suffix in
-                               (".settings.json", ".gemini.json", ".opencode.js", ".opencode.json")))
+                               (".settings.json", ".gemini-home", ".opencode.js", ".opencode.json")))

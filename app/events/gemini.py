@@ -1,10 +1,12 @@
-"""Gemini CLI 0.61: the `hooks` of a settings file named by `GEMINI_CLI_SYSTEM_DEFAULTS_PATH`.
+"""Gemini CLI 0.61: `hooks` and tool rules in the agent's own user settings, by `GEMINI_CLI_HOME`.
 
-System defaults are the lowest settings layer and Gemini concatenates hook lists across layers, so
-the user's own settings and hooks stay as they are. A task's `allow:` rules become `tools.allowed`
-(asks no confirmation; a user's own `tools.allowed` replaces it) and its `deny:` rules
-`tools.exclude` (merged with the user's: deny always holds); a path pattern Gemini cannot express
-is left out.
+Gemini reads a system-defaults file (`GEMINI_CLI_SYSTEM_DEFAULTS_PATH`) only when root owns it and every
+directory above it, so for any other user, or a repository under /tmp, it would ignore paneboard's channel.
+Its user settings it reads from anyone: each agent gets a `GEMINI_CLI_HOME` whose `.gemini/settings.json`
+is the user's own settings plus paneboard's hooks (added to the user's hook lists), and whose other
+entries link into the user's real `~/.gemini`, so logins, chats and `gemini --resume` are shared
+(app/events/gemini_home.py). A task's `allow:` rules are added to `tools.allowed` (asks no confirmation)
+and its `deny:` rules to `tools.exclude` (deny always holds); a path pattern Gemini cannot express is left out.
 """
 
 from __future__ import annotations
@@ -38,14 +40,16 @@ def settings(events_file, allow: tuple[str, ...] = (), deny: tuple[str, ...] = (
     return out
 
 
-def install(common_dir, name: str, allow=(), deny=()):
-    """The settings file beside the events file, named in the agent's environment."""
-    import json
-    from . import Channel, write_private
+def install(common_dir, name: str, allow=(), deny=(), env=None):
+    """The agent's own Gemini home beside the events file (the user's settings with paneboard's hooks), by its env."""
+    import os
+    from . import Channel
     from .. import hooks
-    path = hooks.hooks_dir(common_dir) / f"{hooks.slug(name)}.gemini.json"
-    write_private(path, json.dumps(settings(hooks.events_path(common_dir, name), allow, deny), indent=1) + "\n")
-    return Channel(env={"GEMINI_CLI_SYSTEM_DEFAULTS_PATH": str(path)}, files=(path,))
+    from .gemini_home import build
+    home = hooks.hooks_dir(common_dir) / f"{hooks.slug(name)}.gemini-home"
+    agent_env, notices = build(home, dict(os.environ) if env is None else env,
+                               settings(hooks.events_path(common_dir, name), allow, deny), name)
+    return Channel(env=agent_env, files=(home,), notices=tuple(notices))
 
 
 def parse(data: dict) -> dict | None:

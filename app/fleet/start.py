@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -168,8 +169,10 @@ class StartVerbs(FleetCore):
             log = logs.log_path(self.repo.common_dir, task.name)
             log.parent.mkdir(parents=True, exist_ok=True)
             # Channel files live beside the log, never in the worktree (no diff, no out_of_scope).
-            channel = events.install(preset.hooks, self.repo.common_dir, task.name, task.allow, task.deny) \
+            channel = events.install(preset.hooks, self.repo.common_dir, task.name, task.allow, task.deny,
+                                     {**os.environ, **env}) \
                 if preset.hooks and (self.settings.hooks if task.hooks is None else task.hooks) else events.Channel()
+            self.notices += channel.notices
             on_command_line = prompt_delivery(preset, task.prompt) in ("arg", "placeholder")
             argv = preset.command(task.prompt if on_command_line else None, channel.argv)
             try:

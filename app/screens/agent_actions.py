@@ -137,6 +137,8 @@ class AgentActions:
     def _spawn_all(self, task: Task) -> None:
         for t in self.fleet.expand(task):
             self.fleet.spawn(t)
+        for line in self.fleet.take_notices():      # a Gemini settings file it could not use: one line
+            self.app.call_from_thread(self.app.notify, line, title="paneboard", severity="warning", timeout=30)
 
     def action_kill(self) -> None:
         """Stop the selected agent, or drop it if it is a queued task (asks first)."""

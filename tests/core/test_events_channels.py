@@ -4,6 +4,7 @@ makes of the payload shapes the CLI sends (taken from its docs, source and bundl
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app import events, hooks
-from app.events import aider, claude, codex, gemini, opencode, rules
+from app.events import aider, claude, codex, gemini, gemini_home, opencode, rules
 from app.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,14 +25,16 @@ def common(tmp_path: Path) -> Path:
     return c
 
 
-def test_every_preset_with_a_channel_names_a_module_and_installs_only_under_the_hooks_dir(tmp_path):
+def test_every_preset_with_a_channel_names_a_module_and_installs_only_under_the_hooks_dir(tmp_path, monkeypatch):
     c = common(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))     # Gemini's channel links the user's ~/.gemini
+    (tmp_path / "home").mkdir()
     for name in ("claude", "codex", "gemini", "opencode", "aider"):
         assert PRESETS[name].hooks == name
         ch = events.install(name, c, f"t-{name}", ("Bash(npm test*)",), ("Bash(rm *)",))
         assert all(f.parent == hooks.hooks_dir(c) and f.exists() for f in ch.files), name
     assert sorted(p.name for p in hooks.hooks_dir(c).iterdir()) == sorted(
-        ["t-claude.settings.json", "t-gemini.gemini.json", "t-opencode.opencode.js", "t-opencode.opencode.json"])
+        ["t-claude.settings.json", "t-gemini.gemini-home", "t-opencode.opencode.js", "t-opencode.opencode.json"])
 
 
 def test_claude_settings_hook_the_notification_matchers_and_carry_the_rules(tmp_path):
@@ -100,16 +103,97 @@ def test_codex_payloads_parse_to_the_shared_shape():
     assert codex.parse({"type": "other"}) is None
 
 
-def test_gemini_settings_go_in_system_defaults_and_rules_become_tool_lists(tmp_path):
+def test_gemini_gets_its_own_home_with_the_users_settings_plus_hooks_and_rules(tmp_path):
     c = common(tmp_path)
-    ch = events.install("gemini", c, "g", ("Bash(npm test*)", "Read"), ("Bash(rm*)", "Edit(secret/**)"))
-    path = Path(ch.env["GEMINI_CLI_SYSTEM_DEFAULTS_PATH"])
-    doc = json.loads(path.read_text())
+    real = tmp_path / "home" / ".gemini"
+    (real / "commands").mkdir(parents=True)
+    (real / "GEMINI.md").write_text("be brief")
+    user_text = ('// mine\n{"ui": {"theme": "ANSI"}, /* old */ "model": {"name": "gemini-x"},\n'
+                 ' "hooks": {"BeforeTool": [{"hooks": [{"type": "command", "command": "echo // not a comment"}]}]},\n'
+                 ' "tools": {"allowed": ["read_file"], "exclude": ["web_fetch"]}}\n')
+    (real / "settings.json").write_text(user_text)
+    ch = events.install("gemini", c, "g", ("Bash(npm test*)", "Read"), ("Bash(rm*)", "Edit(secret/**)"),
+                        {"HOME": str(tmp_path / "home")})
+    home = Path(ch.env["GEMINI_CLI_HOME"])
+    assert ch.files == (home,) and home.parent == hooks.hooks_dir(c) and ch.argv == () and ch.notices == ()
+    assert ch.env["GEMINI_CLI_TRUSTED_FOLDERS_PATH"] == str(real / "trustedFolders.json")
+    assert "GEMINI_CLI_SYSTEM_DEFAULTS_PATH" not in ch.env
+    merged = home / ".gemini" / "settings.json"
+    doc = json.loads(merged.read_text())
+    assert (doc["ui"], doc["model"]) == ({"theme": "ANSI"}, {"name": "gemini-x"})
     assert set(doc["hooks"]) == set(gemini.EVENTS)
+    assert doc["hooks"]["BeforeTool"][0]["hooks"][0]["command"] == "echo // not a comment"   # theirs first
+    assert doc["hooks"]["BeforeTool"][1]["hooks"][0]["name"] == "paneboard"
     assert doc["hooks"]["AfterAgent"][0]["hooks"][0]["timeout"] == 10_000        # milliseconds
-    assert doc["tools"] == {"allowed": ["run_shell_command(npm test)", "read_file", "read_many_files"],
-                            "exclude": ["run_shell_command(rm)"]}               # a path glob it cannot express: out
-    assert ch.argv == ()
+    assert doc["tools"] == {"allowed": ["read_file", "run_shell_command(npm test)", "read_many_files"],
+                            "exclude": ["web_fetch", "run_shell_command(rm)"]}  # a path glob it cannot express: out
+    assert (real / "settings.json").read_text() == user_text and merged.stat().st_mode & 0o077 == 0
+    links = {p.name: os.readlink(p) for p in (home / ".gemini").iterdir() if p.is_symlink()}
+    assert set(links) == {"commands", "GEMINI.md", "tmp", "history", *gemini_home.WRITTEN_IN_PLACE}
+    assert all(Path(target) == real / name for name, target in links.items())
+    assert (real / "tmp").is_dir() and (real / "history").is_dir() and not (real / "oauth_creds.json").exists()
+    (home / ".gemini" / "oauth_creds.json").write_text("{}")        # a first login, written the way Gemini does
+    assert (real / "oauth_creds.json").read_text() == "{}"
+
+
+def test_gemini_home_is_renewed_on_restart_and_keeps_what_gemini_made_there(tmp_path):
+    c = common(tmp_path)
+    real = tmp_path / "home" / ".gemini"
+    (real / "gone.json").parent.mkdir(parents=True)
+    (real / "gone.json").write_text("x")
+    env = {"HOME": str(tmp_path / "home")}
+    home = Path(events.install("gemini", c, "g", env=env).env["GEMINI_CLI_HOME"]) / ".gemini"
+    (home / "projects.json").write_text('{"projects": {}}')   # Gemini saves its registry by renaming over a link
+    (real / "gone.json").unlink()
+    (real / "extensions").mkdir()
+    events.install("gemini", c, "g", env=env)
+    assert not (home / "projects.json").is_symlink() and (home / "projects.json").read_text() == '{"projects": {}}'
+    assert os.readlink(home / "extensions") == str(real / "extensions")
+    assert not os.path.lexists(home / "gone.json")            # a link to what the user removed goes too
+    events.channel_files(c, "g").remove()          # a failed start takes the home away, never what it links to
+    assert not home.parent.exists() and (real / "extensions").is_dir() and (real / "tmp").is_dir()
+
+
+def test_gemini_home_follows_the_users_own_gemini_cli_home_and_trusted_folders_path(tmp_path):
+    c = common(tmp_path)
+    theirs = tmp_path / "elsewhere"
+    (theirs / ".gemini").mkdir(parents=True)
+    (theirs / ".gemini" / "settings.json").write_text('{"ui": {"theme": "GitHub"}}')
+    (theirs / ".agents").mkdir()
+    ch = events.install("gemini", c, "g", env={"HOME": str(tmp_path / "home"), "GEMINI_CLI_HOME": str(theirs),
+                                               "GEMINI_CLI_TRUSTED_FOLDERS_PATH": "/etc/trusted.json"})
+    home = Path(ch.env["GEMINI_CLI_HOME"])
+    assert home != theirs and "GEMINI_CLI_TRUSTED_FOLDERS_PATH" not in ch.env     # theirs is kept
+    assert json.loads((home / ".gemini" / "settings.json").read_text())["ui"] == {"theme": "GitHub"}
+    assert os.readlink(home / ".gemini" / "tmp") == str(theirs / ".gemini" / "tmp")
+    assert os.readlink(home / ".agents") == str(theirs / ".agents")
+
+
+@pytest.mark.parametrize("content, says", [
+    ('{"ui": ', "are not valid JSON (line 1"), ("[1, 2]", "are not a JSON object"), (None, "cannot be read")])
+def test_gemini_user_settings_it_cannot_use_give_one_line_and_hooks_only(tmp_path, content, says):
+    c = common(tmp_path)
+    settings = tmp_path / "home" / ".gemini" / "settings.json"
+    if content is None:
+        settings.mkdir(parents=True)            # a directory where the file should be
+    else:
+        settings.parent.mkdir(parents=True)
+        settings.write_text(content)
+    ch = events.install("gemini", c, "g", ("Read",), env={"HOME": str(tmp_path / "home")})
+    [line] = ch.notices
+    assert line.startswith(f"Gemini settings {settings} {says}") and "\n" not in line
+    doc = json.loads((Path(ch.env["GEMINI_CLI_HOME"]) / ".gemini" / "settings.json").read_text())
+    assert set(doc) == {"hooks", "tools"}
+    assert content is None or settings.read_text() == content
+
+
+def test_gemini_home_without_a_users_home_still_carries_the_hooks(tmp_path):
+    c = common(tmp_path)
+    ch = events.install("gemini", c, "g", env={"HOME": str(tmp_path / "no-such-home")})
+    [line] = ch.notices
+    assert line.startswith(f"cannot share {tmp_path / 'no-such-home' / '.gemini'} with agent g")
+    assert "SessionStart" in json.loads((Path(ch.env["GEMINI_CLI_HOME"]) / ".gemini" / "settings.json").read_text())["hooks"]
+    assert not (tmp_path / "no-such-home").exists()
 
 
 def test_gemini_payloads_parse_to_the_shared_shape():

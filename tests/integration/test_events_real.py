@@ -14,7 +14,6 @@ import dataclasses
 import json
 import os
 import signal
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from app.config import Settings, Task
 from app.fleet import Fleet
 from app.git.worktrees import find_repo, worktree_root
 from app.presets import PRESETS
-from tests.helpers import git, make_repo, retry_until
+from tests.helpers import git, retry_until
 
 pytestmark = pytest.mark.slow
 
@@ -114,36 +113,63 @@ def test_codex_session_start_with_its_hooks_trusted_by_hash(repo, tmux_socket, t
     assert b"--dangerously-bypass-hook-trust" not in argv and b"-c" in argv
 
 
-def _root_owned_dir() -> Path:
-    """A fresh directory whose every parent is root's and writable by nobody else (Gemini's demand)."""
-    if os.geteuid() != 0:
-        pytest.skip("Gemini CLI 0.61 reads its system-defaults file only when it and every parent directory "
-                    "are owned by root: paneboard's Gemini channel is ignored for other users (README)")
-    base = Path(tempfile.mkdtemp(prefix="paneboard-gemini-", dir=os.path.expanduser("~")))
-    for parent in (base, *base.parents):
-        st = parent.stat()
-        if st.st_uid != 0 or st.st_mode & 0o022:
-            pytest.skip(f"{parent} is not root-only: Gemini CLI would ignore paneboard's channel file under it")
-    return base
+def _gemini_home(home: Path, settings: dict | str) -> Path:
+    """The user's own ~/.gemini/settings.json (an API-key login, folder trust off, plus what the test adds)."""
+    (home / ".gemini").mkdir(parents=True)
+    path = home / ".gemini" / "settings.json"
+    path.write_text(settings if isinstance(settings, str) else json.dumps(
+        {"security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": False}}, **settings}))
+    return path
 
 
-def test_gemini_session_start(tmux_socket, tmp_path, monkeypatch, stop_agents):
-    base = _root_owned_dir()
-    try:
-        repo = make_repo(base / "project")
-        home = tmp_path / "home"
-        (home / ".gemini").mkdir(parents=True)
-        (home / ".gemini" / "settings.json").write_text(json.dumps(
-            {"security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": False}}}))
-        fleet, events = start(repo, tmux_socket, monkeypatch, "gemini", home,
-                              {"GEMINI_API_KEY": "paneboard-test", "GOOGLE_GEMINI_BASE_URL": CLOSED})
-        stop_agents(fleet, "real-gemini")
-        rows = landed(events, "SessionStart")
-        row = next(r for r in rows if r["event"] == "SessionStart")
-        assert row["cli"] == "gemini" and hooks.session_id(row)
-    finally:
-        import shutil
-        shutil.rmtree(base, ignore_errors=True)
+def test_gemini_session_start_with_the_repo_under_tmp(repo, tmux_socket, tmp_path, monkeypatch, stop_agents):
+    """Gemini 0.61 ignores a system-defaults file that root does not own, under a world-writable /tmp too;
+    the agent's own GEMINI_CLI_HOME settings it reads from anyone, and the user's own settings hold there."""
+    assert any(p.stat().st_mode & 0o002 for p in repo.parents), "the repo should sit under a world-writable dir"
+    home = tmp_path / "home"
+    user_settings = _gemini_home(home, {"ui": {"theme": "ANSI", "hideTips": True}})
+    before = user_settings.read_bytes()
+    fleet, events = start(repo, tmux_socket, monkeypatch, "gemini", home,
+                          {"GEMINI_API_KEY": "paneboard-test", "GOOGLE_GEMINI_BASE_URL": CLOSED})
+    stop_agents(fleet, "real-gemini")
+    rows = landed(events, "SessionStart")
+    row = next(r for r in rows if r["event"] == "SessionStart")
+    assert row["cli"] == "gemini" and hooks.session_id(row)
+    agent = fleet.get("real-gemini", stats=False)
+    environ = dict(v.split(b"=", 1) for v in (Path("/proc") / str(agent.pid) / "environ").read_bytes().split(b"\0")
+                   if b"=" in v)
+    assert b"GEMINI_CLI_SYSTEM_DEFAULTS_PATH" not in environ
+    merged = Path(environ[b"GEMINI_CLI_HOME"].decode()) / ".gemini" / "settings.json"
+    assert merged.parent.parent.parent == hooks.hooks_dir(fleet.repo.common_dir)
+    doc = json.loads(merged.read_text())
+    assert doc["ui"] == {"theme": "ANSI", "hideTips": True} and "SessionStart" in doc["hooks"]
+    # The user's setting is in effect (no tips under the banner), their file untouched, their dir used.
+    def ready():
+        screen = fleet.tmux.capture(agent.pane)
+        return screen if "Type your message" in screen else None
+    screen = retry_until(ready, timeout=30)
+    assert "Tips for getting started" not in screen
+    assert user_settings.read_bytes() == before
+    assert (home / ".gemini" / "installation_id").is_file() and not (home / ".gemini" / "installation_id").is_symlink()
+    assert list((home / ".gemini" / "tmp").glob("*/chats/session-*")), "the session should land in the user's ~/.gemini"
+    assert git(worktree_of(repo, "gemini"), "status", "--porcelain", "--untracked-files=all") == ""
+
+
+def test_gemini_starts_with_its_hooks_when_the_users_settings_are_garbage(repo, tmux_socket, tmp_path, monkeypatch,
+                                                                         stop_agents):
+    home = tmp_path / "home"
+    user_settings = _gemini_home(home, '{"ui": {"theme": ')
+    # Without the user's settings folder trust is on: the user's own trusted folders (read through
+    # GEMINI_CLI_TRUSTED_FOLDERS_PATH) let the worktree start without Gemini's trust dialog.
+    (home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(worktree_of(repo, "gemini")): "TRUST_FOLDER"}))
+    fleet, events = start(repo, tmux_socket, monkeypatch, "gemini", home,
+                          {"GEMINI_API_KEY": "paneboard-test", "GOOGLE_GEMINI_BASE_URL": CLOSED,
+                           "GEMINI_DEFAULT_AUTH_TYPE": "gemini-api-key"})
+    stop_agents(fleet, "real-gemini")
+    [notice] = fleet.take_notices()
+    assert str(user_settings) in notice and "not valid JSON" in notice
+    assert landed(events, "SessionStart")
+    assert user_settings.read_text() == '{"ui": {"theme": '
 
 
 def test_opencode_session_start(repo, tmux_socket, tmp_path, monkeypatch, stop_agents):
