@@ -20,7 +20,7 @@ from typing import AsyncIterator, Callable
 from .. import hooks
 from ..git.procs import Runner
 from ..model import Agent, Trigger
-from ..triggers import TriggerBook, evaluate
+from ..triggers import TriggerBook, evaluate, time_due
 from . import agent_events as events
 from .attention import Attention
 from .captures import CaptureScheduler, read_screen
@@ -80,7 +80,8 @@ class Monitor(WorktreeStats):
         self.tick = tick
         self.rediscover_every = rediscover_every
         self.counters = {"captures": 0, "outputs": 0, "stats": 0, "file_batches": 0, "rediscoveries": 0,
-                         "updates": 0, "hooks": 0, "control_starts": 0}
+                         "updates": 0, "hooks": 0, "control_starts": 0, "ticks": 0,
+                         "tick_judged": 0}
         self.book = TriggerBook()
         self.attention = Attention(self.book, fleet.repo.state_dir / "triggers.json")
         self.publisher = Publisher(fleet, clock, self.counters, max_rate=max_rate,
@@ -395,16 +396,21 @@ class Monitor(WorktreeStats):
         while True:
             await asyncio.sleep(self.tick)
             now = self.clock()
+            self.counters["ticks"] += 1
             self.timeline.heartbeat(now)
             woken = self.attention.expire(now)
             if woken:
                 self._queue(raised=woken, cleared=[])
                 self.publisher.run_commands(woken)
+            woken_names = {t.agent for t in woken}
             for name in list(self._order):
                 f = self._facts.get(name)
-                if f is not None:
-                    events.poll_hooks(f)     # in case a file event was missed: a stat per agent
-                self._reassess(name, now)
+                if f is None:
+                    continue
+                # A stat per agent, in case a file event was missed; judged only when that or time changed something.
+                if events.poll_hooks(f) or f.due <= now or name in woken_names:
+                    self.counters["tick_judged"] += 1
+                    self._reassess(name, now)
             await self._resolve_exit_codes()
 
     async def _resolve_exit_codes(self) -> None:
@@ -430,7 +436,9 @@ class Monitor(WorktreeStats):
         self.timeline.status(a, status, settled=f.captured or not a.pane_alive)
         a.last_activity_at = max(a.started_at, f.last_output_at or 0.0, f.last_file_change_at or 0.0)
         a.limit_resets_at, a.limit_resume_at = f.limit_resets_at, f.resume_at
-        raised, cleared = self.attention.judge(name, evaluate(snapshot(f, status, now), now, self.settings), now)
+        snap = snapshot(f, status, now)
+        f.due = time_due(snap, now, self.settings, f.errors.next_expiry(now))
+        raised, cleared = self.attention.judge(name, evaluate(snap, now, self.settings), now)
         a.triggers = self.book.visible(name, now)
         shown = (status.kind, status.why, a.files, a.added, a.removed, a.commits, a.dirty, a.pane_alive,
                  a.exit_code, tuple((t.kind, t.what, t.since) for t in a.triggers), a.limit_resets_at,
