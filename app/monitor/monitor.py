@@ -69,7 +69,7 @@ class Monitor(WorktreeStats):
     def __init__(self, fleet, clock: Callable[[], float] = time.time, *,
                  capture_delay: float = 0.04, capture_interval: float = 1.0, tick: float = 1.0,
                  rediscover_every: float = 10.0, max_rate: float = 20.0, stats_debounce: float = 0.1,
-                 stats_interval: float = 2.0, predict_max_wait: float = 5.0,
+                 stats_interval: float = 4.0, predict_max_wait: float = 5.0,
                  watch_step: int = 50, watch_debounce: int = 200, write_status: bool = True,
                  control_factory: Callable | None = None, watch_only: bool = False):
         self.fleet = fleet
@@ -89,7 +89,9 @@ class Monitor(WorktreeStats):
         self.timeline = TimelineFeed(fleet.timeline, writes=not watch_only)
         self.captures = CaptureScheduler(self._capture, delay=capture_delay, interval=capture_interval)
         self.git = Runner()         # every git child of stats and predictions: counted, killed on close
-        self.stats = StatsScheduler(self._refresh_stats, debounce=stats_debounce, interval=stats_interval)
+        # A worktree written without pause is read at most every `stats_interval` (two git processes each).
+        self.stats = StatsScheduler(self._refresh_stats, debounce=stats_debounce, interval=stats_interval,
+                                    max_wait=stats_interval)
         self.overlaps = OverlapIndex()
         root = fleet.repo.root
         self.predictions = PredictionScheduler(root, lambda: fleet_base(self.settings, root), self.git,
