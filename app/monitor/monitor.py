@@ -2,7 +2,8 @@
 
 Sources: the tmux control client (output, pane deaths, windows), screen captures scheduled
 after output, one watchfiles watcher over every worktree and the hooks directory, and a 1 s
-tick for what only time changes (silence, snoozes, exit codes). Each source updates the
+tick for what only time changes (silence, snoozes, exit codes), which judges only the agents whose
+time thresholds are due. Each source updates the
 facts of one agent and asks `_reassess` for it; nothing passes over the whole fleet per event.
 """
 
