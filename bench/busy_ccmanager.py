@@ -5,7 +5,8 @@ ccmanager (`npm install --prefix DIR ccmanager`; its linux build is the package
 when the user selects a worktree in its menu. Here it runs in a 200x50 pane of the benchmark's
 "terminal" tmux server with a throwaway HOME whose `~/.config/ccmanager/config.json` has one
 command preset: `python bench/busy_agent.py GO_DIR` (an agent whose go-file is GO_DIR/<worktree
-name>, so ccmanager's agents work while paneboard's stay idle). Each session is started as a user
+name>, so ccmanager's agents work while paneboard's stay idle; each appends to `work/<its pid>.log`,
+so no two agents share a file). Each session is started as a user
 would: `/`, the agent's name, Enter (the menu keeps that filter), `0` (the first worktree shown),
 then Ctrl-E back to the menu and Escape to clear the filter. Its cost is its own process, its exited
 children (git) and its live children other than the agents, the way paneboard's is counted.
@@ -87,15 +88,15 @@ def agent_pids(pid: int) -> set[int]:
 class CCManager:
     """One ccmanager process in the lab's terminal, with a session per agent started through its menu."""
 
-    def __init__(self, lab, binary: Path):
+    def __init__(self, lab, binary: Path, n: int):
         self.lab, self.binary = lab, binary
-        self.home = lab.tmp / "ccm-home"
+        self.home = lab.tmp / f"ccm-home-{n}"     # its own per run: a HOME it ran in before asks to restore sessions
         self.go = lab.tmp / "ccm-go"
         self.go.mkdir(exist_ok=True)
         conf = self.home / ".config" / "ccmanager"
         conf.mkdir(parents=True, exist_ok=True)
         preset = {"id": "1", "name": "busy", "command": sys.executable,
-                  "args": [str(AGENT), str(self.go), "work/ccm.log"], "detectionStrategy": "claude"}
+                  "args": [str(AGENT), str(self.go)], "detectionStrategy": "claude"}
         (conf / "config.json").write_text(json.dumps({
             "commandPresets": {"presets": [preset], "defaultPresetId": "1", "selectPresetOnStart": False}}))
         self.pid = 0
@@ -188,7 +189,7 @@ def measure(lab, binary: Path, n: int, working: int, args) -> Result:
     """ccmanager's cost with n sessions of the scripted agent, `working` of them working."""
     r = Result()
     trace = lab.tmp / f"trace-ccm-{n}.jsonl"
-    ccm = CCManager(lab, binary)
+    ccm = CCManager(lab, binary, n)
     lab.work(0)
     try:
         shown = ccm.start(trace)

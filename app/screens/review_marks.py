@@ -150,9 +150,13 @@ class ReviewMarks:
             self._new_work_looking = False
 
     def _look(self, agents: list[Agent], force: frozenset[str], worker) -> None:
-        from app.git.reviewed import has_new_work
+        from app.git.reviewed import has_new_work, reviewed_refs
         keys = self._new_work_keys if self._new_work_keys is not None else {}
         found = set(self._new_work or ())
+        try:    # an agent never reviewed has no new work since: no git for it
+            reviewed = reviewed_refs(self.fleet.repo.root)
+        except (PaneboardError, OSError):
+            reviewed = None
         for a in agents:
             if worker.is_cancelled:
                 return
@@ -161,6 +165,10 @@ class ReviewMarks:
                 continue
             key = (a.files, a.added, a.removed, a.commits, a.dirty, a.worktree)
             if keys.get(a.name) == key and a.name not in force:
+                continue
+            if reviewed is not None and self.fleet.reviewed_ref(a) not in reviewed:
+                keys[a.name] = key
+                found.discard(a.name)
                 continue
             try:
                 new = has_new_work(Path(a.worktree), self.fleet.reviewed_ref(a))
