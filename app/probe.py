@@ -11,12 +11,12 @@ import time
 _PATH = os.environ.get("PANEBOARD_PROBE") or None
 
 
-def mark(what: str) -> None:
-    """Append "<unix time> <what>" to the probe file, if there is one (a failing write is ignored)."""
+def mark(what: str, at: float | None = None) -> None:
+    """Append "<unix time> <what>" (the time `at`, or now) to the probe file, if there is one (a failing write is ignored)."""
     if _PATH is None:
         return
     try:
         with open(_PATH, "a", encoding="utf-8") as fh:
-            fh.write(f"{time.time():.3f} {what}\n")
+            fh.write(f"{time.time() if at is None else at:.3f} {what}\n")
     except OSError:
         pass

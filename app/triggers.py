@@ -7,6 +7,7 @@ reports what was raised and cleared between two evaluations.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections import deque
@@ -317,6 +318,27 @@ def quiet_retry(s: AgentSnapshot, now: float, settings) -> Trigger | None:
                    f"no progress for {duration(now - progress)}: only its spinner/timer redraws "
                    f"(a quiet retry loop? over its {duration(threshold)} threshold)",
                    progress, evidence=s.status_evidence or s.status_why)
+
+
+def time_due(s: AgentSnapshot, now: float, settings, errors_expire: float | None = None) -> float:
+    """When time alone can next change what `evaluate` and the status say of this agent (inf: only an event can).
+
+    Silence and quiet retrying begin at a threshold; a retrying trigger's "no progress for 3m" and a
+    limit's "until" count on every second; a dead pane waits EXIT_CODE_GRACE for its code; a repeated
+    error leaves its window (`errors_expire`). Everything else changes only with an event.
+    """
+    due = math.inf if errors_expire is None else errors_expire
+    if s.limit_resets_at is not None:
+        return now
+    if s.status in (Kind.WORKING, Kind.STARTING) and s.pane_alive and not s.pane_gone:
+        due = min(due, s.last_activity_at + silence_threshold(s, settings))
+        if s.status == Kind.WORKING and s.progress_at is not None and s.last_output_at is not None:
+            progress = max(s.progress_at, s.last_file_change_at or 0.0, s.started_at)
+            threshold = float(getattr(settings, "quiet_retry", 120.0) or 120.0)
+            due = min(due, max(progress + threshold, now))
+    if not s.pane_alive and not s.pane_gone and s.exit_code is None:
+        due = min(due, (s.exited_at or s.status_since or now) + EXIT_CODE_GRACE)
+    return due
 
 
 def _live_triggers(s: AgentSnapshot, now: float, settings) -> list[Trigger]:

@@ -23,9 +23,11 @@ Per N and dashboard:
 - the newest conflict prediction's age: the longest time, sampled over the working window, since
   the last prediction the probe marked (a checkout without the probe says so);
 - quit: `q` while the agents work, until the process is gone.
-With ccmanager installed under `--ccmanager-prefix` (`npm install --prefix DIR ccmanager`), the
-same agents run as its sessions and its CPU is measured in the same run; otherwise that column says
-why it is missing. Everything started here is killed at the end, by socket and by pid.
+With ccmanager's binary installed under `--ccmanager-prefix` (`npm install --prefix DIR
+@kodaikabasawa/ccmanager-linux-x64`; the `ccmanager` package alone is JavaScript that needs Bun), the
+same agents run as its sessions (`bench/busy_ccmanager.py`) and its process tree is measured in the
+same run, up to `--ccmanager-max` agents; otherwise that column says why it is missing.
+Everything started here is killed at the end, by socket and by pid.
 """
 
 from __future__ import annotations
@@ -413,12 +415,12 @@ def run_dashboard(lab: Lab, checkout: Path, label: str, n: int, working: int, ar
 
 
 def prediction_age(probe: Path) -> float:
-    """Seconds since the newest conflict prediction the dashboard marked (nan: none yet)."""
+    """Seconds since the newest conflict prediction round began, as the monitor marks it (nan: none yet)."""
     try:
         lines = probe.read_text().split("\n")
     except OSError:
         return float("nan")
-    stamps = [float(ln.split()[0]) for ln in lines if ln.endswith(" conflicts")]
+    stamps = [float(ln.split()[0]) for ln in lines if ln.endswith(" predicted")]
     return time.time() - stamps[-1] if stamps else float("nan")
 
 
@@ -442,7 +444,11 @@ def main() -> None:
     p.add_argument("--sizes", default=None, help="comma-separated N (default 8,16,48,100)")
     p.add_argument("--before", type=Path, action="append", default=[],
                    help="another checkout whose dashboard is measured on the same agents (repeatable)")
-    p.add_argument("--ccmanager-prefix", type=Path, default=None, help="npm prefix where ccmanager is installed")
+    p.add_argument("--ccmanager-prefix", type=Path, default=None,
+                   help="npm prefix where ccmanager and its binary are installed (`npm install --prefix DIR "
+                        "@kodaikabasawa/ccmanager-linux-x64`)")
+    p.add_argument("--ccmanager-max", type=int, default=48,
+                   help="largest N measured under ccmanager (its sessions open through its menu, ~3 s each)")
     args = p.parse_args()
     sizes = [int(x) for x in (args.sizes or ("8,16" if args.quick else "8,16,48,100")).split(",")]
     args.window = 6.0 if args.quick else 20.0
@@ -453,7 +459,10 @@ def main() -> None:
     print(f"busy benchmark: {os.cpu_count()} cores, dashboards {', '.join(f'{l}={c}' for l, c in sides)}, "
           f"load at start {' '.join(Path('/proc/loadavg').read_text().split()[:3])}", flush=True)
     results: dict[tuple[int, str], Result] = {}
-    ccm = ccmanager_reason(args.ccmanager_prefix)
+    from bench import busy_ccmanager
+    binary, ccm = busy_ccmanager.find_binary(args.ccmanager_prefix)
+    if binary is not None:
+        print(f"ccmanager {busy_ccmanager.version(binary)}: {binary}", flush=True)
     lab = Lab()
     try:
         for n in sizes:
@@ -466,31 +475,33 @@ def main() -> None:
                 results[(n, label)] = run_dashboard(lab, checkout, label.split()[0], n, working, args, base)
                 print(f"  {label}: " + "; ".join(f"{k.strip()}={v}" for k, v in results[(n, label)].values.items()),
                       flush=True)
+            if binary is not None and n <= args.ccmanager_max:
+                results[(n, "ccmanager")] = r = busy_ccmanager.measure(lab, binary, n, working, args)
+                print("  ccmanager: " + "; ".join(f"{k.strip()}={v}" for k, v in r.values.items()) +
+                      "".join(f"\n    {note}" for note in r.notes), flush=True)
     finally:
         lab.close()
-    print_table(sizes, [s[0] for s in sides], results, ccm)
+    print_table(sizes, [s[0] for s in sides], results, ccm, args.ccmanager_max)
 
 
-def ccmanager_reason(prefix: Path | None) -> str:
-    """Why there is no ccmanager column (empty when there would be one)."""
-    if prefix is None:
-        return "not measured: pass --ccmanager-prefix DIR (`npm install --prefix DIR ccmanager`)"
-    if not (prefix / "node_modules" / ".bin" / "ccmanager").exists():
-        return f"not installed under {prefix}"
-    return "installed, but driving its sessions is not automated by this benchmark yet"
-
-
-def print_table(sizes: list[int], labels: list[str], results: dict, ccm: str) -> None:
+def print_table(sizes: list[int], labels: list[str], results: dict, ccm: str, ccm_max: int) -> None:
     print()
     for n in sizes:
         working = min(WORKING, n)
+        theirs = results.get((n, "ccmanager"))
+        why = ccm or f"not measured at N > {ccm_max} (--ccmanager-max): its sessions open one by one through its menu"
         print(f"### N = {n} agents, {working} working\n")
         print("| measure | " + " | ".join(labels) + " | ccmanager |")
-        print("| :- | " + " | ".join("-:" for _ in labels) + " | :- |")
+        print("| :- | " + " | ".join("-:" for _ in labels) + " | -: |")
         names = list(results[(n, labels[-1])].values)
         for i, name in enumerate(names):
             cells = [results[(n, label)].values.get(name, "") for label in labels]
-            print(f"| {name} | " + " | ".join(cells) + f" | {ccm if i == 0 else ''} |")
+            other = theirs.values.get(name, "") if theirs is not None else (why if i == 0 else "")
+            print(f"| {name} | " + " | ".join(cells) + f" | {other} |")
+        if theirs is not None:
+            print("| ccmanager sessions | " + " | ".join("" for _ in labels) + f" | {theirs.values.get('sessions', '')} |")
+            for note in theirs.notes:
+                print(f"\n{note}")
         print()
     print(f"load at end {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
 

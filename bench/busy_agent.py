@@ -1,6 +1,7 @@
 """A scripted agent for bench/busy.py: idle at a prompt, or working while its go-file exists.
 
     python bench/busy_agent.py GO_FILE [OUT_FILE]
+    python bench/busy_agent.py GO_DIR [OUT_FILE]    # go-file GO_DIR/<name of the directory it runs in>
 
 Working means the issue's load: every 0.5 s three output lines, one line appended to OUT_FILE
 (relative to the worktree it runs in; `work/<pid>.log` by default) and a spinner line that says
@@ -28,6 +29,8 @@ def idle_screen() -> str:
 
 def main() -> int:
     go = Path(sys.argv[1])
+    if go.is_dir():     # one command line for every worktree (ccmanager's preset): the go-file is per worktree
+        go = go / Path.cwd().name
     out = Path(sys.argv[2] if len(sys.argv) > 2 else f"work/{os.getpid()}.log")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     working, n, began = None, 0, time.monotonic()

@@ -36,6 +36,15 @@ def reviewed_commit(repo: Path, ref: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
 
 
+def reviewed_refs(repo: Path) -> set[str]:
+    """Every agent's reviewed ref that exists (one git call for the whole fleet)."""
+    proc = subprocess.run(["git", "for-each-ref", "--format=%(refname)", PREFIX], cwd=repo,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise GitError(f"could not list the reviewed refs: {proc.stderr.strip()}")
+    return set(proc.stdout.split())
+
+
 def reviewed_tree(repo: Path, ref: str) -> str | None:
     """The tree the reviewer saw last, None when never reviewed."""
     commit = reviewed_commit(repo, ref)

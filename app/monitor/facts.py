@@ -65,6 +65,7 @@ class Facts:
     conflict_since: float | None = None
     screen_shape: int | None = None    # the screen with digits and spinner/timer lines left out (progress_of)
     progress_at: float | None = None   # when that last changed: new transcript lines, not redraws
+    due: float = 0.0                   # when time alone can next change its status or triggers (the tick judges it then)
     limit_over: str | None = None      # a limit notice still on screen that the agent worked past
 
     @classmethod

@@ -2,7 +2,8 @@
 
 Sources: the tmux control client (output, pane deaths, windows), screen captures scheduled
 after output, one watchfiles watcher over every worktree and the hooks directory, and a 1 s
-tick for what only time changes (silence, snoozes, exit codes). Each source updates the
+tick for what only time changes (silence, snoozes, exit codes), which judges only the agents whose
+time thresholds are due. Each source updates the
 facts of one agent and asks `_reassess` for it; nothing passes over the whole fleet per event.
 """
 
@@ -20,7 +21,7 @@ from typing import AsyncIterator, Callable
 from .. import hooks
 from ..git.procs import Runner
 from ..model import Agent, Trigger
-from ..triggers import TriggerBook, evaluate
+from ..triggers import TriggerBook, evaluate, time_due
 from . import agent_events as events
 from .attention import Attention
 from .captures import CaptureScheduler, read_screen
@@ -70,7 +71,7 @@ class Monitor(WorktreeStats):
     def __init__(self, fleet, clock: Callable[[], float] = time.time, *,
                  capture_delay: float = 0.04, capture_interval: float = 1.0, tick: float = 1.0,
                  rediscover_every: float = 10.0, max_rate: float = 20.0, stats_debounce: float = 0.1,
-                 stats_interval: float = 2.0, predict_max_wait: float = 5.0,
+                 stats_interval: float = 4.0, predict_max_wait: float = 5.0,
                  watch_step: int = 50, watch_debounce: int = 200, write_status: bool = True,
                  control_factory: Callable | None = None, watch_only: bool = False):
         self.fleet = fleet
@@ -81,7 +82,8 @@ class Monitor(WorktreeStats):
         self.tick = tick
         self.rediscover_every = rediscover_every
         self.counters = {"captures": 0, "outputs": 0, "stats": 0, "file_batches": 0, "rediscoveries": 0,
-                         "updates": 0, "hooks": 0, "control_starts": 0}
+                         "updates": 0, "hooks": 0, "control_starts": 0, "ticks": 0,
+                         "tick_judged": 0}
         self.book = TriggerBook()
         self.attention = Attention(self.book, fleet.repo.state_dir / "triggers.json")
         self.publisher = Publisher(fleet, clock, self.counters, max_rate=max_rate,
@@ -89,7 +91,9 @@ class Monitor(WorktreeStats):
         self.timeline = TimelineFeed(fleet.timeline, writes=not watch_only)
         self.captures = CaptureScheduler(self._capture, delay=capture_delay, interval=capture_interval)
         self.git = Runner()         # every git child of stats and predictions: counted, killed on close
-        self.stats = StatsScheduler(self._refresh_stats, debounce=stats_debounce, interval=stats_interval)
+        # A worktree written without pause is read at most every `stats_interval` (two git processes each).
+        self.stats = StatsScheduler(self._refresh_stats, debounce=stats_debounce, interval=stats_interval,
+                                    max_wait=stats_interval)
         self.overlaps = OverlapIndex()
         root = fleet.repo.root
         self.predictions = PredictionScheduler(root, lambda: fleet_base(self.settings, root), self.git,
@@ -405,16 +409,21 @@ class Monitor(WorktreeStats):
         while True:
             await asyncio.sleep(self.tick)
             now = self.clock()
+            self.counters["ticks"] += 1
             self.timeline.heartbeat(now)
             woken = self.attention.expire(now)
             if woken:
                 self._queue(raised=woken, cleared=[])
                 self.publisher.run_commands(woken)
+            woken_names = {t.agent for t in woken}
             for name in list(self._order):
                 f = self._facts.get(name)
-                if f is not None:
-                    events.poll_hooks(f)     # in case a file event was missed: a stat per agent
-                self._reassess(name, now)
+                if f is None:
+                    continue
+                # A stat per agent, in case a file event was missed; judged only when that or time changed something.
+                if events.poll_hooks(f) or f.due <= now or name in woken_names:
+                    self.counters["tick_judged"] += 1
+                    self._reassess(name, now)
             await self._resolve_exit_codes()
 
     async def _resolve_exit_codes(self) -> None:
@@ -440,7 +449,9 @@ class Monitor(WorktreeStats):
         self.timeline.status(a, status, settled=f.captured or not a.pane_alive)
         a.last_activity_at = max(a.started_at, f.last_output_at or 0.0, f.last_file_change_at or 0.0)
         a.limit_resets_at, a.limit_resume_at = f.limit_resets_at, f.resume_at
-        raised, cleared = self.attention.judge(name, evaluate(snapshot(f, status, now), now, self.settings), now)
+        snap = snapshot(f, status, now)
+        f.due = time_due(snap, now, self.settings, f.errors.next_expiry(now))
+        raised, cleared = self.attention.judge(name, evaluate(snap, now, self.settings), now)
         a.triggers = self.book.visible(name, now)
         shown = (status.kind, status.why, a.files, a.added, a.removed, a.commits, a.dirty, a.pane_alive,
                  a.exit_code, tuple((t.kind, t.what, t.since) for t in a.triggers), a.limit_resets_at,

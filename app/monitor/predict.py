@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .. import probe
 from ..errors import PaneboardError
 from ..git.prediction import FleetPredictor, Round, Work
 from ..git.procs import Stopped
@@ -124,6 +125,7 @@ class PredictionScheduler:
         if (new.base, new.vs_base, new.pairs) != (self.latest.base, self.latest.vs_base, self.latest.pairs):
             new.version += 1
         self.latest = new
+        probe.mark("predicted", at=started)     # what the round says was true when it began (a benchmark's age)
         self._on_round(result)
 
     def _tell(self, name: str, what: str) -> None:

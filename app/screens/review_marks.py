@@ -3,6 +3,7 @@ review), what it showed recorded as reviewed, and which agents have new work sin
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
     from app.monitor import Monitor
 
 
+# A burst of updates delays the look for new work by at most this long (a maximum wait, not a restartable timer).
+NEW_WORK_MAX_WAIT = 2.0
+_NEW_WORK_LOCK = threading.Lock()
+
+
 class NewWorkFound(Message, bubble=False):
     """Which agents changed since the reviewer last saw them."""
 
@@ -38,6 +44,9 @@ class ReviewMarks:
     agents: dict[str, Agent]
     _new_work_keys: dict[str, tuple] | None = None
     _new_work: set[str] | None = None
+    # The newest ask for a look: (agents, agents to ask again anyway, due by debounce, first ask not yet served).
+    _new_work_ask: tuple | None = None
+    _new_work_looking = False
 
     def open_review(self, agent: Agent, title: str, then: Callable[[str | None], object] | None = None) -> None:
         """Review an agent, linked to it: comments reach it, and closing records what was shown as reviewed."""
@@ -107,14 +116,47 @@ class ReviewMarks:
             return
         self.find_new_work(list(self.agents.values()), wait=0.0, force=frozenset({name}))
 
-    @work(thread=True, exclusive=True, group="new-work", description="new work since review")  # no repr of every agent
     def find_new_work(self, agents: list[Agent], wait: float = 0.5, force: frozenset[str] = frozenset()) -> None:
-        """Ask git which agents changed since their last review; only those whose stats moved are asked again."""
-        from app.git.reviewed import has_new_work
-        time.sleep(wait)  # debounce: a burst of updates is one look
+        """Look for new work `wait` after the last ask, but never later than NEW_WORK_MAX_WAIT after the first one
+        not yet served: a steady stream of updates delays the look, it never starves it (any thread)."""
+        now = time.monotonic()
+        with _NEW_WORK_LOCK:
+            ask = self._new_work_ask
+            first = now if ask is None else ask[3]
+            self._new_work_ask = (agents, (ask[1] if ask else frozenset()) | force, now + wait, first)
+            if self._new_work_looking:
+                return          # the running look takes this ask when it is due
+            self._new_work_looking = True
+        self._look_for_new_work()
+
+    @work(thread=True, group="new-work", description="new work since review")  # no repr of every agent
+    def _look_for_new_work(self) -> None:
+        """Serve the asks one look at a time, each when it is due; only agents whose stats moved are asked of git."""
         worker = get_current_worker()
+        while not worker.is_cancelled:
+            with _NEW_WORK_LOCK:
+                ask = self._new_work_ask
+                if ask is None:
+                    self._new_work_looking = False
+                    return
+                wait = min(ask[2], ask[3] + NEW_WORK_MAX_WAIT) - time.monotonic()
+                if wait <= 0:
+                    self._new_work_ask = None
+            if wait > 0:
+                time.sleep(min(wait, 0.1))
+                continue
+            self._look(ask[0], ask[1], worker)
+        with _NEW_WORK_LOCK:
+            self._new_work_looking = False
+
+    def _look(self, agents: list[Agent], force: frozenset[str], worker) -> None:
+        from app.git.reviewed import has_new_work, reviewed_refs
         keys = self._new_work_keys if self._new_work_keys is not None else {}
         found = set(self._new_work or ())
+        try:    # an agent never reviewed has no new work since: no git for it
+            reviewed = reviewed_refs(self.fleet.repo.root)
+        except (PaneboardError, OSError):
+            reviewed = None
         for a in agents:
             if worker.is_cancelled:
                 return
@@ -123,6 +165,10 @@ class ReviewMarks:
                 continue
             key = (a.files, a.added, a.removed, a.commits, a.dirty, a.worktree)
             if keys.get(a.name) == key and a.name not in force:
+                continue
+            if reviewed is not None and self.fleet.reviewed_ref(a) not in reviewed:
+                keys[a.name] = key
+                found.discard(a.name)
                 continue
             try:
                 new = has_new_work(Path(a.worktree), self.fleet.reviewed_ref(a))

@@ -125,6 +125,26 @@ async def test_since_review_shows_only_the_newer_change_and_the_table_marks_new_
         await wait_for(pilot, lambda: app.main_screen.table._cells_shown["calc"][4].plain == "2")
 
 
+async def test_new_work_marks_arrive_while_updates_keep_coming(fleet: Fleet):
+    """A steady stream of updates (faster than the look's debounce) delays the "new" mark, never starves it."""
+    import asyncio
+    wt = Path(fleet.spawn(Task(name="calc", agent="sleep 300")).worktree)
+    (wt / "src" / "calc.py").write_text(CALC)
+    fleet.mark_reviewed("calc")
+    app = Dashboard(fleet, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44)) as pilot:
+        screen = app.main_screen
+        await wait_for(pilot, lambda: screen._new_work is not None and "calc" in (screen._new_work_keys or {}))
+        assert screen._new_work == set()
+        (wt / "NOTES.md").write_text("what changed next\n")
+        for _ in range(80):     # an update every 0.1 s for 8 s, each asking for a look 0.5 s later
+            screen.find_new_work(list(screen.agents.values()))
+            await asyncio.sleep(0.1)
+            if screen._new_work:
+                break
+        assert screen._new_work == {"calc"}
+
+
 TWENTY = "".join(f"line {n}\n" for n in range(1, 21))
 
 
