@@ -45,7 +45,9 @@ def prepare_home(cli: str, home: Path, url: str) -> dict[str, str]:
     env = {"HOME": str(home), "DISABLE_AUTOUPDATER": "1", "NO_COLOR": "", "TMPDIR": str(home / "tmp")}
     (home / "tmp").mkdir(parents=True, exist_ok=True)
     if cli == "claude":
-        _write(home / ".claude.json", {"hasCompletedOnboarding": True,
+        # hasSeenAutoDefaultNudge: a user whose own settings name a mode other than auto is asked once, after
+        # a turn, "Make auto mode your default permission mode?" (2.1.332; it reads only ~/.claude/settings.json).
+        _write(home / ".claude.json", {"hasCompletedOnboarding": True, "hasSeenAutoDefaultNudge": True,
                                        "customApiKeyResponses": {"approved": [API_KEY[-20:]], "rejected": []}})
         # Ask before a tool runs (the default "auto" mode would let a classifier decide).
         _write(home / ".claude" / "settings.json", {"permissions": {"defaultMode": "default"}})
