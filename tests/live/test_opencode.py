@@ -43,8 +43,6 @@ def test_streamed_answer(live):
                 and ANSWER.split()[-1] not in live.screen(), timeout=1)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: OpenCode's idle screen at 160x48 shows neither footer the rules "
-                                       "look for, fixed by rules")
 def test_finished_turn(live):
     live.wait_screen(ANSWER.split()[-1])
     live.wait_screen("Build · Mock · ")     # the turn's duration: it has finished
@@ -67,8 +65,6 @@ def test_approval(live):
     live.expect("approval", lambda a: live.worktree_file("made-by-tool").exists(), timeout=10)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: OpenCode's idle screen at 160x48 shows neither footer the rules "
-                                       "look for, fixed by rules")
 def test_finished_after_approval(live):
     live.wait_screen("The file is there.")
     retry_until(lambda: live.screen().count("Build · Mock · ") >= 2, timeout=30, interval=0.2)
