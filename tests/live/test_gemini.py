@@ -84,8 +84,9 @@ def test_finished_after_approval(live):
     live.expect("finished after approval", is_(Kind.IDLE))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: Gemini retries a 429 quietly under its spinner, fixed by delivery "
-                                       "(quiet-retry trigger)")
+@pytest.mark.xfail(strict=True, reason="issue 11: Gemini retries a 429 quietly under its spinner; with delivery's "
+                                       "quiet-retry trigger merged paneboard still reads 'working' (event UserPromptSubmit) "
+                                       "and no trigger")
 def test_rate_limit(live):
     live.model.queue(RateLimit(times=3))
     live.say("try again")
