@@ -385,6 +385,7 @@ def test_limit_words_in_ordinary_output_are_not_a_limit(family, text):
     ("claude", "● 5-hour limit reached ∙ resets 3pm"),
     ("claude", "You've hit your limit · resets 1am (Europe/Paris)"),
     ("codex", "■ You’ve hit your usage limit. Try again later."),
+    ("codex", "■ Quota exceeded. Check your plan and billing details."),
     ("gemini", "✕ [API Error: Quota exceeded for quota metric 'Generate Content API requests per minute']"),
     ("aider", "litellm.RateLimitError: RateLimitError: OpenAIException - You exceeded your current quota"),
 ])

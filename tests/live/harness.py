@@ -42,10 +42,14 @@ def _write(path: Path, data) -> None:
 
 def prepare_home(cli: str, home: Path, url: str) -> dict[str, str]:
     """First-run state in a fresh HOME for this CLI, pointed at the mock model; the agent's environment."""
-    env = {"HOME": str(home), "DISABLE_AUTOUPDATER": "1", "NO_COLOR": "", "TMPDIR": str(home / "tmp")}
+    # XDG_CONFIG_HOME as a fresh HOME has it: the test run's own (tests/conftest.py) must not reach the CLI.
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "DISABLE_AUTOUPDATER": "1", "NO_COLOR": "",
+           "TMPDIR": str(home / "tmp")}
     (home / "tmp").mkdir(parents=True, exist_ok=True)
     if cli == "claude":
-        _write(home / ".claude.json", {"hasCompletedOnboarding": True,
+        # hasSeenAutoDefaultNudge: a user whose own settings name a mode other than auto is asked once, after
+        # a turn, "Make auto mode your default permission mode?" (2.1.332; it reads only ~/.claude/settings.json).
+        _write(home / ".claude.json", {"hasCompletedOnboarding": True, "hasSeenAutoDefaultNudge": True,
                                        "customApiKeyResponses": {"approved": [API_KEY[-20:]], "rejected": []}})
         # Ask before a tool runs (the default "auto" mode would let a classifier decide).
         _write(home / ".claude" / "settings.json", {"permissions": {"defaultMode": "default"}})
@@ -72,7 +76,8 @@ def prepare_home(cli: str, home: Path, url: str) -> dict[str, str]:
                                   "models": {"mock": {"name": "Mock", "tool_call": True}}}},
             "permission": {"bash": "ask", "edit": "ask"}})
         # Offline: no models.dev fetch, no default plugins or LSPs from npm (each waits ~30 s for the network).
-        env.update(OPENCODE_CONFIG=str(config), OPENCODE_DISABLE_AUTOUPDATE="1", OPENCODE_DISABLE_MODELS_FETCH="1",
+        # Its user config, found by XDG_CONFIG_HOME (paneboard names its own plugin config in OPENCODE_CONFIG).
+        env.update(OPENCODE_DISABLE_AUTOUPDATE="1", OPENCODE_DISABLE_MODELS_FETCH="1",
                    OPENCODE_DISABLE_DEFAULT_PLUGINS="1", OPENCODE_DISABLE_LSP_DOWNLOAD="1")
     elif cli == "aider":
         # The diff edit format as the model's own: shell blocks become commands it asks to run, prompt "> ".

@@ -34,8 +34,6 @@ def test_first_run_question(live):
     live.expect("first-run question", is_(Kind.NEEDS_INPUT))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: aider's .gitignore question meets the pasted task prompt (it must "
-                                       "wait: 'prompt waiting'), fixed by delivery")
 def test_prompt_waits_for_question(live):
     live.expect("prompt waits for the question", lambda a: a.status.why.startswith("prompt waiting"), timeout=3)
 
@@ -92,7 +90,6 @@ def test_quota(live):
     live.expect("quota notice", has(TriggerKind.LIMIT))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: aider's edit-mode prompt 'ask>' is not read as idle, fixed by rules")
 def test_edit_mode_prompt(live):
     live.send("/chat-mode ask")
     live.wait_screen("ask>")

@@ -84,9 +84,6 @@ def test_rate_limit(live):
     live.expect("429", has(TriggerKind.LIMIT))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: Claude 2.1.332's quota notice 'Credit balance too low · Add funds' "
-                                       "is not read as a limit (the limit notices say 'credit balance is too low'), "
-                                       "fixed by rules")
 def test_quota(live):
     live.model.clear()      # no 429 left in the script, and no late retry of the 429's turn takes the quota
     live.model.queue(Quota(times=3, when="and once more"))

@@ -41,7 +41,6 @@ def test_working(live):
     live.wait_screen("Hello from")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: Codex streaming its answer hides its Working line, fixed by rules")
 def test_streamed_answer(live):
     # While the answer still streams (the last words not shown yet) paneboard must say working.
     live.expect("streamed answer", lambda a: a.status.kind == Kind.WORKING
@@ -53,9 +52,6 @@ def test_finished_turn(live):
     live.expect("finished turn", is_(Kind.IDLE))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: a reply to Codex is typed but the Enter right after it is taken "
-                                       "as a newline (it landed by chance in 1 of 11 sends here) and `send` neither "
-                                       "confirms nor retries the submit, fixed by delivery")
 def test_reply_sent(live):
     live.model.queue(ToolCall("touch made-by-tool"), Text("The file is there.", seconds=1))
     sent = live.send("please create the file")

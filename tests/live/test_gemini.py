@@ -56,9 +56,6 @@ def test_finished_turn(live):
     live.expect("finished turn", is_(Kind.IDLE))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: a reply to Gemini is typed but the Enter right after it is taken "
-                                       "as a newline (in 0 of 11 sends here, 2 of 4 runs before) and `send` neither "
-                                       "confirms nor retries the submit, fixed by delivery")
 def test_reply_sent(live):
     live.model.queue(ToolCall("touch made-by-tool"), Text("The file is there.", seconds=1))
     sent = live.send("please create the file")
@@ -87,8 +84,9 @@ def test_finished_after_approval(live):
     live.expect("finished after approval", is_(Kind.IDLE))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: Gemini retries a 429 quietly under its spinner, fixed by delivery "
-                                       "(quiet-retry trigger)")
+@pytest.mark.xfail(strict=True, reason="issue 11: Gemini retries a 429 quietly under its spinner; with delivery's "
+                                       "quiet-retry trigger merged paneboard still reads 'working' (event UserPromptSubmit) "
+                                       "and no trigger")
 def test_rate_limit(live):
     live.model.queue(RateLimit(times=3))
     live.say("try again")
