@@ -4,6 +4,7 @@ a websocket session like the page's, and headless Chromium driven through the De
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import queue
@@ -77,9 +78,16 @@ class Served:
         return self.proc.wait(timeout=timeout)
 
     def close(self) -> None:
+        """Kill the server, and then each dashboard it started, by its own pid (each has a process group of its own)."""
         if self.proc.poll() is None:
+            table = processes()
+            started = [p for p in descendants(self.proc.pid, table)
+                       if p in table and "app.cli dashboard" in table[p].cmdline]
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+            for pid in started:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def http_status(url: str) -> int:
