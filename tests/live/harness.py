@@ -267,3 +267,17 @@ def live_session(cli: str, root: Path):
                 os.environ.pop("PANEBOARD_TMUX_SOCKET", None)
             else:
                 os.environ["PANEBOARD_TMUX_SOCKET"] = old_socket
+
+
+ANSWER = "Hello from the mock model, this answer streams slowly over a few seconds"
+"""What the mock model streams for "say hello" in every CLI's walk."""
+
+
+def is_(kind):
+    """An expectation: the agent's status is of this kind."""
+    return lambda a: a.status.kind == kind
+
+
+def has(trigger):
+    """An expectation: the agent carries a trigger of this kind."""
+    return lambda a: any(t.kind == trigger for t in a.triggers)

@@ -5,26 +5,11 @@ from __future__ import annotations
 import pytest
 
 from app.model import Kind, TriggerKind
-from tests.live.harness import live_session
+from tests.live.harness import ANSWER, has, is_
 from tests.live.mockmodel import Quota, RateLimit, Text, ToolCall
 
 pytestmark = pytest.mark.live
 CLI = "claude"
-ANSWER = "Hello from the mock model, this answer streams slowly over a few seconds"
-
-
-def is_(kind):
-    return lambda a: a.status.kind == kind
-
-
-def has(trigger):
-    return lambda a: any(t.kind == trigger for t in a.triggers)
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    with live_session(CLI, tmp_path_factory.mktemp(CLI)) as session:
-        yield session
 
 
 def test_trust_question(live):
