@@ -40,3 +40,8 @@ def pytest_configure(config):
     import os
     import tempfile
     os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="paneboard-test-config-")
+    # The agents under test run in tmux panes, as a user's do from a terminal. A CI runner's CI=true
+    # (or GITHUB_ACTIONS) reaches them through the tmux server's environment, and Gemini CLI 0.61 then
+    # takes itself for headless: it exits 55 in an untrusted folder instead of asking its trust question.
+    for name in ("CI", "GITHUB_ACTIONS", "CONTINUOUS_INTEGRATION"):
+        os.environ.pop(name, None)
