@@ -151,9 +151,13 @@ class StartVerbs(FleetCore):
         problem = task_problem(task)
         if problem is not None:
             raise PaneboardError(problem)
-        if task.name in self.state.read()["agents"]:
+        data = self.state.read()
+        if task.name in data["agents"]:
             raise PaneboardError(f"an agent named {task.name!r} already exists (see `paneboard ls`; "
                                  f"pick another name or `paneboard kill` it)")
+        if task.name in (data.get(spawning.SECTION) or {}):
+            raise PaneboardError(f"a spawn of {task.name!r} is under way in another paneboard; wait for it "
+                                 f"(then see `paneboard ls`)")
         preset = presets.resolve(task.agent)
         missing = preset.missing_binary()
         if missing:
