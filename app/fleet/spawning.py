@@ -115,7 +115,6 @@ def settle(fleet: "FleetCore") -> list[str]:
             if not _dead(fleet.repo.state_dir, name):
                 continue
             if intent.get("host"):
-                from .remote_start import settle_on_host
                 line = settle_on_host(fleet, data, name, intent)
             else:
                 line = _settle_here(fleet, data, name, intent)
