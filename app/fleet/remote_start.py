@@ -63,16 +63,7 @@ class RemoteStartVerbs(FleetCore):
                 started = time.time()
                 pane = self._open_remote_window(tmux, task, preset, slug, branch, path, host.repo, port, started)
                 spawning.crash_point("window-opened")
-                data["agents"][task.name] = {
-                    "task": task.group or task.name, "agent": task.agent, "branch": branch, "worktree": path,
-                    "base": base, "session": self.session, "socket": host.tmux_socket, "pane": pane, "port": port,
-                    "host": host.name, "host_repo": host.repo, "base_ref": ref,
-                    # How to reach the host without the task file (the prompt's delivery process).
-                    "host_ssh": list(host.ssh), "host_port": host.port,
-                    "prompt": task.prompt, "scope": list(task.scope), "after": list(task.after),
-                    "env": task.env, "silence": task.silence, "check": task.check,
-                    "rules": preset.rules, "started_at": started, "hooks": False,
-                }
+                data["agents"][task.name] = spawning.agent_record(intent.fields, pane, started, port)
                 data["queued"].pop(task.name, None)
                 data.get(spawning.SECTION, {}).pop(task.name, None)
         except BaseException as exc:
@@ -99,8 +90,9 @@ class RemoteStartVerbs(FleetCore):
         try:
             intent.record({"task": task.group or task.name, "agent": task.agent, "branch": branch, "worktree": path,
                            "base": base, "session": self.session, "socket": host.tmux_socket, "host": host.name,
-                           "host_repo": host.repo, "base_ref": rgit.BASE_REFS + slug, "host_ssh": list(host.ssh),
-                           "host_port": host.port, "prompt": task.prompt, "scope": list(task.scope),
+                           "host_repo": host.repo, "base_ref": rgit.BASE_REFS + slug,
+                           # How to reach the host without the task file (the prompt's delivery process).
+                           "host_ssh": list(host.ssh), "host_port": host.port, "prompt": task.prompt, "scope": list(task.scope),
                            "after": list(task.after), "env": task.env, "silence": task.silence, "check": task.check,
                            "rules": preset.rules, "hooks": False, "commit": commit,
                            "paste": prompt_delivery(preset, task.prompt) == "paste"})

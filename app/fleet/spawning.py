@@ -52,6 +52,7 @@ class Intent:
 
     def __init__(self, fleet: "FleetCore", name: str):
         self.fleet, self.name = fleet, name
+        self.fields: dict = {}
         path = lock_path(fleet.repo.state_dir, name)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -72,6 +73,7 @@ class Intent:
                 raise PaneboardError(f"an interrupted spawn of {self.name!r} is not settled yet "
                                      f"({spawning[self.name].get('worktree')}); run `paneboard ls`, then try again")
             spawning[self.name] = {**fields, "pid": os.getpid(), "at": time.time()}
+        self.fields = fields
 
     def forget(self) -> None:
         """Drop the intent and let go of the lock (the spawn rolled back); if this fails the next command settles it."""
