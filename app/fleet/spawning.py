@@ -13,7 +13,6 @@ kept as a stopped agent the user sees. One line says which.
 from __future__ import annotations
 
 import fcntl
-import filecmp
 import os
 import signal
 import time
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from .. import events
 from ..errors import PaneboardError
-from ..git import keep, worktrees
+from ..git import worktrees
 from ..names import slugify
 
 if TYPE_CHECKING:
@@ -199,6 +198,9 @@ def _holds_nothing(fleet: "FleetCore", intent: dict) -> bool:
 
 def _put_there(fleet: "FleetCore", path: Path, rel: str) -> bool:
     """An ignored path paneboard itself put there: a disposable file, or a `copy:` copy identical to the main checkout's."""
+    import filecmp
+
+    from ..git import keep      # loaded only to settle a spawn: it brings the merge module
     if keep.is_disposable(rel, fleet.settings.disposable):
         return True
     if rel.endswith("/"):
@@ -251,6 +253,7 @@ def _remote_of(fleet: "FleetCore", intent: dict):
 
 def _only_disposable(status: str, commit: str, disposable: tuple[str, ...]) -> bool:
     """True when a `status --porcelain=v2 --branch -z` says HEAD is the commit and nothing but disposable files is there."""
+    from ..git import keep
     head = ""
     for entry in filter(None, status.split("\0")):
         if entry.startswith("# branch.oid "):
