@@ -45,6 +45,8 @@ _AGENT_FIELDS: dict[str, Any] = {
     "merging": (dict, type(None)), "allow": _strings, "deny": _strings,
 }
 _DISCARDED_FIELDS: dict[str, Any] = {**_AGENT_FIELDS, "archive": str, "patch": str, "discarded_at": _NUM}
+# A spawn under way (app/fleet/spawning.py): the record it will write, and its own fields.
+_SPAWNING_FIELDS: dict[str, Any] = {**_AGENT_FIELDS, "pid": int, "at": _NUM, "commit": str, "paste": bool}
 _QUEUED_FIELDS: dict[str, Any] = {
     "name": str, "agent": _OPT_STR, "prompt": str, "scope": _strings, "after": _strings, "env": _string_map,
     "silence": _OPT_NUM, "check": _OPT_STR, "count": int, "hooks": (bool, type(None)), "line": int,
@@ -81,7 +83,8 @@ def problem(data: Any) -> str | None:
         return f"version {data.get('version')!r}, not {VERSION}"
     return (_section_problem(data, "agents", _AGENT_FIELDS)
             or _section_problem(data, "queued", _QUEUED_FIELDS)
-            or _section_problem(data, "discarded", _DISCARDED_FIELDS, required=("branch", "worktree")))
+            or _section_problem(data, "discarded", _DISCARDED_FIELDS, required=("branch", "worktree"))
+            or _section_problem(data, "spawning", _SPAWNING_FIELDS, required=("branch", "worktree")))
 
 
 def _parse(raw: bytes) -> tuple[dict[str, Any] | None, str]:

@@ -19,7 +19,7 @@ from .rebuild import rebuild_state
 from ..timeline import Timeline
 from ..tmux import PaneInfo, Tmux
 from ..git.worktrees import RepoInfo
-from . import hosts, prompts, sessions
+from . import hosts, prompts, sessions, spawning
 from .sockets import recorded_socket, stopped_on_purpose
 
 _POOL = 8
@@ -87,6 +87,7 @@ class FleetCore:
             fleet.notices.append(fleet.recovered.summary())
         fleet.state.read()  # an unreadable state file is moved aside and rebuilt now, with a warning
         fleet.notices += fleet.finish_interrupted_merges()
+        spawning.settle(fleet)  # a spawn killed half-way is finished or undone, with one line (spawning.py)
         prompts.resume(fleet)   # a task prompt whose delivery process was killed is delivered again
         return fleet
 
@@ -115,7 +116,11 @@ class FleetCore:
 
     def agents(self, stats: bool = True) -> list[Agent]:
         """Every agent, rebuilt from the state file, tmux pane options and git worktrees."""
-        records = self.state.read()["agents"]
+        data = self.state.read()
+        if data.get(spawning.SECTION):
+            spawning.settle(self)   # a spawn that died half-way (its intent is cheap to see, rare to act on)
+            data = self.state.read()
+        records = data["agents"]
         found = self._panes_by_socket({n: r for n, r in records.items() if not r.get("host")})
         remote_found = hosts.panes_by_host(self, records)
         agents = []

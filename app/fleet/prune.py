@@ -23,8 +23,11 @@ class PruneVerbs(FleetCore):
     def running_worktrees(self, force: bool = False) -> dict[Path, str]:
         """Worktree (resolved) -> why its agent may still be running: a live pane, or (unless forced) one
         paneboard cannot see."""
-        records = self.state.read()["agents"]
-        running = {}
+        data = self.state.read()
+        records = data["agents"]
+        # A spawn under way: its new worktree looks merged and clean, but its agent is about to start there.
+        running = {Path(rec["worktree"]).resolve(): f"a spawn of {name} is under way (its agent is starting)"
+                   for name, rec in (data.get("spawning") or {}).items()}
         for a in self.agents(stats=False):
             if not a.worktree:
                 continue

@@ -15,9 +15,10 @@ from ..git import worktrees
 from ..hosts import git as rgit
 from ..model import Agent
 from ..names import slugify
-from . import prompts
+from . import prompts, spawning
 from . import hosts
 from .core import FleetCore
+from .start import prompt_delivery
 
 
 class RemoteStartVerbs(FleetCore):
@@ -40,14 +41,18 @@ class RemoteStartVerbs(FleetCore):
         path = host.worktree_path(slug)
         self._check_branch_free(task, branch)
         r = hosts.remote(self, host.name)
+        intent = self._intend_on_host(task, preset, branch, path, base, commit, host, slug)
         try:
             rgit.ensure_clone(r, host.repo)
             ref = rgit.push_base(self.repo.root, r, host.repo, commit, slug)
             rgit.add_worktree(r, host.repo, branch, path, ref)
         except HostUnreachable as exc:
+            intent.forget()
             raise SpawnError("host", str(exc)) from None
         except PaneboardError as exc:
+            intent.forget()
             raise SpawnError("worktree", str(exc)) from None
+        spawning.crash_point("worktree-added")
         tmux = self.tmux_on(host.tmux_socket, host.name)
         pane = None
         try:
@@ -57,17 +62,10 @@ class RemoteStartVerbs(FleetCore):
                 port = self._free_port(data["agents"])
                 started = time.time()
                 pane = self._open_remote_window(tmux, task, preset, slug, branch, path, host.repo, port, started)
-                data["agents"][task.name] = {
-                    "task": task.group or task.name, "agent": task.agent, "branch": branch, "worktree": path,
-                    "base": base, "session": self.session, "socket": host.tmux_socket, "pane": pane, "port": port,
-                    "host": host.name, "host_repo": host.repo, "base_ref": ref,
-                    # How to reach the host without the task file (the prompt's delivery process).
-                    "host_ssh": list(host.ssh), "host_port": host.port,
-                    "prompt": task.prompt, "scope": list(task.scope), "after": list(task.after),
-                    "env": task.env, "silence": task.silence, "check": task.check,
-                    "rules": preset.rules, "started_at": started, "hooks": False,
-                }
+                spawning.crash_point("window-opened")
+                data["agents"][task.name] = spawning.agent_record(intent.fields, pane, started, port)
                 data["queued"].pop(task.name, None)
+                data.get(spawning.SECTION, {}).pop(task.name, None)
         except BaseException as exc:
             try:
                 if pane is not None:
@@ -75,12 +73,34 @@ class RemoteStartVerbs(FleetCore):
                 rgit.remove_new_worktree(r, host.repo, branch, path)
             except PaneboardError:
                 pass        # the host went away meanwhile: the worktree is new and holds no one's work
+            intent.forget()
             if isinstance(exc, PaneboardError) and not isinstance(exc, SpawnError):
                 raise SpawnError("tmux window", str(exc)) from None
             raise
+        intent.release()
+        spawning.crash_point("recorded")
         self._paste_later(task, preset, pane, tmux)
         self._record(task.name, "started", f"{task.agent} on {branch} from {base}, on host {host.name}")
         return self.get(task.name, stats=False)
+
+    def _intend_on_host(self, task: Task, preset, branch: str, path: str, base: str, commit: str, host,
+                        slug: str) -> "spawning.Intent":
+        """The spawn's intent recorded before anything exists on the host (spawning.py settles it if this dies)."""
+        intent = spawning.Intent(self, task.name)
+        try:
+            intent.record({"task": task.group or task.name, "agent": task.agent, "branch": branch, "worktree": path,
+                           "base": base, "session": self.session, "socket": host.tmux_socket, "host": host.name,
+                           "host_repo": host.repo, "base_ref": rgit.BASE_REFS + slug,
+                           # How to reach the host without the task file (the prompt's delivery process).
+                           "host_ssh": list(host.ssh), "host_port": host.port, "prompt": task.prompt, "scope": list(task.scope),
+                           "after": list(task.after), "env": task.env, "silence": task.silence, "check": task.check,
+                           "rules": preset.rules, "hooks": False, "commit": commit,
+                           "paste": prompt_delivery(preset, task.prompt) == "paste"})
+        except BaseException:
+            intent.release()
+            raise
+        spawning.crash_point("intent-recorded")
+        return intent
 
     def fetch_remote(self, name: str) -> str:
         """Bring an agent's work from its host (uncommitted work too, its index untouched) into this repository

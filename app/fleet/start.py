@@ -18,7 +18,7 @@ from ..errors import PaneboardError, SpawnError, TmuxError
 from ..model import Agent
 from ..names import name_problem, slugify
 from ..tmux import Tmux
-from . import prepare, prompts
+from . import prepare, prompts, spawning
 from .core import FleetCore
 
 
@@ -66,6 +66,7 @@ class StartVerbs(FleetCore):
 
     def spawn(self, task: Task, base: str | None = None) -> Agent:
         """Create branch + worktree + tmux window for one task and start its agent; roll back on failure."""
+        spawning.settle(self)       # an earlier spawn of this name that died is settled before this one
         if task.host:
             return self._spawn_on_host(task, base)     # remote_start.py
         preset = self._check_spawnable(task)
@@ -75,40 +76,71 @@ class StartVerbs(FleetCore):
         branch = f"{worktrees.BRANCH_PREFIX}{slug}"
         path = worktrees.worktree_root(self.repo, self.settings.worktree_root) / slug
         self._check_branch_free(task, branch)
+        intent = self._intend(task, preset, slug, branch, path, base)
         try:
-            worktrees.add_worktree(self.repo, branch, path, base)
+            return self._spawn_recorded(task, preset, slug, branch, path, base, files, intent)
+        finally:
+            intent.release()
+
+    def _intend(self, task: Task, preset: presets.Preset, slug: str, branch: str, path: Path, base: str):
+        """The spawn's intent recorded (spawning.py) before anything exists, so a kill from here on is settled."""
+        intent = spawning.Intent(self, task.name)
+        try:
+            commit = worktrees.run_git(self.repo.root, "rev-parse", "--verify", f"{base}^{{commit}}").strip()
+            intent.record({**self._record_fields(task, preset, branch, path, base), "commit": commit,
+                           "paste": prompt_delivery(preset, task.prompt) == "paste"})
+        except BaseException:
+            intent.release()
+            raise
+        spawning.crash_point("intent-recorded")
+        return intent
+
+    def _record_fields(self, task: Task, preset: presets.Preset, branch: str, path: Path, base: str) -> dict:
+        """The agent's state record but for its pane, port and start time."""
+        return {"task": task.group or task.name, "agent": task.agent, "branch": branch, "worktree": str(path),
+                "base": base, "session": self.session, "socket": self.tmux.socket_name,
+                "prompt": task.prompt, "scope": list(task.scope), "after": list(task.after),
+                "env": task.env, "silence": task.silence, "check": task.check,
+                "rules": preset.rules, "hooks": task.hooks, "allow": list(task.allow), "deny": list(task.deny)}
+
+    def _spawn_recorded(self, task: Task, preset: presets.Preset, slug: str, branch: str, path: Path, base: str,
+                        files: list[str], intent) -> Agent:
+        """Worktree, window and record of a spawn whose intent is recorded; everything undone on failure."""
+        try:
+            worktrees.add_worktree(self.repo, branch, path, base, hold=(intent.fd,))
         except PaneboardError as exc:
+            intent.forget()
             raise SpawnError("worktree", str(exc)) from None
+        spawning.crash_point("worktree-added")
         pane, pasted = None, False
         try:
             self._make_ready(task, path, files)
+            spawning.crash_point("ready")
             with self.state.edit() as data:
                 if task.name in data["agents"]:
                     raise SpawnError("state", f"an agent named {task.name!r} appeared meanwhile")
                 port = self._free_port(data["agents"])
                 started = time.time()
                 pane = self._open_window(task, preset, slug, branch, path, port, started)
-                data["agents"][task.name] = {
-                    "task": task.group or task.name, "agent": task.agent, "branch": branch, "worktree": str(path),
-                    "base": base, "session": self.session, "socket": self.tmux.socket_name, "pane": pane, "port": port,
-                    "prompt": task.prompt, "scope": list(task.scope), "after": list(task.after),
-                    "env": task.env, "silence": task.silence, "check": task.check,
-                    "rules": preset.rules, "started_at": started, "hooks": task.hooks,
-                    "allow": list(task.allow), "deny": list(task.deny),
-                }
+                spawning.crash_point("window-opened")
+                data["agents"][task.name] = {**self._record_fields(task, preset, branch, path, base),
+                                             "pane": pane, "port": port, "started_at": started}
                 if pasted := prompt_delivery(preset, task.prompt) == "paste":
                     prompts.mark(data["agents"][task.name], pane, started)
                 data["queued"].pop(task.name, None)
+                data.get(spawning.SECTION, {}).pop(task.name, None)
         except BaseException as exc:
             if pane is not None:
                 self.tmux.kill_window(pane)
                 events.channel_files(self.repo.common_dir, task.name).remove()
             worktrees.remove_new_worktree(self.repo, branch, path)
+            intent.forget()
             if isinstance(exc, SpawnError):
                 raise
             if isinstance(exc, PaneboardError):
                 raise SpawnError("state", str(exc)) from None
             raise
+        spawning.crash_point("recorded")
         if pasted:
             prompts.start(self.repo.common_dir, task.name)   # never waits here: a process of its own does
         self._record(task.name, "started", f"{task.agent} on {branch} from {base}")
@@ -119,9 +151,13 @@ class StartVerbs(FleetCore):
         problem = task_problem(task)
         if problem is not None:
             raise PaneboardError(problem)
-        if task.name in self.state.read()["agents"]:
+        data = self.state.read()
+        if task.name in data["agents"]:
             raise PaneboardError(f"an agent named {task.name!r} already exists (see `paneboard ls`; "
                                  f"pick another name or `paneboard kill` it)")
+        if task.name in (data.get(spawning.SECTION) or {}):
+            raise PaneboardError(f"a spawn of {task.name!r} is under way in another paneboard; wait for it "
+                                 f"(then see `paneboard ls`)")
         preset = presets.resolve(task.agent)
         missing = preset.missing_binary()
         if missing:

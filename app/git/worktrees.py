@@ -37,13 +37,13 @@ class RepoInfo:
 
 
 def run_git(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None,
-            input: str | None = None) -> str:
+            input: str | None = None, pass_fds: tuple[int, ...] = ()) -> str:
     """Run git with an argv list in cwd; return stdout (raise GitError with git's message on failure)."""
     full_env = None
     if env:
         full_env = {**os.environ, **env}
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                          env=full_env, input=input)
+                          env=full_env, input=input, pass_fds=pass_fds)
     if check and proc.returncode != 0:
         msg = (proc.stderr or proc.stdout).strip().splitlines()
         raise GitError(f"git {args[0]}: {msg[-1] if msg else f'exit {proc.returncode}'}")
@@ -131,8 +131,9 @@ def worktree_root(info: RepoInfo, configured: str | None) -> Path:
     return info.root.parent / f"{info.root.name}.paneboard"
 
 
-def add_worktree(info: RepoInfo, branch: str, path: Path, base: str) -> None:
-    """Create branch from base and check it out at path; refuses if either already exists."""
+def add_worktree(info: RepoInfo, branch: str, path: Path, base: str, hold: tuple[int, ...] = ()) -> None:
+    """Create branch from base and check it out at path; refuses if either already exists (git keeps the
+    hold fds open while it runs, so a lock on them outlives a caller killed meanwhile)."""
     if branch_exists(info, branch):
         raise GitError(f"branch {branch!r} already exists (pick another name, or `git branch -d {branch}`)")
     if path.exists():
@@ -144,7 +145,7 @@ def add_worktree(info: RepoInfo, branch: str, path: Path, base: str) -> None:
     with _THREAD_LOCK, open(info.state_dir / "worktree.lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            run_git(info.root, "worktree", "add", "--quiet", "-b", branch, str(path), base)
+            run_git(info.root, "worktree", "add", "--quiet", "-b", branch, str(path), base, pass_fds=hold)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 

@@ -91,17 +91,63 @@ def git_ignored(worktree: Path, paths: Iterable[str]) -> set[str]:
     return {p for p in proc.stdout.decode("utf-8", "replace").split("\0") if p}
 
 
+def _common_dir(admin: Path | None) -> Path | None:
+    """The repository's git dir shared by its worktrees, from a worktree's admin dir (its `commondir` file)."""
+    if admin is None:
+        return None
+    try:
+        text = (admin / "commondir").read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return admin            # a main checkout's own .git
+    p = Path(text)
+    return p if p.is_absolute() else (admin / p).resolve()
+
+
+def exclude_files(common: Path) -> tuple[Path, ...]:
+    """The files besides `.gitignore` that say what git ignores: `info/exclude` and `core.excludesFile`."""
+    proc = subprocess.run(["git", "--git-dir", str(common), "config", "--path", "--get", "core.excludesFile"],
+                          capture_output=True, text=True, check=False)
+    configured = proc.stdout.strip()
+    if proc.returncode == 0 and configured:
+        excludes = Path(configured)
+    else:   # git's default when it is not set
+        excludes = Path(os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")) / "git" / "ignore"
+    return common / "info" / "exclude", excludes
+
+
+def _stamp(paths: tuple[Path, ...]) -> tuple:
+    """What changes when one of these files is edited, replaced, created or removed (one stat each)."""
+    out = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
 @dataclass
 class _Root:
     worktree: Path
     admin: Path | None
     ignored_dirs: set[str] = field(default_factory=set)   # learnt from check-ignore: "out/" etc.
     known: dict[str, bool] = field(default_factory=dict)  # path -> git ignores it (git's answers, kept)
+    excludes: tuple[Path, ...] = ()                       # info/exclude, core.excludesFile
+    excludes_stamp: tuple = ()                            # as they were when the answers were given
 
     def forget_ignores(self) -> None:
         """A .gitignore changed: git's earlier answers may no longer hold."""
         self.known.clear()
         self.ignored_dirs.clear()
+
+    def excludes_changed(self) -> bool:
+        """True (once) when info/exclude or core.excludesFile changed since git's answers were kept."""
+        stamp = _stamp(self.excludes)
+        if stamp == self.excludes_stamp:
+            return False
+        self.excludes_stamp = stamp
+        return True
 
 
 class Watcher:
@@ -115,6 +161,7 @@ class Watcher:
         self.check_ignore = check_ignore
         self._wanted: set[Path] = {Path(p) for p in worktrees}
         self._roots: dict[str, _Root] = {}
+        self._excludes: dict[Path, tuple[Path, ...]] = {}     # common dir -> its exclude files (asked once)
         self._stop: asyncio.Event | None = None
         self._changed: asyncio.Event | None = None
         self._closed = False
@@ -146,7 +193,17 @@ class Watcher:
             if not wt.is_dir():
                 continue
             old = self._roots.get(str(wt))
-            roots[str(wt)] = _Root(wt, admin_dir(wt), old.ignored_dirs if old else set(), old.known if old else {})
+            if old is not None:
+                roots[str(wt)] = _Root(wt, admin_dir(wt), old.ignored_dirs, old.known, old.excludes,
+                                       old.excludes_stamp)
+                continue
+            root = roots[str(wt)] = _Root(wt, admin_dir(wt))
+            common = _common_dir(root.admin)
+            if common is not None:
+                if common not in self._excludes:
+                    self._excludes[common] = exclude_files(common)
+                root.excludes = self._excludes[common]
+                root.excludes_stamp = _stamp(root.excludes)
         return roots
 
     async def events(self) -> AsyncIterator[FileActivity]:
@@ -258,7 +315,8 @@ class Watcher:
     def _drop_ignored(self, root: _Root, rels: set[str]) -> set[str]:
         """The paths git does not ignore; git is asked only about paths it was not asked about before,
         so an agent writing the same files again costs no git process."""
-        if any(r == ".gitignore" or r.endswith(os.sep + ".gitignore") for r in rels):
+        # Answers hold until a .gitignore, info/exclude or core.excludesFile changes (a stat per batch for the last two).
+        if root.excludes_changed() or any(r == ".gitignore" or r.endswith(os.sep + ".gitignore") for r in rels):
             root.forget_ignores()
         unknown = [r for r in rels if r not in root.known]
         if unknown:

@@ -8,7 +8,6 @@ failure with PANEBOARD_FAULT_SEED=<seed>.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import random
@@ -23,6 +22,7 @@ import pytest
 
 from app.config import Settings, Task
 from app.fleet import Fleet
+from app.fleet.spawning import CRASH_ENV as SPAWN_CRASH_ENV
 from app.git.merge import CRASH_ENV, CRASH_STEPS
 from app.git.worktrees import find_repo
 from tests.faults.helpers import (
@@ -736,26 +736,16 @@ def test_discard_then_restore_brings_the_worktree_back_byte_for_byte(project, tm
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="bug: a spawn killed after `git worktree add` but before its record is written "
-                   "leaves branch and worktree behind, listed nowhere (ls, dashboard), and the next spawn of that name "
-                   "fails saying 'branch already exists ... (rolled back; nothing was left behind)'")
 def test_spawn_killed_before_its_record_leaves_nothing_half_created(project, tmux_socket):
-    lock_path = project / ".git" / "paneboard" / "state.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as lock:
-        # Another paneboard command holds the state for a moment: the spawn waits there, so the kill
-        # below lands at one moment, every time (after its worktree, before its record and window).
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        proc = subprocess.Popen(cli_argv("spawn", "half", "--agent", "sleep 300"), cwd=project,
-                                env=cli_env(tmux_socket), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
-        deadline = time.monotonic() + 10
-        while "paneboard/half" not in branches(project) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        proc.kill()
-        proc.communicate()
-        retry_until(lambda: not group_members(proc.pid), timeout=15)
-        fcntl.flock(lock, fcntl.LOCK_UN)
+    # The spawn is SIGKILLed right after `git worktree add`, before its record and window (the spawn's
+    # own crash hook: its intent record now takes the state lock first, so a held lock stops it earlier).
+    proc = subprocess.Popen(cli_argv("spawn", "half", "--agent", "sleep 300"), cwd=project,
+                            env={**cli_env(tmux_socket), SPAWN_CRASH_ENV: "worktree-added"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert "paneboard/half" in branches(project), "the kill landed before the worktree"
+    retry_until(lambda: not group_members(proc.pid), timeout=15)
 
     rows = ls_json(project, tmux_socket)
     leftovers = {"branch": "paneboard/half" in branches(project), "worktree": "half" in worktree_dirs(project),
