@@ -62,8 +62,11 @@ def test_an_agent_that_exits_before_it_was_ready_keeps_its_prompt_for_restart(fl
     os.kill(pane_pid, signal.SIGTERM)
     retry_until(lambda: pending(fleet, "helper").get("exited"))
     assert fleet.state.read()["agents"]["helper"]["prompt"] == PROMPT
-    events = [e for e in fleet.timeline.events("helper") if e.kind == "prompt"]
-    assert events[-1].text.startswith("task prompt not delivered: the agent exited before it was ready")
+    # The delivery process marks the record, then writes the timeline line: wait for the line too.
+    def told() -> bool:
+        said = [e.text for e in fleet.timeline.events("helper") if e.kind == "prompt"]
+        return bool(said) and said[-1].startswith("task prompt not delivered: the agent exited before it was ready")
+    retry_until(told)
     ls = json.loads(paneboard("ls", "--json", cwd=repo, socket_name=tmux_socket).stdout)
     assert "its task prompt was never delivered" in ls[0]["status_why"]
     assert not prompts.delivering(fleet.repo.state_dir, "helper")     # nothing restarted a delivery for it
