@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from app import hooks
 from app.config import Task
 from app.model import Kind
 from app.monitor import assess_once
@@ -75,7 +74,7 @@ def fire(settings: dict, event: str, worktree: str, **payload) -> None:
 
 
 async def test_a_remote_agent_gets_its_channel_on_the_host_and_its_event_decides_its_status(
-        box, host_repo, fake_claude, running):
+        box, host_repo, fake_claude, running):  # noqa: F811
     a = spawn(box, fake_claude)
     rec = box.state.read()["agents"]["api"]
     assert rec["hooks"] is True and rec["host_python"].startswith("/")
@@ -122,7 +121,7 @@ async def test_restart_of_a_remote_agent_resumes_the_session_its_host_events_rec
 
 
 async def test_events_written_while_the_host_was_away_arrive_once_when_it_is_back(
-        box, sshd, host_repo, fake_claude, running):
+        box, sshd, host_repo, fake_claude, running):  # noqa: F811
     a = spawn(box, fake_claude)
     argv = await until(lambda: fake_claude.exists() and json.loads(fake_claude.read_text()))
     settings = settings_of(argv)
@@ -149,7 +148,7 @@ async def test_events_written_while_the_host_was_away_arrive_once_when_it_is_bac
 
 
 async def test_an_agent_whose_path_has_no_python3_starts_screen_only_with_one_line(
-        box, tmp_path, fake_claude, running):
+        box, tmp_path, fake_claude, running):  # noqa: F811
     empty = tmp_path / "no-python-here"
     empty.mkdir()
     spawn(box, fake_claude, PATH=str(empty))
