@@ -302,7 +302,7 @@ class Monitor(WorktreeStats, PaneEvents):
                 self.captures.schedule(f.agent.name, immediate=True)
         await self.remote.stop(self.remote.update(self._facts))
         await self.remote_events.stop(self.remote_events.update(self._facts, records))
-        await self.remote_events.ensure()
+        self.remote_events.ensure()
         for name in await self.remote.ensure():     # what they printed while no client listened
             self.captures.schedule(name, immediate=True)
         for f in new:

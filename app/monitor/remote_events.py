@@ -46,6 +46,8 @@ class HostReader:
         self.failures = 0
         self.retry_at = 0.0
         self._started = 0.0
+        self._starting = False
+        self._stopped = False
 
     @property
     def running(self) -> bool:
@@ -53,8 +55,15 @@ class HostReader:
 
     async def ensure(self) -> bool:
         """Start the reader if none runs and a retry is due; True if it started now."""
-        if self.running or self.task is not None or self.clock() < self.retry_at:
+        if self.running or self.task is not None or self._starting or self._stopped or self.clock() < self.retry_at:
             return False
+        self._starting = True
+        try:
+            return await self._start()
+        finally:
+            self._starting = False
+
+    async def _start(self) -> bool:
         host, repo, python = self.key
         try:
             argv, directory = await asyncio.to_thread(self.fleet.follow_host_events, host, repo, python)
@@ -67,6 +76,10 @@ class HostReader:
         except Exception as exc:        # HostUnreachable, ssh missing, the pipe closed at once
             log.debug("events reader for host %s did not start: %s", host, exc)
             await self._ended()
+            return False
+        if self._stopped:       # stopped while it logged in: it never reads
+            proc, self.proc = self.proc, None
+            await _end(proc)
             return False
         self._started = self.clock()
         self.counters["remote_event_readers"] = self.counters.get("remote_event_readers", 0) + 1
@@ -133,6 +146,7 @@ class HostReader:
 
     async def stop(self) -> None:
         """Stop the reader (its ssh process, by its own pid; the host side ends with its stdin)."""
+        self._stopped = True
         task, self.task = self.task, None
         if task is not None:
             task.cancel()
@@ -171,6 +185,7 @@ class RemoteEvents:
         self.readers: dict[tuple[str, str, str], HostReader] = {}
         self._facts: dict = {}
         self._down: set[tuple[str, str, str]] = set()
+        self._starts: set[asyncio.Task] = set()     # readers logging in
 
     def update(self, facts: dict, records: dict) -> list[HostReader]:
         """Take the current agents: each remote one's events file and reader; readers no agent uses are returned."""
@@ -198,11 +213,13 @@ class RemoteEvents:
         self._down = down
         return [self.readers.pop(k) for k in list(self.readers) if k not in files]
 
-    async def ensure(self) -> None:
-        """Start the reader of every host clone whose host answers."""
+    def ensure(self) -> None:
+        """Start the reader of every host clone whose host answers, each in a task (logging in can take seconds)."""
         for key, reader in list(self.readers.items()):
-            if key not in self._down:
-                await reader.ensure()
+            if key not in self._down and not reader.running and not reader._starting:
+                task = asyncio.create_task(reader.ensure())
+                self._starts.add(task)
+                task.add_done_callback(self._starts.discard)
 
     def _fed(self, fed: dict[str, list[bytes]], gone: list[str]) -> None:
         for name in gone:
@@ -219,6 +236,12 @@ class RemoteEvents:
 
     async def stop(self, readers: list[HostReader] | None = None) -> None:
         """Stop these readers (every reader by default)."""
+        if readers is None and self._starts:
+            # A reader logging in ends its own ssh once it sees it was stopped: wait for that, never cancel it.
+            for reader in self.readers.values():
+                reader._stopped = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait(list(self._starts), timeout=15)
         for reader in (list(self.readers.values()) if readers is None else readers):
             with contextlib.suppress(Exception):
                 await reader.stop()
