@@ -371,7 +371,13 @@ class EventsFile:
             return self.hint != before
         cut = data.rfind(b"\n") + 1          # a line still being written is read next time
         self._offset += cut
-        events = _lines(data[:cut])
+        self.feed(data[:cut])
+        return self.hint != before
+
+    def feed(self, data: bytes) -> bool:
+        """Take complete events lines read elsewhere (a host's, over ssh); True if the latest status-moving event changed."""
+        before = self.hint
+        events = _lines(data)
         self.session_id = _newest_session(events) or self.session_id
         self.answered = (self.answered + [e for e in events if e.get("event") in ANSWERED])[-_MAX_ANSWERED:]
         for event in reversed(events):
@@ -381,10 +387,29 @@ class EventsFile:
                 break
         return self.hint != before
 
+    def reset(self) -> bool:
+        """The events file went or started over (a respawn of the name): its events are over; True if a hint went."""
+        before, self.hint, self.session_id = self.hint, None, None
+        return before is not None
+
     def take_answered(self) -> list[dict]:
         """The requests answered by a rule read since the last call (each handed out once)."""
         out, self.answered = self.answered, []
         return out
+
+
+class HostEventsFile(EventsFile):
+    """An agent's events file on its host: its lines arrive over ssh (`feed`), nothing here is polled."""
+
+    def __init__(self, path: str, recent: bytes = b""):
+        super().__init__(Path(path))
+        self.recent = recent       # the tail read at once (`explain` shows its latest events)
+        if recent:
+            self.feed(recent)
+
+    def poll(self) -> bool:
+        """Nothing to read here: the host's reader feeds this file's lines."""
+        return False
 
 
 if __name__ == "__main__":

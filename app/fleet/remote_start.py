@@ -61,9 +61,10 @@ class RemoteStartVerbs(FleetCore):
                     raise SpawnError("state", f"an agent named {task.name!r} appeared meanwhile")
                 port = self._free_port(data["agents"])
                 started = time.time()
-                pane = self._open_remote_window(tmux, task, preset, slug, branch, path, host.repo, port, started)
+                pane, channel = self._open_remote_window(tmux, task, preset, slug, branch, path, host.repo, port,
+                                                         started)
                 spawning.crash_point("window-opened")
-                data["agents"][task.name] = spawning.agent_record(intent.fields, pane, started, port)
+                data["agents"][task.name] = {**spawning.agent_record(intent.fields, pane, started, port), **channel}
                 data["queued"].pop(task.name, None)
                 data.get(spawning.SECTION, {}).pop(task.name, None)
         except BaseException as exc:
@@ -94,7 +95,8 @@ class RemoteStartVerbs(FleetCore):
                            # How to reach the host without the task file (the prompt's delivery process).
                            "host_ssh": list(host.ssh), "host_port": host.port, "prompt": task.prompt, "scope": list(task.scope),
                            "after": list(task.after), "env": task.env, "silence": task.silence, "check": task.check,
-                           "rules": preset.rules, "hooks": False, "commit": commit,
+                           "rules": preset.rules, "allow": list(task.allow), "deny": list(task.deny),
+                           "hooks": False, "commit": commit,
                            "paste": prompt_delivery(preset, task.prompt) == "paste"})
         except BaseException:
             intent.release()
@@ -126,38 +128,80 @@ class RemoteStartVerbs(FleetCore):
             old = agent.pane if agent.pane else None
             if old is not None:     # steps aside for the new window and closes after it opened (as here)
                 tmux.run("rename-window", "-t", old, f"{slugify(name)}-stopped", check=False)
-            task = Task(name=name, agent=rec.get("agent") or agent.agent, host=agent.host,
+            # A channel that was off by choice stays off; one the host could not take is tried again.
+            wanted = None if rec.get("hooks") or rec.get("host_events_why") else rec.get("hooks")
+            task = Task(name=name, agent=rec.get("agent") or agent.agent, host=agent.host, hooks=wanted,
                         prompt=(rec.get("prompt") or "") if prompt else "", env=dict(rec.get("env") or {}),
-                        group=rec.get("task") if rec.get("task") != name else "")
+                        group=rec.get("task") if rec.get("task") != name else "",
+                        allow=tuple(rec.get("allow") or ()), deny=tuple(rec.get("deny") or ()))
             port, started = rec.get("port") or self._free_port(data["agents"]), time.time()
             try:
-                pane = self._open_remote_window(tmux, task, preset, slugify(name), rec["branch"], agent.worktree,
-                                                rec.get("host_repo", ""), port, started)
+                pane, channel = self._open_remote_window(tmux, task, preset, slugify(name), rec["branch"],
+                                                         agent.worktree, rec.get("host_repo", ""), port, started)
             except BaseException:
                 if old is not None:
                     tmux.run("rename-window", "-t", old, slugify(name), check=False)
                 raise
             if old is not None:
                 tmux.kill_window(old)
-            rec.update(pane=pane, port=port, started_at=started, restarted_at=started, exit_code=None)
+            rec.pop("host_events_why", None)
+            rec.update(pane=pane, port=port, started_at=started, restarted_at=started, exit_code=None, **channel)
         if task.prompt:
             self._paste_later(task, preset, pane, tmux)
         return self.get(name, stats=False)
+
+    def host_events_where(self, name: str, rec: dict | None):
+        """Where a remote agent's events are on its host (`HostEvents`), None when it has no channel there."""
+        from . import host_events
+        return host_events.where(name, rec)
+
+    def host_events_newest(self, names: list[str], records: dict | None = None) -> dict[str, bytes]:
+        """The newest events of these remote agents, read on their hosts (one call per host)."""
+        from . import host_events
+        return host_events.read_newest(self, names, records)
+
+    def follow_host_events(self, host: str, repo: str, python: str) -> tuple[list[str], str]:
+        """(the local argv of a host clone's events reader, the hooks directory it follows there)."""
+        from . import host_events
+        return host_events.follow_argv(self, host, repo, python), host_events.hooks_dir_of(repo)
 
     def host_stats(self, agent: Agent) -> worktrees.Stats:
         """A remote agent's change stats, read by git on its host (HostUnreachable when it cannot be reached)."""
         return hosts.read_stats(self, agent)
 
-    def _open_remote_window(self, tmux, task, preset, slug, branch, path, repo, port, started) -> str:
-        """The agent's window on the host's tmux server (no hooks there); its pane id."""
+    def _open_remote_window(self, tmux, task, preset, slug, branch, path, repo, port, started) -> tuple[str, dict]:
+        """The agent's window on the host's tmux server, its event channel installed there first:
+        (its pane id, the record's fields that say whether it has a channel)."""
         from .start import prompt_delivery
         env = {**preset.env, **task.env, "PORT": str(port), "PANEBOARD_AGENT": task.name,
                "PANEBOARD_TASK": task.group or task.name, "PANEBOARD_REPO": repo}
         options = {"name": task.name, "task": task.group or task.name, "branch": branch, "worktree": path,
                    "agent": task.agent, "repo": str(self.repo.root), "started": f"{started:.3f}"}
         on_command_line = prompt_delivery(preset, task.prompt) in ("arg", "placeholder")
-        argv = preset.command(task.prompt if on_command_line else None, None)
-        return tmux.new_agent_window(self.session, slug, path, argv, env, options)
+        channel, fields = self._host_channel(tmux.remote, task, preset, repo, env)
+        argv = preset.command(task.prompt if on_command_line else None, tuple(channel.get("argv") or ()))
+        try:
+            pane = tmux.new_agent_window(self.session, slug, path, argv, {**env, **(channel.get("env") or {})},
+                                         options)
+        except BaseException:
+            if channel.get("files"):
+                tmux.remote.run(["rm", "-rf", "--", *channel["files"]], check=False)
+            raise
+        return pane, fields
+
+    def _host_channel(self, remote, task, preset, repo: str, env: dict) -> tuple[dict, dict]:
+        """The agent's event channel installed on its host (app/hosts/events.py): (the channel, record fields)."""
+        from ..hosts import events as host_events
+        wanted = self.settings.hooks if task.hooks is None else task.hooks
+        if not (preset.hooks and wanted):
+            return {}, {"hooks": False}
+        channel, why = host_events.install(remote, repo, preset.hooks, task.name, task.allow, task.deny, env)
+        if channel is None:
+            self.notices.append(f"agent {task.name!r} on host {remote.name!r}: {why}; its status comes from its "
+                                f"screen only")
+            return {}, {"hooks": False, "host_events_why": why}
+        self.notices += [str(n) for n in channel.get("notices") or ()]
+        return channel, {"hooks": True, "host_python": str(channel.get("python") or "python3")}
 
     def _paste_later(self, task, preset, pane, tmux) -> None:
         """A pasted prompt is marked pending and delivered by a process of its own (app/fleet/prompts.py)."""

@@ -1,6 +1,6 @@
 """An agent CLI's own session id, which `restart` hands back to it so the conversation goes on.
 
-Claude Code tells it in every hook event; codex, gemini and opencode print it in the hint they
+Claude Code tells it in every hook event (a remote agent's are read on its host); codex, gemini and opencode print it in the hint they
 leave as they exit (`codex resume ID`, `gemini --resume ID`, `opencode -s ID`), which stays on
 the dead pane's screen and in the agent's log. The newest source wins; the state record keeps
 what was last known, so the id outlives the events file, the pane and the log.
@@ -17,7 +17,12 @@ _LOG_TAIL = 16 * 1024
 
 def session_id_of(fleet, agent: Agent, screen: str | None = None) -> str | None:
     """The agent's newest known session id: hook events, the dead pane's screen, its log, its record."""
-    found = hooks.last_session_id(hooks.events_path(fleet.repo.common_dir, agent.name))
+    if agent.host:      # its events are on its host: their newest, read there in one call
+        from . import host_events
+        data = host_events.read_newest(fleet, [agent.name]).get(agent.name)
+        found = hooks.HostEventsFile("", data).session_id if data else None
+    else:
+        found = hooks.last_session_id(hooks.events_path(fleet.repo.common_dir, agent.name))
     if found:
         return found
     try:

@@ -4,6 +4,7 @@ remote.py  `Remote`: the ssh argv for one host (multiplexed, batch mode, timeout
            the one place a command string for the remote shell is built (`shlex.join`)
 tmux.py    `RemoteTmux`: the `Tmux` interface with every call made on the host through `Remote`
 git.py     the host's clone: made when missing, the base pushed to a ref, worktrees, stats, snapshots
+events.py  an agent's event channel there: the recorder sent once per version, installed, followed, read
 """
 
 from __future__ import annotations

@@ -86,6 +86,15 @@ def events_file(common_dir, name: str) -> hooks.EventsFile:
     return ev
 
 
+def host_events_files(fleet, names: list[str], records: dict | None = None) -> dict[str, hooks.HostEventsFile]:
+    """Remote agents' events as their hosts hold them now (one ssh read per host), for those with a channel there."""
+    records = fleet.state.read()["agents"] if records is None else records
+    where = {n: fleet.host_events_where(n, records.get(n)) for n in names}
+    where = {n: w for n, w in where.items() if w is not None}
+    newest = fleet.host_events_newest(list(where), records) if where else {}
+    return {n: hooks.HostEventsFile(w.path, newest.get(n, b"")) for n, w in where.items()}
+
+
 def poll_hooks(f: Facts) -> bool:
     """Read the agent's new hook events (one stat when there are none); True if its hint changed."""
     ev = f.hook_events

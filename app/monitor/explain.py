@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from .. import status
+from .. import hooks, status
 from .facts import hook_hint
 from .once import look_agent
 
@@ -45,10 +45,19 @@ def explain_agent(fleet, name: str, now: float | None = None) -> dict:
         "event": None if hint is None else {"event": hint.event, "why": hint.why, "at": hint.at,
                                             "evidence": hint.evidence},
         "events_file": str(f.hook_events.path) if f.hook_events is not None else None,
-        "events": latest_events(f.hook_events.path) if f.hook_events is not None else [],
+        "events": _latest_of(f.hook_events),
         "screen_read": f.captured,
     })
     return doc
+
+
+def _latest_of(ev) -> list[dict]:
+    """The latest events of an agent's events file: read here, or as its host gave them (`HostEventsFile`)."""
+    if ev is None:
+        return []
+    if isinstance(ev, hooks.HostEventsFile):
+        return events_in(ev.recent)
+    return latest_events(ev.path)
 
 
 def latest_events(path: Path, n: int = _EVENTS_SHOWN) -> list[dict]:
@@ -61,6 +70,11 @@ def latest_events(path: Path, n: int = _EVENTS_SHOWN) -> list[dict]:
             data = fh.read()
     except OSError:
         return []
+    return events_in(data, n)
+
+
+def events_in(data: bytes, n: int = _EVENTS_SHOWN) -> list[dict]:
+    """The last n event lines in data, oldest first (a garbage line is left out)."""
     events = []
     for raw in data.split(b"\n")[-(n + 1):]:
         try:

@@ -34,6 +34,7 @@ from .overlap import OverlapIndex
 from .predict import PredictionScheduler, Predictions, fleet_base
 from .limits import Parking
 from .publish import Publisher, Update, coordination, status_file_paths
+from .remote_events import RemoteEvents
 from .remote_link import RemoteLinks
 from .timeline_feed import TimelineFeed
 
@@ -106,6 +107,9 @@ class Monitor(WorktreeStats, PaneEvents):
         # Agents on other hosts: their own servers, pane maps and links (remote_link.py).
         self.remote = RemoteLinks(fleet, clock, self.counters, on_event=self._on_control_event,
                                   wake=self._rediscover_now.set, schedule_stats=self.stats.schedule)
+        # Their own events, read on their hosts (remote_events.py), into the same facts as local ones.
+        self.remote_events = RemoteEvents(fleet, clock, self.counters, on_changed=self._reassess,
+                                          wake=self.refresh)
         from .watch import Watcher  # watchfiles/anyio load only for the live monitor, not `ls`
         self.watcher = Watcher(step=watch_step, debounce=watch_debounce)
         self._facts: dict[str, Facts] = {}
@@ -256,6 +260,7 @@ class Monitor(WorktreeStats, PaneEvents):
         await self.watcher.close()
         await self.link.stop()
         await self.remote.stop()
+        await self.remote_events.stop()
         self.publisher.close()
         self._tasks = []
 
@@ -296,6 +301,8 @@ class Monitor(WorktreeStats, PaneEvents):
             for f in live:
                 self.captures.schedule(f.agent.name, immediate=True)
         await self.remote.stop(self.remote.update(self._facts))
+        await self.remote_events.stop(self.remote_events.update(self._facts, records))
+        self.remote_events.ensure()
         for name in await self.remote.ensure():     # what they printed while no client listened
             self.captures.schedule(name, immediate=True)
         for f in new:

@@ -17,7 +17,7 @@ from ..tmux import logs
 from ..git import worktrees
 from ..model import Agent, Kind
 from ..triggers import TriggerBook, evaluate
-from .agent_events import events_file
+from .agent_events import events_file, host_events_files
 from .limits import resume_at
 from .attention import carry_since, read_previous_status
 from ..errors import PaneboardError
@@ -125,6 +125,8 @@ def _gather(fleet, now: float) -> tuple[list[Agent], dict[str, Facts], dict, dic
                    for a in agents if a.worktree_exists and not a.merged and not a.host}
         # A host's agents: git runs there (the fleet reads it), one call each.
         remote_f = {a.name: pool.submit(fleet._fill_stats, a) for a in agents if a.host and not a.merged}
+        # A host's agents' events: one read on each host.
+        host_events_f = pool.submit(host_events_files, fleet, [a.name for a in agents if a.host])
         missing_f = {a.name: pool.submit(branch_stats, fleet.repo.root, a.branch, a.base)
                      for a in agents if a.worktree and not a.worktree_exists and not a.merged}
         facts: dict[str, Facts] = {}
@@ -136,8 +138,11 @@ def _gather(fleet, now: float) -> tuple[list[Agent], dict[str, Facts], dict, dic
         log_f = [pool.submit(restore_from_log, facts[a.name], logs.log_path(fleet.repo.common_dir, a.name))
                  for a in agents]
         for a in agents:
-            facts[a.name].hook_events = events_file(fleet.repo.common_dir, a.name)
+            if not a.host:
+                facts[a.name].hook_events = events_file(fleet.repo.common_dir, a.name)
         records = records_f.result()
+        for name, ev in host_events_f.result().items():
+            facts[name].hook_events = ev
         screens = {}      # by agent name: pane ids repeat across servers
         for fut, names in screens_f:
             screens.update({names[p]: s for p, s in fut.result().items() if p in names})
@@ -246,8 +251,10 @@ def look_agent(fleet, name: str, now: float | None = None) -> tuple[Agent, Facts
     f.kind_since = a.status.since
     f.exited_at = None if a.pane_alive else (a.last_activity_at or None)
     restore_from_log(f, logs.log_path(fleet.repo.common_dir, a.name))
-    f.hook_events = events_file(fleet.repo.common_dir, a.name)
-    f.stopped_why = stopped_why(fleet.state.read()["agents"].get(a.name))
+    records = fleet.state.read()["agents"]
+    f.hook_events = host_events_files(fleet, [a.name], records).get(a.name) if a.host else \
+        events_file(fleet.repo.common_dir, a.name)
+    f.stopped_why = stopped_why(records.get(a.name))
     f.killed = bool(f.stopped_why)
     if a.pane and a.pane_alive:
         # As in assess_once: tmux's window_activity stands in for the last output.
