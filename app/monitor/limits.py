@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 # The statuses of an agent waiting at its prompt after a limit: the only ones a continue message may reach.
 _WAITING = (Kind.IDLE, Kind.ERROR)
+RULE = "on_limit: resume"     # the continue message's source in the agent's timeline
 
 
 def on_limit(fleet, task: str) -> tuple[str, float]:
@@ -54,6 +55,15 @@ def resume_at(fleet, agents) -> dict[str, float]:
             if action == "resume":
                 out[a.name] = a.limit_resets_at + margin
     return out
+
+
+def resumed_after(timeline, name: str, resets: float) -> bool:
+    """True if the agent's timeline says it was already sent its continue message after this reset."""
+    try:
+        events = timeline.events(name)
+    except OSError:
+        return False
+    return any(e.kind == "reply" and (e.data or {}).get("rule") == RULE and e.at >= resets for e in events)
 
 
 class Parking:
@@ -123,13 +133,16 @@ class Parking:
         if a.status.kind not in _WAITING:
             self.note(a.name, f"not resumed after its usage limit reset at {reset}: it is {a.status.kind.value}")
             return
+        if await asyncio.to_thread(resumed_after, self.fleet.timeline, a.name, resets):
+            self._resumed[a.name] = resets      # by the dashboard that wrote before this one (writer.py)
+            return
         try:
             text = presets.resolve(a.agent).continue_text
         except PaneboardError as exc:     # its agent file broke since it started: say so, send nothing
             self.note(a.name, f"not resumed after its usage limit reset at {reset}: {exc}")
             return
         try:
-            await asyncio.to_thread(self.fleet.send, a.name, text, True, "on_limit: resume")
+            await asyncio.to_thread(self.fleet.send, a.name, text, True, RULE)
         except Exception as exc:     # the pane went meanwhile: say so, the limit trigger stays
             self.note(a.name, f"could not resume after its usage limit reset at {reset}: {exc}")
             return

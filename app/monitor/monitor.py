@@ -36,6 +36,7 @@ from .limits import Parking
 from .publish import Publisher, Update, coordination, status_file_paths
 from .remote_link import RemoteLinks
 from .timeline_feed import TimelineFeed
+from .writer import WriterDuty, WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def _call_on(loop: asyncio.AbstractEventLoop | None, fn, *args):
     return done.result(timeout=10)
 
 
-class Monitor(WorktreeStats, PaneEvents):
+class Monitor(WorktreeStats, PaneEvents, WriterDuty):
     """Drives every event source and keeps each agent's status and triggers current."""
 
     def __init__(self, fleet, clock: Callable[[], float] = time.time, *,
@@ -76,8 +77,11 @@ class Monitor(WorktreeStats, PaneEvents):
                  watch_step: int = 50, watch_debounce: int = 200, write_status: bool = True,
                  control_factory: Callable | None = None, watch_only: bool = False):
         self.fleet = fleet
-        # A read-only dashboard watches only: no status files, timeline lines, on_trigger or resume.
+        # Only the repository's writer writes status files and timelines, runs on_trigger and resumes
+        # (writer.py); a read-only dashboard never becomes it.
         self.watch_only = watch_only
+        self.writer = WriterLock(fleet.repo.state_dir, enabled=not watch_only)
+        self.status_files = write_status
         self.settings = fleet.settings
         self.clock = clock
         self.tick = tick
@@ -87,9 +91,8 @@ class Monitor(WorktreeStats, PaneEvents):
                          "tick_judged": 0}
         self.book = TriggerBook()
         self.attention = Attention(self.book, fleet.repo.state_dir / "triggers.json")
-        self.publisher = Publisher(fleet, clock, self.counters, max_rate=max_rate,
-                                   write_status=write_status and not watch_only, commands=not watch_only)
-        self.timeline = TimelineFeed(fleet.timeline, writes=not watch_only)
+        self.publisher = Publisher(fleet, clock, self.counters, max_rate=max_rate, write_status=False, commands=False)
+        self.timeline = TimelineFeed(fleet.timeline, writes=False, human=not watch_only)
         self.captures = CaptureScheduler(self._capture, delay=capture_delay, interval=capture_interval)
         self.git = Runner()         # every git child of stats and predictions: counted, killed on close
         # A worktree written without pause is read at most every `stats_interval` (two git processes each).
@@ -225,6 +228,7 @@ class Monitor(WorktreeStats, PaneEvents):
         self._unsettled, self._settle_deadline = None, self._started + SETTLE_SECONDS
         with contextlib.suppress(OSError):      # watched from the start, so the first check is seen
             self._checks_root.mkdir(parents=True, exist_ok=True)
+        self._take_writer()
         status_json, _ = status_file_paths(self.fleet)
         quiet = self.attention.load(status_json, self.clock())
         self.publisher.start(quiet, self._started)
@@ -258,6 +262,7 @@ class Monitor(WorktreeStats, PaneEvents):
         await self.remote.stop()
         self.publisher.close()
         self._tasks = []
+        self.writer.release()
 
     # -- discovery -------------------------------------------------------------
 
@@ -273,7 +278,8 @@ class Monitor(WorktreeStats, PaneEvents):
                 log.exception("rediscovery failed")
 
     def _discover(self) -> tuple[list[Agent], dict]:
-        self.fleet.resume_prompts()     # a task prompt whose delivery process was killed is delivered again
+        if self.writes:     # a task prompt whose delivery process was killed is delivered again
+            self.fleet.resume_prompts()
         return self.fleet.agents(stats=False), self.fleet.state.read()["agents"]
 
     async def _rediscover(self, initial: bool = False) -> None:
@@ -349,6 +355,8 @@ class Monitor(WorktreeStats, PaneEvents):
             await asyncio.sleep(self.tick)
             now = self.clock()
             self.counters["ticks"] += 1
+            if not self.writes and self._take_writer():     # the writer went: this dashboard acts now
+                await self._take_over()
             self.timeline.heartbeat(now)
             woken = self.attention.expire(now)
             if woken:
@@ -405,7 +413,7 @@ class Monitor(WorktreeStats, PaneEvents):
             self._queue(raised, cleared)
             if raised:
                 self.publisher.run_commands(raised)
-        if self._loop is not None and not self.watch_only:
+        if self._loop is not None and self.writes:
             self.parking.follow(f)
 
     def _settled(self, name: str) -> None:
