@@ -90,7 +90,7 @@ class Monitor(WorktreeStats, PaneEvents, WriterDuty):
                          "updates": 0, "hooks": 0, "control_starts": 0, "ticks": 0,
                          "tick_judged": 0}
         self.book = TriggerBook()
-        self.attention = Attention(self.book, fleet.repo.state_dir / "triggers.json")
+        self.attention = Attention(self.book, fleet.repo.state_dir / "triggers.json", clock)
         self.publisher = Publisher(fleet, clock, self.counters, max_rate=max_rate, write_status=False, commands=False)
         self.timeline = TimelineFeed(fleet.timeline, writes=False, human=not watch_only)
         self.captures = CaptureScheduler(self._capture, delay=capture_delay, interval=capture_interval)
@@ -362,7 +362,7 @@ class Monitor(WorktreeStats, PaneEvents, WriterDuty):
             if woken:
                 self._queue(raised=woken, cleared=[])
                 self.publisher.run_commands(woken)
-            woken_names = {t.agent for t in woken}
+            woken_names = {t.agent for t in woken} | self.attention.sync(now)     # hidden in another dashboard
             for name in list(self._order):
                 f = self._facts.get(name)
                 if f is None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from app.model import TriggerKind
 from app.monitor import status_file_paths
+from app.monitor.attention import read_hidden
 from app.monitor.writer import WriterLock, holder
 from tests.helpers import until
 from tests.integration.test_monitor import Running, make_fleet, spawn
@@ -129,3 +131,27 @@ async def test_a_writer_that_died_before_acting_leaves_it_to_the_next(tmp_path, 
     assert statuses_in_timeline(fleet, "asker")[-1] == "needs_input"
     status_json, _ = status_file_paths(fleet)
     await until(lambda: status_json.exists() and json.loads(status_json.read_text())["agents"])
+
+
+async def test_acknowledged_in_one_dashboard_and_snoozed_in_the_other_hides_them_in_both(tmp_path, socket_name, monitors):
+    first_fleet = make_fleet(tmp_path, socket_name, silence=60.0)
+    second_fleet = make_fleet(tmp_path, socket_name, silence=60.0)
+    first = monitors(first_fleet)
+    await until(lambda: first.monitor.writes)
+    second = monitors(second_fleet)
+    await second.monitor.publisher.ready.wait()
+    for name in ("asker", "asker2"):
+        await asyncio.to_thread(spawn, first_fleet, tmp_path, name, ASK)
+    for r in (first, second):
+        for name in ("asker", "asker2"):
+            await until(lambda r=r, name=name: r.trigger(name, TriggerKind.NEEDS_INPUT), timeout=20)
+
+    assert second.monitor.acknowledge("asker", "needs_input")      # in the dashboard that does not write
+    await until(lambda: first.trigger("asker", TriggerKind.NEEDS_INPUT) is None, timeout=5)
+    first.monitor.snooze("asker2", "needs_input", 600)             # in the writer: the other's ack stays
+    await until(lambda: second.trigger("asker2", TriggerKind.NEEDS_INPUT) is None, timeout=5)
+    acks, snoozes = read_hidden(first_fleet.repo.state_dir / "triggers.json", time.time())
+    assert ("asker", "needs_input") in acks and ("asker2", "needs_input") in snoozes
+    assert second.trigger("asker", TriggerKind.NEEDS_INPUT) is None
+    acknowledged = [e for e in first_fleet.timeline.events("asker") if e.kind == "acknowledged"]
+    assert len(acknowledged) == 1 and acknowledged[0].source == "dashboard"
