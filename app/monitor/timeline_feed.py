@@ -131,13 +131,17 @@ class TimelineFeed:
             self._write(lambda: self.timeline.watching(self._started, now))
 
     def catch_up(self, name: str, visible: list[Trigger], active: set[str]) -> list[Trigger]:
-        """Record the agent's triggers its timeline lacks (and clear the ended ones); the raised ones recorded."""
+        """Record the agent's triggers its timeline lacks (and clear the ended ones); the raised ones recorded.
+
+        A kind the timeline has open is the occurrence the previous writer announced, whatever its `since`:
+        each dashboard dates a question or a limit from when it first saw it, seconds apart at times.
+        """
         memory = self._remember(name)
         ended = [kind for kind in memory.open if kind not in active]
         for kind in ended:
             memory.open.pop(kind)
             self._record(name, "trigger", f"{kind} cleared", trigger=kind, state="cleared")
-        return self.triggers(visible, [])
+        return self.triggers([t for t in visible if t.kind.value not in memory.open], [])
 
     def stats(self, agent: Agent) -> bool:
         """Record files first touched; True when there are new commits to record (`commits`, in a thread)."""

@@ -7,7 +7,10 @@ next trigger runs once. `paneboard doctor` names the dashboard that writes.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -93,3 +96,44 @@ def test_killed_writer_hands_over_and_nothing_runs_twice(tmp_path, tmux_socket, 
     assert second.quit() == 0
     doctor = paneboard("doctor", cwd=repo, socket_name=tmux_socket)
     assert "no dashboard runs on_trigger" in doctor.stdout
+
+
+async def test_two_served_tabs_one_writer_and_the_other_takes_over(tmp_path, tmux_socket):
+    """`paneboard serve` runs a dashboard process per browser tab: the same one writer, handed over likewise."""
+    from tests.helpers import until
+    from tests.serve_helpers import Served, open_session
+    repo = make_repo(tmp_path / "project")
+    out = tmp_path / "ran.txt"
+    code = ("import json, os, sys; t = json.load(sys.stdin); "
+            f"open({str(out)!r}, 'a').write(f\"{{os.getppid()}} {{t['agent']}} {{t['kind']}}\\n\")")
+    (repo / "paneboard.yaml").write_text(json.dumps({"defaults": {"on_trigger": [sys.executable, "-c", code],
+                                                                  "silence": "10m"}}))
+    state_dir = repo / ".git" / "paneboard"
+    served = Served(repo, tmux_socket)
+    sessions = []
+    try:
+        for n in (1, 2):
+            sessions.append(await open_session(served))
+            await asyncio.wait_for(sessions[-1][1].receive(), 30)       # its dashboard painted
+        pids = [int(served.wait_for(f"session {n} started").rsplit("pid ", 1)[1].rstrip(")")) for n in (1, 2)]
+        writer = await until(lambda: holder(state_dir) in pids and holder(state_dir), timeout=20)
+        other = next(p for p in pids if p != writer)
+        fleet = Fleet(find_repo(repo), Settings(agent="demo", tmux_socket=tmux_socket))
+        spawn = lambda name: fleet.spawn(Task(name=name, agent=demo_command(demo_script(tmp_path, ASK), 0.1),  # noqa: E731
+                                              env={"PYTHONPATH": str(ROOT)}))
+        await asyncio.to_thread(spawn, "asker")
+        await until(lambda: ran(out) == [f"{writer} asker needs_input"], timeout=20)
+        await until(lambda: len(raised(fleet, "asker")) == 1)
+
+        os.kill(writer, signal.SIGKILL)             # the writer's tab dies
+        await until(lambda: holder(state_dir) == other, timeout=10)
+        await asyncio.to_thread(spawn, "asker2")
+        await until(lambda: f"{other} asker2 needs_input" in ran(out), timeout=25)
+        await until(lambda: len(raised(fleet, "asker2")) == 1)
+        assert ran(out) == [f"{writer} asker needs_input", f"{other} asker2 needs_input"]
+        assert len(raised(fleet, "asker")) == 1
+    finally:
+        for client, websocket in sessions:
+            await websocket.close()
+            await client.close()
+        served.close()
