@@ -70,13 +70,16 @@ class Parking:
     """One timer per agent parked at a usage limit; it fires once per reset time."""
 
     def __init__(self, fleet, clock: Callable[[], float], reassess: Callable[[str], None],
-                 note: Callable[[str, str], None]):
+                 note: Callable[[str, str], None], sends: Callable[[], bool] = lambda: True):
         self.fleet = fleet
+        # Every dashboard shows when an agent resumes; only the repository's writer sends (writer.py).
+        self.sends = sends
         self.clock = clock
         self.reassess = reassess
         self.note = note
         self._timers: dict[str, tuple[float, asyncio.Task]] = {}
         self._resumed: dict[str, float] = {}      # agent -> the reset it was already resumed after
+        self._sending: set[str] = set()           # agents whose continue message is on its way
 
     def follow(self, f: Facts) -> None:
         """Park, re-park or release the agent after its facts changed (cheap when nothing did)."""
@@ -86,7 +89,8 @@ class Parking:
         if current is not None and current[0] == resets:
             return
         if current is not None:
-            current[1].cancel()
+            if name not in self._sending:     # a send under way ends and says how it went: the limit clears meanwhile
+                current[1].cancel()
             del self._timers[name]
             if f.resume_at is not None:
                 f.resume_at = None
@@ -122,13 +126,17 @@ class Parking:
         self.reassess(name)
         await asyncio.sleep(max(0.0, f.resume_at - self.clock()))
         f.resume_at = None
-        await self._resume(f, resets)
+        self._sending.add(name)
+        try:
+            await self._resume(f, resets)
+        finally:
+            self._sending.discard(name)
         self.reassess(name)
 
     async def _resume(self, f: Facts, resets: float) -> None:
         a = f.agent
         reset = time.strftime("%H:%M", time.localtime(resets))
-        if f.limit_resets_at != resets or not a.pane_alive:
+        if f.limit_resets_at != resets or not a.pane_alive or not self.sends():
             return
         if a.status.kind not in _WAITING:
             self.note(a.name, f"not resumed after its usage limit reset at {reset}: it is {a.status.kind.value}")

@@ -102,7 +102,7 @@ class Monitor(WorktreeStats, PaneEvents, WriterDuty):
         root = fleet.repo.root
         self.predictions = PredictionScheduler(root, lambda: fleet_base(self.settings, root), self.git,
                                                self._predicted, self.publisher.note, max_wait=predict_max_wait)
-        self.parking = Parking(fleet, clock, self._reassess, self.publisher.note)
+        self.parking = Parking(fleet, clock, self._reassess, self.publisher.note, sends=lambda: self.writes)
         self._rediscover_now = asyncio.Event()
         self.link = ControlLink(fleet, clock, self.counters, on_event=self._on_control_event,
                                 wake=self._rediscover_now.set, factory=control_factory)
@@ -413,7 +413,7 @@ class Monitor(WorktreeStats, PaneEvents, WriterDuty):
             self._queue(raised, cleared)
             if raised:
                 self.publisher.run_commands(raised)
-        if self._loop is not None and self.writes:
+        if self._loop is not None and not self.watch_only:
             self.parking.follow(f)
 
     def _settled(self, name: str) -> None:

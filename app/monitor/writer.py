@@ -124,6 +124,7 @@ class WriterDuty:
         """Another writer went: write what its timelines lack and run on_trigger for triggers they do not have."""
         log.info("this dashboard now runs on_trigger and writes the timelines and status files")
         names = [n for n in self._order if n in self._facts]
+        self.parking.close()      # parked again below: a reset already past is resumed now, unless the timeline says it was
         try:
             self.timeline.take_over(await asyncio.to_thread(self.timeline.read_back_all, names), self.clock())
             for name in names:

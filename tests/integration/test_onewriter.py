@@ -15,11 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from app.model import TriggerKind
+from app.fleet import Fleet
+from app.model import Kind, TriggerKind
 from app.monitor import status_file_paths
 from app.monitor.attention import read_hidden
+from app.monitor.limits import RULE
 from app.monitor.writer import WriterLock, holder
-from tests.helpers import until
+from tests.helpers import make_repo, until
+from tests.integration.test_limits import limited
 from tests.integration.test_monitor import Running, make_fleet, spawn
 
 pytestmark = pytest.mark.slow
@@ -155,3 +158,43 @@ async def test_acknowledged_in_one_dashboard_and_snoozed_in_the_other_hides_them
     assert second.trigger("asker", TriggerKind.NEEDS_INPUT) is None
     acknowledged = [e for e in first_fleet.timeline.events("asker") if e.kind == "acknowledged"]
     assert len(acknowledged) == 1 and acknowledged[0].source == "dashboard"
+
+
+LIMIT_TASKS = """\
+defaults:
+  agent: demo
+  limit_margin: 0.5s
+tasks:
+  - name: parked
+    on_limit: resume
+"""
+
+
+def continues_sent(fleet, name: str) -> list:
+    return [e for e in fleet.timeline.events(name) if e.kind == "reply" and (e.data or {}).get("rule") == RULE]
+
+
+@pytest.mark.parametrize("writer_goes", [False, True], ids=["both-run", "writer-stops-before-the-reset"])
+async def test_two_dashboards_send_the_continue_message_once(tmp_path, socket_name, monitors, writer_goes):
+    repo = make_repo(tmp_path / "project", {"README.md": "# demo\n", "paneboard.yaml": LIMIT_TASKS})
+    fleets = [Fleet.open(repo, socket_name=socket_name) for _ in range(2)]
+    first = monitors(fleets[0])
+    await until(lambda: first.monitor.writes)
+    second = monitors(fleets[1])
+    await second.monitor.publisher.ready.wait()
+    worktree = Path(limited(tmp_path, fleets[0], "parked"))
+    for r in (first, second):       # both show when it resumes
+        await until(lambda r=r: r.agent("parked").limit_resume_at, timeout=20)
+    if writer_goes:
+        await first.stop()
+        await until(lambda: second.monitor.writes, timeout=3)
+    await until(lambda: (worktree / "resumed.md").exists(), timeout=20)
+    await until(lambda: continues_sent(fleets[0], "parked"))
+    await until(lambda: second.agent("parked").status.kind == Kind.IDLE
+                and second.trigger("parked", TriggerKind.LIMIT) is None, timeout=15)
+    assert len(continues_sent(fleets[0], "parked")) == 1
+    notes = lambda r: [n for u in r.updates for n in u.notes if n.startswith("parked: ")]     # noqa: E731
+    # Under load the writer may have sent it before it stopped: then the note is the first one's.
+    await until(lambda: any("resumed after its usage limit reset" in n for n in notes(first) + notes(second)))
+    if not writer_goes:
+        assert notes(second) == []      # the one that does not write did not even try
