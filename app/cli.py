@@ -754,6 +754,15 @@ def _doctor_repo(path: Path) -> None:
         commits = "NO COMMITS yet (make one so agents have a base)"
     print(f"repo    {repo.working_tree_dir}: on {head}, {commits}, {'dirty' if repo.is_dirty() else 'clean'}; "
           f"{worktrees} worktree(s), {len(ours)} paneboard branch(es), {len(archives)} archive(s)")
+    print(f"        {writer_line(Path(repo.common_dir) / 'paneboard')}")
+
+
+def writer_line(state_dir: Path) -> str:
+    """Which dashboard runs on_trigger and writes the timelines and status files, as `doctor` says it."""
+    from .monitor.writer import holder
+    pid = holder(state_dir)
+    who = "no dashboard runs" if pid is None else f"dashboard pid {pid} runs" if pid else "a dashboard runs"
+    return f"{who} on_trigger and writes the timelines and status files (one per repository)"
 
 
 def _dashboard(fleet, title: str | None = None, read_only: bool = False) -> int:

@@ -130,7 +130,9 @@ class Dashboard(App):
 
     def action_help(self) -> None:
         """Show every key."""
-        self.push_screen(HelpScreen(key_table_markdown()))
+        # Which dashboard acts for the repository (app/monitor/writer.py): said here, where it is looked for.
+        writer = self.monitor.writer.describe(self.read_only)
+        self.push_screen(HelpScreen(f"{key_table_markdown()}\n\n## This dashboard\n\n{writer[:1].upper()}{writer[1:]}.\n"))
 
     # -- workers: they only post messages, to the main screen -----------------
 

@@ -13,6 +13,7 @@ captures a pane's screen only after it printed something. Its parts, one job eac
 - `attention`     acknowledgements and snoozes, persisted, and the previous dashboard's memory
 - `publish`       the update queue, the status board files and `on_trigger` commands
 - `limits`        parking at a usage limit, and resuming after it (`on_limit: resume`)
+- `writer`        one writer per repository among several dashboards, and the hand-over when it goes
 - `monitor`       `Monitor`, which wires them together
 - `once`          `assess_once`, the history-free look that `paneboard ls` takes
 """

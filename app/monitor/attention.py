@@ -102,20 +102,51 @@ def hidden_marks(fleet, agents: list[Agent], now: float | None = None) -> dict[K
 class Attention:
     """Acknowledgements and snoozes over a `TriggerBook`, persisted, with the previous dashboard's memory."""
 
-    def __init__(self, book: TriggerBook, path: Path):
+    def __init__(self, book: TriggerBook, path: Path, clock=time.time):
         self.book = book
         self.path = path
+        self.clock = clock
         self._acks: dict[Key, float] = {}          # acknowledged occurrence -> its since
         self._pending_acks: dict[Key, float] = {}  # loaded, not yet matched to a live trigger
         self._snoozes: dict[Key, float] = {}       # until (clock time)
         self._carried: dict[Key, float] = {}       # the previous dashboard's triggers -> their since
         self._prev_status: dict[str, tuple[str, float]] = {}
         self._started = 0.0
+        self._seen: tuple[int, int, int] | None = None     # triggers.json as last read or written here
+
+    def _file_key(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def sync(self, now: float) -> set[str]:
+        """Take what another dashboard hid since (triggers.json changed: one stat when not); the agents it hid."""
+        key = self._file_key()
+        if key == self._seen:
+            return set()
+        self._seen = key
+        acks, snoozes = read_hidden(self.path, now)
+        hid: set[str] = set()
+        for (agent, kind), since in acks.items():
+            t = next((t for t in self.book.active(agent) if t.kind.value == kind), None)
+            if (agent, kind) not in self._acks and t is not None and abs(t.since - since) <= _SAME_SINCE:
+                self.book.acknowledge(agent, kind)
+                self._acks[(agent, kind)] = t.since
+                hid.add(agent)
+        for (agent, kind), until in snoozes.items():
+            if self._snoozes.get((agent, kind), 0.0) < until:
+                self.book.snooze(agent, kind, until - now, now)
+                self._snoozes[(agent, kind)] = until
+                hid.add(agent)
+        return hid
 
     def load(self, status_json: Path, now: float) -> set[Key]:
         """Read what the previous dashboard showed and hid; returns the triggers it already announced."""
         self._started = now
         quiet, self._prev_status, self._carried = read_previous_status(status_json)
+        self._seen = self._file_key()
         acks, snoozes = read_hidden(self.path, now)
         self._pending_acks = dict(acks)
         for key, since in acks.items():
@@ -206,9 +237,12 @@ class Attention:
         return cleared
 
     def save(self) -> None:
-        """Write the acknowledgements and snoozes; a failed write is logged, never raised."""
+        """Write the acknowledgements and snoozes, with what other dashboards hid meanwhile; a failed write
+        is logged, never raised."""
+        self.sync(self.clock())
         acks = {**self._pending_acks, **self._acks}
         try:
             write_hidden(self.path, acks, self._snoozes)
         except OSError as exc:
             log.warning("cannot write %s: %s", self.path, exc)
+        self._seen = self._file_key()

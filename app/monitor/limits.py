@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 # The statuses of an agent waiting at its prompt after a limit: the only ones a continue message may reach.
 _WAITING = (Kind.IDLE, Kind.ERROR)
+RULE = "on_limit: resume"     # the continue message's source in the agent's timeline
 
 
 def on_limit(fleet, task: str) -> tuple[str, float]:
@@ -56,17 +57,29 @@ def resume_at(fleet, agents) -> dict[str, float]:
     return out
 
 
+def resumed_after(timeline, name: str, resets: float) -> bool:
+    """True if the agent's timeline says it was already sent its continue message after this reset."""
+    try:
+        events = timeline.events(name)
+    except OSError:
+        return False
+    return any(e.kind == "reply" and (e.data or {}).get("rule") == RULE and e.at >= resets for e in events)
+
+
 class Parking:
     """One timer per agent parked at a usage limit; it fires once per reset time."""
 
     def __init__(self, fleet, clock: Callable[[], float], reassess: Callable[[str], None],
-                 note: Callable[[str, str], None]):
+                 note: Callable[[str, str], None], sends: Callable[[], bool] = lambda: True):
         self.fleet = fleet
+        # Every dashboard shows when an agent resumes; only the repository's writer sends (writer.py).
+        self.sends = sends
         self.clock = clock
         self.reassess = reassess
         self.note = note
         self._timers: dict[str, tuple[float, asyncio.Task]] = {}
         self._resumed: dict[str, float] = {}      # agent -> the reset it was already resumed after
+        self._sending: set[str] = set()           # agents whose continue message is on its way
 
     def follow(self, f: Facts) -> None:
         """Park, re-park or release the agent after its facts changed (cheap when nothing did)."""
@@ -76,7 +89,8 @@ class Parking:
         if current is not None and current[0] == resets:
             return
         if current is not None:
-            current[1].cancel()
+            if name not in self._sending:     # a send under way ends and says how it went: the limit clears meanwhile
+                current[1].cancel()
             del self._timers[name]
             if f.resume_at is not None:
                 f.resume_at = None
@@ -112,16 +126,23 @@ class Parking:
         self.reassess(name)
         await asyncio.sleep(max(0.0, f.resume_at - self.clock()))
         f.resume_at = None
-        await self._resume(f, resets)
+        self._sending.add(name)
+        try:
+            await self._resume(f, resets)
+        finally:
+            self._sending.discard(name)
         self.reassess(name)
 
     async def _resume(self, f: Facts, resets: float) -> None:
         a = f.agent
         reset = time.strftime("%H:%M", time.localtime(resets))
-        if f.limit_resets_at != resets or not a.pane_alive:
+        if f.limit_resets_at != resets or not a.pane_alive or not self.sends():
             return
         if a.status.kind not in _WAITING:
             self.note(a.name, f"not resumed after its usage limit reset at {reset}: it is {a.status.kind.value}")
+            return
+        if await asyncio.to_thread(resumed_after, self.fleet.timeline, a.name, resets):
+            self._resumed[a.name] = resets      # by the dashboard that wrote before this one (writer.py)
             return
         try:
             text = presets.resolve(a.agent).continue_text
@@ -129,7 +150,7 @@ class Parking:
             self.note(a.name, f"not resumed after its usage limit reset at {reset}: {exc}")
             return
         try:
-            await asyncio.to_thread(self.fleet.send, a.name, text, True, "on_limit: resume")
+            await asyncio.to_thread(self.fleet.send, a.name, text, True, RULE)
         except Exception as exc:     # the pane went meanwhile: say so, the limit trigger stays
             self.note(a.name, f"could not resume after its usage limit reset at {reset}: {exc}")
             return

@@ -37,6 +37,7 @@ from .publish import Publisher, Update, coordination, status_file_paths
 from .remote_events import RemoteEvents
 from .remote_link import RemoteLinks
 from .timeline_feed import TimelineFeed
+from .writer import WriterDuty, WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def _call_on(loop: asyncio.AbstractEventLoop | None, fn, *args):
     return done.result(timeout=10)
 
 
-class Monitor(WorktreeStats, PaneEvents):
+class Monitor(WorktreeStats, PaneEvents, WriterDuty):
     """Drives every event source and keeps each agent's status and triggers current."""
 
     def __init__(self, fleet, clock: Callable[[], float] = time.time, *,
@@ -77,8 +78,11 @@ class Monitor(WorktreeStats, PaneEvents):
                  watch_step: int = 50, watch_debounce: int = 200, write_status: bool = True,
                  control_factory: Callable | None = None, watch_only: bool = False):
         self.fleet = fleet
-        # A read-only dashboard watches only: no status files, timeline lines, on_trigger or resume.
+        # Only the repository's writer writes status files and timelines, runs on_trigger and resumes
+        # (writer.py); a read-only dashboard never becomes it.
         self.watch_only = watch_only
+        self.writer = WriterLock(fleet.repo.state_dir, enabled=not watch_only)
+        self.status_files = write_status
         self.settings = fleet.settings
         self.clock = clock
         self.tick = tick
@@ -87,10 +91,9 @@ class Monitor(WorktreeStats, PaneEvents):
                          "updates": 0, "hooks": 0, "control_starts": 0, "ticks": 0,
                          "tick_judged": 0}
         self.book = TriggerBook()
-        self.attention = Attention(self.book, fleet.repo.state_dir / "triggers.json")
-        self.publisher = Publisher(fleet, clock, self.counters, max_rate=max_rate,
-                                   write_status=write_status and not watch_only, commands=not watch_only)
-        self.timeline = TimelineFeed(fleet.timeline, writes=not watch_only)
+        self.attention = Attention(self.book, fleet.repo.state_dir / "triggers.json", clock)
+        self.publisher = Publisher(fleet, clock, self.counters, max_rate=max_rate, write_status=False, commands=False)
+        self.timeline = TimelineFeed(fleet.timeline, writes=False, human=not watch_only)
         self.captures = CaptureScheduler(self._capture, delay=capture_delay, interval=capture_interval)
         self.git = Runner()         # every git child of stats and predictions: counted, killed on close
         # A worktree written without pause is read at most every `stats_interval` (two git processes each).
@@ -100,7 +103,7 @@ class Monitor(WorktreeStats, PaneEvents):
         root = fleet.repo.root
         self.predictions = PredictionScheduler(root, lambda: fleet_base(self.settings, root), self.git,
                                                self._predicted, self.publisher.note, max_wait=predict_max_wait)
-        self.parking = Parking(fleet, clock, self._reassess, self.publisher.note)
+        self.parking = Parking(fleet, clock, self._reassess, self.publisher.note, sends=lambda: self.writes)
         self._rediscover_now = asyncio.Event()
         self.link = ControlLink(fleet, clock, self.counters, on_event=self._on_control_event,
                                 wake=self._rediscover_now.set, factory=control_factory)
@@ -229,6 +232,7 @@ class Monitor(WorktreeStats, PaneEvents):
         self._unsettled, self._settle_deadline = None, self._started + SETTLE_SECONDS
         with contextlib.suppress(OSError):      # watched from the start, so the first check is seen
             self._checks_root.mkdir(parents=True, exist_ok=True)
+        self._take_writer()
         status_json, _ = status_file_paths(self.fleet)
         quiet = self.attention.load(status_json, self.clock())
         self.publisher.start(quiet, self._started)
@@ -263,6 +267,7 @@ class Monitor(WorktreeStats, PaneEvents):
         await self.remote_events.stop()
         self.publisher.close()
         self._tasks = []
+        self.writer.release()
 
     # -- discovery -------------------------------------------------------------
 
@@ -278,7 +283,8 @@ class Monitor(WorktreeStats, PaneEvents):
                 log.exception("rediscovery failed")
 
     def _discover(self) -> tuple[list[Agent], dict]:
-        self.fleet.resume_prompts()     # a task prompt whose delivery process was killed is delivered again
+        if self.writes:     # a task prompt whose delivery process was killed is delivered again
+            self.fleet.resume_prompts()
         return self.fleet.agents(stats=False), self.fleet.state.read()["agents"]
 
     async def _rediscover(self, initial: bool = False) -> None:
@@ -356,12 +362,14 @@ class Monitor(WorktreeStats, PaneEvents):
             await asyncio.sleep(self.tick)
             now = self.clock()
             self.counters["ticks"] += 1
+            if not self.writes and self._take_writer():     # the writer went: this dashboard acts now
+                await self._take_over()
             self.timeline.heartbeat(now)
             woken = self.attention.expire(now)
             if woken:
                 self._queue(raised=woken, cleared=[])
                 self.publisher.run_commands(woken)
-            woken_names = {t.agent for t in woken}
+            woken_names = {t.agent for t in woken} | self.attention.sync(now)     # hidden in another dashboard
             for name in list(self._order):
                 f = self._facts.get(name)
                 if f is None:

@@ -114,7 +114,7 @@ class Publisher:
         self.counters = counters
         self.min_interval = 1.0 / max_rate
         self.write_status = write_status
-        self.commands = commands        # False: on_trigger is left to a dashboard that may act
+        self.commands = commands        # False: on_trigger is left to the dashboard that writes (writer.py)
         self.ready = asyncio.Event()
         self._subs: list[_Subscriber] = []
         self._status_dirty = asyncio.Event()
@@ -216,13 +216,14 @@ class Publisher:
                 raise
 
     async def status_loop(self, document: Callable[[], dict]) -> None:
-        """Rewrite status.json and status.md after changes, coalescing bursts, until cancelled."""
-        if not self.write_status:
-            return
+        """Rewrite status.json and status.md after changes, coalescing bursts, until cancelled (only while
+        `write_status`: another dashboard may write them, and this one may take over)."""
         while True:
             await self._status_dirty.wait()
             await asyncio.sleep(0.25)          # coalesce bursts into one rewrite
             self._status_dirty.clear()
+            if not self.write_status:
+                continue
             doc = document()
             text = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False)
             if text == self._status_text:
@@ -233,6 +234,11 @@ class Publisher:
                 await asyncio.to_thread(_write_status_files, json_path, md_path, text, markdown(doc))
             except OSError as exc:
                 log.warning("cannot write %s: %s", json_path, exc)
+
+    def rewrite_status(self) -> None:
+        """Write the status files on the next round even if this dashboard's text did not change."""
+        self._status_text = ""
+        self.publish()
 
     def close(self) -> None:
         """Stop the on_trigger commands still running."""

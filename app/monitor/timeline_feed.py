@@ -35,10 +35,15 @@ class _Memory:
 class TimelineFeed:
     """Writes what the monitor sees into each agent's timeline; a failed write is logged, never raised."""
 
-    def __init__(self, timeline: Timeline, writes: bool = True):
+    def __init__(self, timeline: Timeline, writes: bool = True, human: bool = True):
         self.timeline = timeline
+        # Only the repository's writer (writer.py) writes what the monitor saw; a human's acknowledgement
+        # or snooze is written by the dashboard it was made in (`human`: not a read-only one).
         self.writes = writes
+        self.human = human
         self._memory: dict[str, _Memory] = {}
+        # Requests answered by a rule while another dashboard wrote: written on taking over if it did not.
+        self._answered_unwritten: list[tuple[str, float, str]] = []
         self._started = 0.0
         self._beat = 0.0
 
@@ -73,24 +78,29 @@ class TimelineFeed:
             memory.status = kind
             self._record(agent.name, "status", f"{was}{kind}: {status.why}", at=status.since, status=kind)
 
-    def triggers(self, raised: list[Trigger], cleared: list[Trigger]) -> None:
-        """Record triggers raised (a new occurrence only) and cleared."""
+    def triggers(self, raised: list[Trigger], cleared: list[Trigger]) -> list[Trigger]:
+        """Record triggers raised (a new occurrence only) and cleared; the raised ones recorded."""
+        recorded = []
         for t in raised:
             memory = self._remember(t.agent)
             since = memory.open.get(t.kind.value)
             if since is not None and abs(since - t.since) <= _SAME_SINCE:
                 continue
             memory.open[t.kind.value] = t.since
+            recorded.append(t)
             self._record(t.agent, "trigger", f"{t.kind.value} raised: {t.what}", trigger=t.kind.value,
                          state="raised", since=round(t.since, 3))
         for t in cleared:
             memory = self._remember(t.agent)
             if memory.open.pop(t.kind.value, None) is not None:
                 self._record(t.agent, "trigger", f"{t.kind.value} cleared", trigger=t.kind.value, state="cleared")
+        return recorded
 
     def hidden(self, agent: str, kind: str, what: str) -> None:
         """Record that the human acknowledged or snoozed a trigger (`what`: 'acknowledged' or 'snoozed ...')."""
-        self._record(agent, what.split()[0], f"{kind} {what}", source="dashboard", trigger=kind)
+        if self.human:
+            self._write(lambda: self.timeline.record(agent, what.split()[0], f"{kind} {what}", source="dashboard",
+                                                     trigger=kind), always=True)
 
     def answered(self, name: str, at: float, text: str) -> bool:
         """Record a request the agent's CLI answered by a rule; False if the timeline has it already."""
@@ -98,8 +108,40 @@ class TimelineFeed:
         if at <= memory.answered_at:
             return False
         memory.answered_at = at
+        if not self.writes:
+            self._answered_unwritten = (self._answered_unwritten + [(name, at, text)])[-100:]
         self._record(name, "answered", text, at=at, source="rule")
         return True
+
+    # -- taking over from another dashboard (writer.py) ---------------------------------
+
+    def read_back_all(self, names: list[str]) -> dict[str, _Memory]:
+        """What the agents' timelines say last, whatever this dashboard remembers (call in a thread)."""
+        return {name: self._read(name) for name in names}
+
+    def take_over(self, memories: dict[str, _Memory], now: float) -> None:
+        """Start writing: remember what is on disk, not what this dashboard saw, and write what is missing."""
+        self.writes = True
+        self._memory = dict(memories)
+        unwritten, self._answered_unwritten = self._answered_unwritten, []
+        for name, at, text in unwritten:
+            self.answered(name, at, text)
+        if self._started:
+            self._beat = now
+            self._write(lambda: self.timeline.watching(self._started, now))
+
+    def catch_up(self, name: str, visible: list[Trigger], active: set[str]) -> list[Trigger]:
+        """Record the agent's triggers its timeline lacks (and clear the ended ones); the raised ones recorded.
+
+        A kind the timeline has open is the occurrence the previous writer announced, whatever its `since`:
+        each dashboard dates a question or a limit from when it first saw it, seconds apart at times.
+        """
+        memory = self._remember(name)
+        ended = [kind for kind in memory.open if kind not in active]
+        for kind in ended:
+            memory.open.pop(kind)
+            self._record(name, "trigger", f"{kind} cleared", trigger=kind, state="cleared")
+        return self.triggers([t for t in visible if t.kind.value not in memory.open], [])
 
     def stats(self, agent: Agent) -> bool:
         """Record files first touched; True when there are new commits to record (`commits`, in a thread)."""
@@ -113,7 +155,7 @@ class TimelineFeed:
             if len(fresh) > len(shown):
                 self._record(agent.name, "file", f"and {len(fresh) - len(shown)} more files first touched")
         # Commits made while no dashboard watched count too: the last total recorded, or none yet.
-        return agent.commits > (memory.commits or 0)
+        return self.writes and agent.commits > (memory.commits or 0)
 
     def commits(self, agent: Agent) -> None:
         """Record the commits made since the last look, with their subjects (runs git: call in a thread)."""
@@ -176,8 +218,8 @@ class TimelineFeed:
                 **data) -> None:
         self._write(lambda: self.timeline.record(name, kind, text, source=source, at=at, **data))
 
-    def _write(self, fn) -> None:
-        if not self.writes:
+    def _write(self, fn, always: bool = False) -> None:
+        if not (self.writes or always):
             return
         try:
             fn()
