@@ -435,7 +435,7 @@ def _kept_words(holdings) -> str:
 
 def _restore(fleet, args) -> int:
     notes: list[str] = []
-    agent = fleet.restore(args.name, notes)
+    agent = fleet.restore(args.name, notes, on_step=lambda step: print(f"… {step}", file=sys.stderr))
     print(f"restored {agent.name}: {agent.branch} in {agent.worktree}" + "".join(f"; {n}" for n in notes))
     return 0
 

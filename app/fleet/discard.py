@@ -105,7 +105,7 @@ class DiscardVerbs(FleetCore):
                                             f"worktree and branch removed on the host")
         return saved
 
-    def restore(self, name: str, notes: list[str] | None = None) -> Agent:
+    def restore(self, name: str, notes: list[str] | None = None, on_step=lambda step: None) -> Agent:
         """Bring a discarded agent's worktree and branch back from its archive (the agent itself is not restarted);
         what could not come back is added to notes."""
         from ..git import archive
@@ -125,7 +125,12 @@ class DiscardVerbs(FleetCore):
             raise AgentNotFound(f"no discarded agent named {name!r} (archives: "
                                 f"{', '.join(a.name for a in archive.list_archives(self.repo.root)) or 'none'})")
         if rec.get("host"):
-            said = hosts.restore(self, name, rec, started=lambda: self._mark_restoring(name))
+            def step(what: str) -> None:
+                if what == "restore":       # from here on, things are made on the host
+                    self._mark_restoring(name)
+                on_step(what)
+
+            said = hosts.restore(self, name, rec, step)
             (notes if notes is not None else []).extend(said)
         else:
             archive.restore(self.repo.root, name, Path(rec["worktree"]), rec["branch"])

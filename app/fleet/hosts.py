@@ -257,7 +257,7 @@ def remove_archived(fleet, name: str, rec: dict, commit: str, on_step=lambda ste
                     on_step)
 
 
-def restore(fleet, name: str, rec: dict, started=lambda: None) -> list[str]:
+def restore(fleet, name: str, rec: dict, on_step=lambda step: None) -> list[str]:
     """Bring a discarded remote agent's worktree and branch back on its host from its archive (pushed there
     from here first when the host's clone lost it), with its ignored files and submodules; what could not
     come back, in words."""
@@ -277,7 +277,7 @@ def restore(fleet, name: str, rec: dict, started=lambda: None) -> list[str]:
     if rec.get("restoring"):        # an earlier restore stopped halfway: take it back first
         head = _local_git(fleet.repo.root, "rev-parse", f"{commit}^1")
         rarchive.undo_restore(r, rec["host_repo"], rec["worktree"], rec["branch"], {head}, subs)
-    return rarchive.restore(r, rec["host_repo"], rec["worktree"], rec["branch"], commit, ignored, subs, started)
+    return rarchive.restore(r, rec["host_repo"], rec["worktree"], rec["branch"], commit, ignored, subs, on_step)
 
 
 def _local_git(root, *args: str) -> str:

@@ -86,10 +86,10 @@ def remove(remote: Remote, repo: str, worktree: str, branch: str, held: set[str]
 
 
 def restore(remote: Remote, repo: str, worktree: str, branch: str, commit: str, ignored: str | None,
-            subs: list[dict], started: Callable[[], None] = lambda: None) -> list[str]:
+            subs: list[dict], on_step: Callable[[str], None] = lambda step: None) -> list[str]:
     """Recreate branch and worktree on the host from an archive commit there: files, index, ignored files and
     submodules as they were; what could not come back, in words. On failure nothing is left there (when the
-    host still answers); `started` is called just before anything is made."""
+    host still answers); on_step("restore") comes just before anything is made."""
     if keep.existing(remote, [worktree]):
         raise UnsafeOperation(f"restore refused: {worktree} already exists on host {remote.name!r} "
                               f"(move it away first)")
@@ -97,7 +97,7 @@ def restore(remote: Remote, repo: str, worktree: str, branch: str, commit: str, 
         raise UnsafeOperation(f"restore refused: branch {branch} already exists on host {remote.name!r}")
     parents = _git(remote, repo, "rev-list", "--parents", "-n", "1", commit).split()[1:]
     head, index = parents[0], parents[1] if len(parents) > 1 else commit
-    started()
+    on_step("restore")
     _git(remote, repo, "worktree", "add", "--quiet", "-b", branch, worktree, head)
     try:
         res = remote.run_line(script([["git", "-C", worktree, "read-tree", "-m", "-u", "HEAD", f"{commit}^{{tree}}"],
@@ -109,7 +109,7 @@ def restore(remote: Remote, repo: str, worktree: str, branch: str, commit: str, 
         if ignored:
             keep.write_ignored(remote, worktree, ignored)
         git_dir = _git(remote, worktree, "rev-parse", "--absolute-git-dir").strip()
-        return keep.restore_submodules(remote, worktree, git_dir, subs)
+        return keep.restore_submodules(remote, worktree, git_dir, subs, on_step)
     except BaseException:
         undo_restore(remote, repo, worktree, branch, {head}, subs, quiet=True)
         raise

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import posixpath
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -275,7 +276,8 @@ def move_gitdirs(remote: Remote, moves: list[tuple[str, str]]) -> list[tuple[str
     return todo
 
 
-def restore_submodules(remote: Remote, checkout: str, git_dir: str, records: list[dict]) -> list[str]:
+def restore_submodules(remote: Remote, checkout: str, git_dir: str, records: list[dict],
+                       on_step: Callable[[str], None] = lambda step: None) -> list[str]:
     """Bring archived submodules back into a restored worktree on the host: git dir, files, index, ignored files;
     what could not come back, in words (a git dir gone from the host)."""
     gone = existing(remote, [r["gitdir"] for r in records])
@@ -289,6 +291,7 @@ def restore_submodules(remote: Remote, checkout: str, git_dir: str, records: lis
         kept.append(rec)
     done = move_gitdirs(remote, moves)
     try:
+        on_step("submodules")
         for rec, (_, dst) in zip(kept, moves):
             _restore_submodule(remote, f"{checkout}/{rec['path']}", dst, rec["commit"])
     except BaseException:
