@@ -4,6 +4,8 @@ remote.py  `Remote`: the ssh argv for one host (multiplexed, batch mode, timeout
            the one place a command string for the remote shell is built (`shlex.join`)
 tmux.py    `RemoteTmux`: the `Tmux` interface with every call made on the host through `Remote`
 git.py     the host's clone: made when missing, the base pushed to a ref, worktrees, stats, snapshots
+archive.py discard's archive made on the host and fetched here; removal and restore, each safe to run again
+keep.py    app/git/keep.py on the host: ignored files as a commit, submodules' git dirs moved to a keep area
 """
 
 from __future__ import annotations
