@@ -16,13 +16,14 @@ made by git and coreutils on the host through `Remote` (argv only).
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import GitError, UnsafeOperation
+from ..errors import GitError, PaneboardError, UnsafeOperation
 from ..git import keep as lkeep
 from .git import IDENTITY, _git
 from .remote import Remote, last_line, script
@@ -151,20 +152,30 @@ def _survey_submodules(remote: Remote, found: OnHost, stage: str, modules: str, 
 def read_work(remote: Remote, checkout: str, git_dir: str) -> tuple[str, str]:
     """(tree of the checkout's full state, tree of its index), read through temporary indexes on the host."""
     snap, copy = f"{git_dir}/paneboard-archive.index", f"{git_dir}/paneboard-archive-copy.index"
-    try:
+    with _removed_on_failure(remote, snap, copy):
         res = remote.run_line(script([
             ["rm", "-f", "--", snap, copy],
             ["env", f"GIT_INDEX_FILE={snap}", "git", "-C", checkout, "read-tree", "HEAD"],
             ["env", f"GIT_INDEX_FILE={snap}", "git", "-C", checkout, "add", "-A"],
             ["env", f"GIT_INDEX_FILE={snap}", "git", "-C", checkout, "write-tree"],
             ["cp", "--", f"{git_dir}/index", copy],
-            ["env", f"GIT_INDEX_FILE={copy}", "git", "-C", checkout, "write-tree"]]), check=False, what="git")
+            ["env", f"GIT_INDEX_FILE={copy}", "git", "-C", checkout, "write-tree"],
+            ["rm", "-f", "--", snap, copy]]), check=False, what="git")
         if res.returncode != 0:
             raise GitError(f"cannot read the work in {checkout} on host {remote.name!r}: {last_line(res.stderr)}")
         snapshot, index = res.stdout.split()[-2:]
-    finally:
-        remote.run(["rm", "-f", "--", snap, copy], check=False)
     return snapshot, index
+
+
+@contextlib.contextmanager
+def _removed_on_failure(remote: Remote, *paths: str):
+    """Remove these temporary files on the host when the block fails (on success its last command did)."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(PaneboardError):
+            remote.run(["rm", "-f", "--", *paths], check=False)
+        raise
 
 
 def ignored_commit(remote: Remote, checkout: str, git_dir: str, paths: list[str]) -> str | None:
@@ -173,7 +184,7 @@ def ignored_commit(remote: Remote, checkout: str, git_dir: str, paths: list[str]
         return None
     index = f"{git_dir}/paneboard-ignored.index"
     env = ["env", f"GIT_INDEX_FILE={index}"]
-    try:
+    with _removed_on_failure(remote, index):
         # update-index reads each file's mode as git does (executable bit, symlink); hash-object --no-filters
         # then stores the bytes as they are, as keep.py does locally.
         parts = _parts(remote, [["rm", "-f", "--", index],
@@ -191,10 +202,9 @@ def ignored_commit(remote: Remote, checkout: str, git_dir: str, paths: list[str]
         blobs = _hash_files(remote, checkout, regular)
         info = "".join(f"{modes[p][0]} {blobs.get(p, modes[p][1])}\t{p}\0" for p in paths)
         res = remote.run_line(script([[*env, "git", "-C", checkout, "update-index", "-z", "--index-info"],
-                                      [*env, "git", "-C", checkout, "write-tree"]]), stdin=info, what="git")
+                                      [*env, "git", "-C", checkout, "write-tree"],
+                                      ["rm", "-f", "--", index]]), stdin=info, what="git")
         tree = res.stdout.split()[-1]
-    finally:
-        remote.run(["rm", "-f", "--", index], check=False)
     return _git(remote, checkout, *IDENTITY, "commit-tree", tree, "-m", "paneboard: ignored files").strip()
 
 
