@@ -79,10 +79,10 @@ class DiscardVerbs(FleetCore):
         that in its record, and only then remove its worktree there; a discard that stopped halfway finishes."""
         commit = self.state.read()["agents"].get(agent.name, {}).get("discarding")
         if commit:
+            saved = hosts.saved_archive(self, agent, commit)
             if agent.unreachable:
                 raise PaneboardError(f"discard refused: host {agent.host!r} is unreachable ({agent.unreachable}); "
-                                     f"its work is archived at {hosts.saved_archive(self, agent, commit).ref}")
-            saved = hosts.saved_archive(self, agent, commit)
+                                     f"its work is archived at {saved.ref}, the next discard finishes")
         else:
             holdings = hosts.refuse_discard(self, agent, force)
             self._mark_stopped(agent.name)
