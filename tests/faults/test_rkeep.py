@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import HostUnreachable
+from app.errors import HostUnreachable, PaneboardError
 from tests.faults.test_safe_discard import picture
 from tests.helpers import git
 from tests.remote.conftest import box, host_repo, remote_socket, sshd  # noqa: F401  (the real sshd fixtures)
@@ -39,6 +39,10 @@ def test_ssh_dead_after_the_archive_leaves_the_worktree_whole_and_the_next_disca
     assert picture(wt, leave_out=("node_modules",)) == before
     commit = archive_ref(box)
     assert commit and box.state.read()["agents"]["api"]["discarding"] == commit
+    with pytest.raises(PaneboardError) as err:      # the host still away: one line, nothing changed
+        box.discard("api")
+    assert "unreachable" in str(err.value) and "the next discard finishes" in str(err.value)
+    assert picture(wt, leave_out=("node_modules",)) == before and archive_ref(box) == commit
     sshd.start()
     saved = box.discard("api")
     assert saved.commit == commit                       # finished, not archived again
