@@ -417,7 +417,7 @@ def _discard(fleet, args) -> int:
             print("not discarded")
             return 1
         force = True    # the question said so, and the answer was yes
-    saved = fleet.discard(args.name, force=force)
+    saved = fleet.discard(args.name, force=force, on_step=lambda step: print(f"… {step}", file=sys.stderr))
     print(f"discarded {args.name}; its work is archived at {saved.ref}"
           + (f" and {saved.patch}" if saved.patch else "") + f" (undo: paneboard restore {args.name!r})")
     return 0
@@ -434,8 +434,9 @@ def _kept_words(holdings) -> str:
 
 
 def _restore(fleet, args) -> int:
-    agent = fleet.restore(args.name)
-    print(f"restored {agent.name}: {agent.branch} in {agent.worktree}")
+    notes: list[str] = []
+    agent = fleet.restore(args.name, notes, on_step=lambda step: print(f"… {step}", file=sys.stderr))
+    print(f"restored {agent.name}: {agent.branch} in {agent.worktree}" + "".join(f"; {n}" for n in notes))
     return 0
 
 

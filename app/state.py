@@ -42,9 +42,10 @@ _AGENT_FIELDS: dict[str, Any] = {
     "env": _string_map, "silence": _OPT_NUM, "check": _OPT_STR, "rules": str, "started_at": _NUM,
     "merged": bool, "merged_at": _NUM, "merge_commit": str, "merge_strategy": str, "killed_at": _NUM,
     "exit_code": (int, type(None)), "last_check": (dict, type(None)), "restored_at": _NUM,
-    "merging": (dict, type(None)), "allow": _strings, "deny": _strings,
+    "merging": (dict, type(None)), "allow": _strings, "deny": _strings, "discarding": str,
 }
-_DISCARDED_FIELDS: dict[str, Any] = {**_AGENT_FIELDS, "archive": str, "patch": str, "discarded_at": _NUM}
+_DISCARDED_FIELDS: dict[str, Any] = {**_AGENT_FIELDS, "archive": str, "patch": str, "discarded_at": _NUM,
+                                     "restoring": _NUM}
 # A spawn under way (app/fleet/spawning.py): the record it will write, and its own fields.
 _SPAWNING_FIELDS: dict[str, Any] = {**_AGENT_FIELDS, "pid": int, "at": _NUM, "commit": str, "paste": bool}
 _QUEUED_FIELDS: dict[str, Any] = {

@@ -189,26 +189,36 @@ def remove_worktree(fleet, agent: Agent) -> None:
         pass        # it stays on the host, merged: nothing of anyone's is lost
 
 
-def refuse_discard(fleet, agent: Agent) -> None:
-    """Refuse discarding a remote agent whose host is away, or whose worktree holds what a host archive cannot keep."""
-    from ..hosts import archive as rarchive
+def refuse_discard(fleet, agent: Agent, force: bool = False):
+    """What the remote agent's worktree holds beyond its branch (None when the worktree is gone from the host);
+    refuses (one line, nothing changed) when its host is away or discard could not keep it all."""
+    from ..git import archive as larchive
+    from ..hosts import keep as rkeep
     if agent.unreachable:
         raise PaneboardError(f"discard refused: host {agent.host!r} is unreachable ({agent.unreachable}); "
                              f"nothing was changed")
-    rarchive.refuse_what_cannot_be_kept(remote(fleet, agent.host), agent.worktree, fleet.settings.disposable)
+    r = remote(fleet, agent.host)
+    if not rkeep.existing(r, [f"{agent.worktree}/.git"]):
+        return None         # gone from the host: its branch is what is left to archive
+    holdings = rkeep.survey(r, agent.worktree, fleet.settings.disposable)
+    larchive.refuse_what_cannot_be_kept(holdings, force)
+    return holdings
 
 
-def archive_work(fleet, agent: Agent):
-    """Archive the remote agent's work on its host AND fetch that archive into the local repository's
-    `refs/paneboard/archive/<slug>`; the local Archive. Nothing is removed here."""
+def archive_work(fleet, agent: Agent, holdings=None):
+    """Archive the remote agent's work on its host (ignored files and submodules' work too) AND fetch that
+    archive into the local repository's `refs/paneboard/archive/<slug>`; the local Archive. Nothing is removed."""
     from ..git import archive as larchive
     from ..hosts import archive as rarchive
     rec = fleet.state.read()["agents"].get(agent.name, {})
     r, slug = remote(fleet, agent.host), larchive.archive_slug(agent.name, agent.branch)
-    commit = rarchive.archive(r, rec["host_repo"], agent.worktree, agent.name, agent.branch, agent.base, slug)
+    modules = rarchive.keep_dir(r, rec["host_repo"], slug) if holdings is not None and holdings.submodules else None
+    commit = rarchive.archive(r, rec["host_repo"], agent.worktree, agent.name, agent.branch, agent.base, slug,
+                              holdings, modules)
     ref = larchive.ARCHIVE_PREFIX + slug
     incoming = f"refs/paneboard/incoming/{slug}"
-    # Fetched beside the archive first: the local archive ref only ever moves to a complete commit.
+    # Fetched beside the archive first: the local archive ref only ever moves to a complete commit (the
+    # ignored files' commit is one of its parents, so it comes along).
     rgit.fetch(fleet.repo.root, r, rec["host_repo"], ref, incoming)
     root = fleet.repo.root
     got = _local_git(root, "rev-parse", "--verify", "--quiet", incoming)
@@ -220,31 +230,54 @@ def archive_work(fleet, agent: Agent):
         _local_git(root, "update-ref", f"{larchive.HISTORY_PREFIX}{slug}-{int(time.time() * 1e6)}", previous)
     _local_git(root, "update-ref", "-m", f"paneboard: archive {agent.name} from host {agent.host}", ref, commit)
     _local_git(root, "update-ref", "-d", incoming)
-    return larchive.Archive(name=agent.name, slug=slug, ref=ref, commit=commit, head="", branch=agent.branch,
-                            worktree=agent.worktree, base=agent.base, created=time.time(), patch=None)
+    return saved_archive(fleet, agent, commit)
 
 
-def remove_archived(fleet, agent: Agent) -> None:
-    """Remove the remote agent's worktree and branch on its host (its archive is on the host and here)."""
-    from ..hosts import archive as rarchive
-    rec = fleet.state.read()["agents"].get(agent.name, {})
-    rarchive.remove(remote(fleet, agent.host), rec["host_repo"], agent.worktree, agent.branch)
-
-
-def restore(fleet, name: str, rec: dict) -> None:
-    """Bring a discarded remote agent's worktree and branch back on its host from its archive (pushed there
-    from here first when the host's clone lost it)."""
+def saved_archive(fleet, agent: Agent, commit: str):
+    """The local Archive of a remote agent's archive commit (here already), with what it keeps beyond the branch."""
     from ..git import archive as larchive
+    from ..git import keep as lkeep
+    ignored, subs = lkeep.trailers(fleet.repo.root, commit)
+    count = len(_local_git(fleet.repo.root, "ls-tree", "-r", "-z", "--name-only", ignored).split("\0")) - 1 \
+        if ignored else 0
+    return larchive.Archive(name=agent.name, slug=larchive.archive_slug(agent.name, agent.branch),
+                            ref=larchive.ARCHIVE_PREFIX + larchive.archive_slug(agent.name, agent.branch),
+                            commit=commit, head="", branch=agent.branch, worktree=agent.worktree, base=agent.base,
+                            created=time.time(), patch=None, ignored=count, submodules=len(subs))
+
+
+def remove_archived(fleet, name: str, rec: dict, commit: str, on_step=lambda step: None) -> None:
+    """Remove the remote agent's worktree and branch on its host, its submodules' git dirs moved into the host
+    clone's keep area first (its archive is on the host and here); running it again finishes the job."""
+    from ..git import keep as lkeep
+    from ..hosts import archive as rarchive
+    _, subs = lkeep.trailers(fleet.repo.root, commit)
+    held = set(_local_git(fleet.repo.root, "rev-list", "--parents", "-n", "1", commit).split()[1:])
+    rarchive.remove(remote(fleet, rec["host"]), rec["host_repo"], rec["worktree"], rec["branch"], held, subs,
+                    on_step)
+
+
+def restore(fleet, name: str, rec: dict, on_step=lambda step: None) -> list[str]:
+    """Bring a discarded remote agent's worktree and branch back on its host from its archive (pushed there
+    from here first when the host's clone lost it), with its ignored files and submodules; what could not
+    come back, in words."""
+    from ..git import archive as larchive
+    from ..git import keep as lkeep
     from ..hosts import archive as rarchive
     r = remote(fleet, rec["host"])
     ref = larchive.ARCHIVE_PREFIX + larchive.archive_slug(name, rec["branch"])
     commit = rec.get("archive_commit") or _local_git(fleet.repo.root, "rev-parse", "--verify", "--quiet", ref)
     if not commit:
         raise PaneboardError(f"no archive of {name!r} here ({ref}); nothing was changed")
+    rgit.ensure_clone(r, rec["host_repo"])
     if r.run(["git", "-C", rec["host_repo"], "cat-file", "-e", f"{commit}^{{commit}}"], check=False).returncode:
         rgit.local_git(fleet.repo.root, r, "push", "--quiet", "--force", "--no-verify",
                        r.remote_url(rec["host_repo"]), f"{commit}:{ref}")
-    rarchive.restore(r, rec["host_repo"], rec["worktree"], rec["branch"], commit)
+    ignored, subs = lkeep.trailers(fleet.repo.root, commit)
+    if rec.get("restoring"):        # an earlier restore stopped halfway: take it back first
+        head = _local_git(fleet.repo.root, "rev-parse", f"{commit}^1")
+        rarchive.undo_restore(r, rec["host_repo"], rec["worktree"], rec["branch"], {head}, subs)
+    return rarchive.restore(r, rec["host_repo"], rec["worktree"], rec["branch"], commit, ignored, subs, on_step)
 
 
 def _local_git(root, *args: str) -> str:

@@ -135,6 +135,7 @@ def snapshot(remote: Remote, worktree: str, slug: str) -> str:
 
 def fetch(root, remote: Remote, repo: str, src: str, dst: str) -> str:
     """Fetch src from the host's clone into the local ref dst (forced: it mirrors the host); its commit."""
-    local_git(root, remote, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote.remote_url(repo),
-              f"+{src}:{dst}")
+    # --no-recurse-submodules: a submodule commit made on the host is not here to fetch (it stays on the host).
+    local_git(root, remote, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",
+              remote.remote_url(repo), f"+{src}:{dst}")
     return subprocess.run(["git", "rev-parse", dst], cwd=root, capture_output=True, text=True).stdout.strip()

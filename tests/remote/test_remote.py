@@ -111,18 +111,6 @@ def test_discard_archives_on_the_host_and_here_before_removing_and_restore_bring
     assert box.state.read()["agents"]["api"]["host"] == "box"
 
 
-def test_discard_of_a_remote_worktree_with_ignored_files_to_keep_refuses_before_stopping_it(box, tmp_path):
-    from app.errors import UnsafeOperation
-    a = box.spawn(remote_task(tmp_path, "api", [{"do": "idle"}]))
-    wt = Path(a.worktree)
-    (wt / ".gitignore").write_text("secrets.env\n")
-    (wt / "secrets.env").write_text("KEY=1\n")
-    with pytest.raises(UnsafeOperation, match="ignored files that are not disposable \\(secrets.env\\)"):
-        box.discard("api")
-    assert (wt / "secrets.env").exists() and "api" in box.state.read()["agents"]
-    assert retry_until(lambda: next(x for x in assess_once(box) if x.name == "api")).pane_alive
-
-
 def test_check_runs_on_the_host_in_the_worktree_and_is_recorded_as_locally(box, tmp_path):
     from dataclasses import replace
     a = box.spawn(remote_task(tmp_path, "api", [{"do": "edit", "path": "marker.txt", "text": "on host\n"},
