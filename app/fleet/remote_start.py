@@ -128,6 +128,12 @@ class RemoteStartVerbs(FleetCore):
         """A remote agent's change stats, read by git on its host (HostUnreachable when it cannot be reached)."""
         return hosts.read_stats(self, agent)
 
+    def host_work(self, agent: Agent) -> str:
+        """Bring a remote agent's work here for conflict prediction (no timeline line: the monitor asks this
+        whenever the work changed); the commit now at its `refs/paneboard/remote/...` ref."""
+        ref = hosts.fetch_work(self, agent)
+        return worktrees.run_git(self.repo.root, "rev-parse", "--verify", f"{ref}^{{commit}}").strip()
+
     def _open_remote_window(self, tmux, task, preset, slug, branch, path, repo, port, started) -> str:
         """The agent's window on the host's tmux server (no hooks there); its pane id."""
         from .start import prompt_delivery

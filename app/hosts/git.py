@@ -8,8 +8,10 @@ Local git talks to the host's clone over the same ssh (`Remote.git_env`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
+from dataclasses import dataclass
 
 from ..errors import GitError, HostUnreachable
 from ..git.worktrees import Stats
@@ -80,20 +82,39 @@ def remove_new_worktree(remote: Remote, repo: str, branch: str, path: str) -> No
     remote.run(["git", "-C", repo, "branch", "-D", branch], check=False)
 
 
-def stats(remote: Remote, worktree: str, base: str) -> Stats:
-    """The worktree's change stats against its base ref, in one ssh call (untracked files count as files)."""
+@dataclass(frozen=True)
+class HostStats(Stats):
+    """A remote agent's stats, with a fingerprint of its work: it differs whenever HEAD or any changed,
+    staged or untracked file's content does (read without writing anything on the host)."""
+
+    work: str = ""
+
+
+# The worktree is a positional parameter of this fixed script, never parsed as code: a hash of the
+# tracked changes against HEAD, then one hash per untracked file (names are in the status output).
+_WORK_SCRIPT = ('cd -- "$1" || exit 1; git --no-optional-locks diff --no-ext-diff --no-color --binary HEAD -- '
+                '| git hash-object --stdin; git ls-files -z -o --exclude-standard | xargs -0r git hash-object --')
+
+
+def stats(remote: Remote, worktree: str, base: str) -> HostStats:
+    """The worktree's change stats against its base ref, its HEAD and a fingerprint of its work, in one
+    ssh call (untracked files count as files)."""
     mark = "@@paneboard-stats@@"
     line = script([["git", "-C", worktree, "diff", "--numstat", "-z", "--no-renames", "--merge-base", base],
                    ["echo", mark],
                    ["git", "-C", worktree, "rev-list", "--count", f"{base}..HEAD"],
                    ["echo", mark],
                    ["git", "-C", worktree, "--no-optional-locks", "status", "--porcelain=v1", "-z",
-                    "--untracked-files=all"]], sep=";")
+                    "--untracked-files=all"],
+                   ["echo", mark],
+                   ["git", "-C", worktree, "rev-parse", "--verify", "--quiet", "HEAD"],
+                   ["echo", mark],
+                   ["sh", "-c", _WORK_SCRIPT, "sh", worktree]], sep=";")
     res = remote.run_line(line, check=False, what="git")
     parts = res.stdout.split(mark + "\n")
-    if len(parts) != 3:
-        return Stats()
-    numstat, commits, status = parts
+    if len(parts) != 5:
+        return HostStats()
+    numstat, commits, status, head, contents = parts
     files: list[str] = []
     added = removed = 0
     for part in numstat.split("\0"):
@@ -104,8 +125,10 @@ def stats(remote: Remote, worktree: str, base: str) -> Stats:
             removed += int(r) if r.isdigit() else 0
     entries = [e for e in status.split("\0") if e]
     files += [e[3:] for e in entries if e.startswith("?? ")]
-    return Stats(files=tuple(files), added=added, removed=removed, dirty=bool(entries),
-                 commits=int(commits.strip()) if commits.strip().isdigit() else 0)
+    head = head.strip()
+    work = hashlib.sha1("\0".join((head, status, contents)).encode("utf-8", "replace")).hexdigest() if head else ""
+    return HostStats(files=tuple(files), added=added, removed=removed, dirty=bool(entries),
+                     commits=int(commits.strip()) if commits.strip().isdigit() else 0, head=head, work=work)
 
 
 def snapshot(remote: Remote, worktree: str, slug: str) -> str:

@@ -65,7 +65,9 @@ def settle_since(facts: dict[str, Facts], names) -> None:
         f = facts.get(name)
         if f is None or not f.agent.worktree_exists:
             continue
-        mine = _mtimes(f.agent.worktree, set(f.oos) | {p for paths in f.overlaps.values() for p in paths})
+        # A host's worktree paths are not this machine's: its files' times are unknown here.
+        mine = {} if f.agent.host else _mtimes(f.agent.worktree, set(f.oos) | {p for paths in f.overlaps.values()
+                                                                               for p in paths})
         if f.oos and f.oos_since is not None:
             written = [mine[p] for p in f.oos if p in mine]
             f.oos_since = min(written) if written else f.oos_since
@@ -73,7 +75,7 @@ def settle_since(facts: dict[str, Facts], names) -> None:
             shared = []
             for other, paths in f.overlaps.items():
                 o = facts.get(other)
-                theirs = _mtimes(o.agent.worktree, paths) if o is not None else {}
+                theirs = _mtimes(o.agent.worktree, paths) if o is not None and not o.agent.host else {}
                 shared += [max(mine[p], theirs[p]) for p in paths if p in mine and p in theirs]
             f.overlap_since = min(shared) if shared else f.overlap_since
 
