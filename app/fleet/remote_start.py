@@ -134,6 +134,12 @@ class RemoteStartVerbs(FleetCore):
         ref = hosts.fetch_work(self, agent)
         return worktrees.run_git(self.repo.root, "rev-parse", "--verify", f"{ref}^{{commit}}").strip()
 
+    def fetched_work(self, agent: Agent) -> str | None:
+        """The commit of a remote agent's work as last fetched here (no ssh); None when it never was."""
+        ref = f"{hosts.REMOTE_REFS}{agent.host}/{agent.branch}"
+        return worktrees.run_git(self.repo.root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}",
+                                 check=False).strip() or None
+
     def _open_remote_window(self, tmux, task, preset, slug, branch, path, repo, port, started) -> str:
         """The agent's window on the host's tmux server (no hooks there); its pane id."""
         from .start import prompt_delivery

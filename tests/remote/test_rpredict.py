@@ -124,3 +124,30 @@ async def test_a_host_that_goes_away_keeps_its_last_prediction_says_it_is_stale_
     await until(lambda: "there" not in r.monitor.conflicts().stale, timeout=60)
     await until(lambda: trigger(r, "there", TriggerKind.CONFLICT) is not None, timeout=30)
     assert "as of" not in trigger(r, "there", TriggerKind.CONFLICT).what
+
+
+def test_ls_predicts_a_remote_agents_conflict_from_its_last_fetch_and_fetches_only_when_asked(box, tmp_path: Path):
+    from app.monitor import assess_once
+    from app.monitor.once import STALE_FETCH
+    from tests.helpers import retry_until
+    there = box.spawn(remote_task(tmp_path, "there", edits(tmp_path, "print('there')\n")))
+    retry_until(lambda: next(a for a in assess_once(box) if a.name == "there" and a.files), timeout=30)
+    (box.repo.root / LINE).write_text("print('hi')\nprint('teammate')\n")
+    git(box.repo.root, "commit", "-q", "-am", "a teammate edits the same line")
+
+    def conflict(**kw):
+        a = next(a for a in assess_once(box, **kw) if a.name == "there")
+        return next((t for t in a.triggers if t.kind == TriggerKind.CONFLICT), None)
+
+    ref = "refs/paneboard/remote/box/paneboard/there"
+    assert conflict() is None               # never fetched: `ls` does not reach for it on its own
+    assert git(box.repo.root, "for-each-ref", ref) == ""
+    t = conflict(fetch=True)
+    assert t.what == "would conflict with main in src/app.py"
+    assert git(box.repo.root, "show", f"{ref}:{LINE}") == "print('hi')\nprint('there')\n"
+    fetched = git(box.repo.root, "rev-parse", ref)
+    # Its files move on the host: `ls` still answers from the last fetch, says so, and fetches nothing.
+    (Path(there.worktree) / "src" / "more.py").write_text("x = 1\n")
+    t = conflict()
+    assert t.what == f"would conflict with main in src/app.py ({STALE_FETCH})"
+    assert git(box.repo.root, "rev-parse", ref) == fetched
