@@ -7,6 +7,7 @@ a host that goes away keeps its agents' last fetched work in prediction, says so
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from app.config import HostConfig, Task
 from app.model import Kind, TriggerKind
-from tests.helpers import ROOT, demo_command, demo_script, git, until
+from tests.helpers import ROOT, demo_command, demo_script, git, unique_socket, until
 from tests.remote.conftest import remote_task
 from tests.remote.test_remote_monitor import kind, running  # noqa: F401  (the fixture)
 
@@ -69,8 +70,6 @@ async def test_a_remote_and_a_local_agent_on_the_same_line_overlap_and_their_con
 @pytest.fixture
 def two_hosts(box, tmp_path: Path, sshd, remote_socket):
     """`box` and `yard`: two hosts (the same sshd, their own clones and tmux servers)."""
-    from tests.helpers import unique_socket
-    import subprocess
     socket = unique_socket()
     yard = HostConfig(name="yard", ssh=tuple(sshd.ssh_args()), repo=str(tmp_path / "yard" / "shop"),
                       tmux_socket=socket)
