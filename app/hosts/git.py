@@ -131,28 +131,34 @@ def stats(remote: Remote, worktree: str, base: str) -> HostStats:
                      commits=int(commits.strip()) if commits.strip().isdigit() else 0, head=head, work=work)
 
 
+# The worktree and the ref are positional parameters of this fixed script, never parsed as code. A copy of
+# the agent's index keeps git's stat cache (only changed files are read), and the agent's own is untouched.
+_SNAPSHOT_SCRIPT = """set -e
+cd -- "$1"
+dir=$(git rev-parse --absolute-git-dir)
+export GIT_INDEX_FILE="$dir/paneboard-snapshot.index"
+trap 'rm -f -- "$GIT_INDEX_FILE"' EXIT
+if [ -f "$dir/index" ]; then cp -p -- "$dir/index" "$GIT_INDEX_FILE"; else git read-tree HEAD; fi
+git add -A
+tree=$(git write-tree)
+commit=$(git rev-parse HEAD)
+if [ "$tree" != "$(git rev-parse 'HEAD^{tree}')" ]; then
+  commit=$(git -c user.name=paneboard -c user.email=paneboard@localhost commit-tree "$tree" -p "$commit" \\
+    -m 'paneboard: uncommitted work')
+fi
+git update-ref "$2" "$commit"
+echo "$commit"
+"""
+
+
 def snapshot(remote: Remote, worktree: str, slug: str) -> str:
     """Commit the worktree's state (uncommitted and untracked work too) to `refs/paneboard/snapshot/<slug>`
-    through a temporary index, so the agent's index and files are untouched; the ref's name."""
-    git_dir = _git(remote, worktree, "rev-parse", "--absolute-git-dir").strip()
-    index = f"{git_dir}/paneboard-snapshot.index"
-    env = ["env", f"GIT_INDEX_FILE={index}"]
-    try:
-        res = remote.run_line(script([[*env, "git", "-C", worktree, "read-tree", "HEAD"],
-                                      [*env, "git", "-C", worktree, "add", "-A"],
-                                      [*env, "git", "-C", worktree, "write-tree"]]), check=False, what="git")
-        if res.returncode != 0:
-            raise GitError(f"cannot read the work in {worktree} on host {remote.name!r}: {last_line(res.stderr)}")
-        tree = res.stdout.strip().splitlines()[-1]
-        head_tree = _git(remote, worktree, "rev-parse", "HEAD^{tree}").strip()
-        commit = _git(remote, worktree, "rev-parse", "HEAD").strip()
-        if tree != head_tree:
-            commit = _git(remote, worktree, *IDENTITY, "commit-tree", tree, "-p", commit,
-                          "-m", "paneboard: uncommitted work").strip()
-    finally:
-        remote.run(["rm", "-f", "--", index], check=False)
+    through a temporary index, so the agent's index and files are untouched, in one ssh call; the ref's name."""
     ref = SNAPSHOT_REFS + slug
-    _git(remote, worktree, "update-ref", ref, commit)
+    res = remote.run(["sh", "-c", _SNAPSHOT_SCRIPT, "sh", worktree, ref], check=False)
+    if res.returncode != 0 or not res.stdout.strip():
+        raise GitError(f"cannot read the work in {worktree} on host {remote.name!r}: "
+                       f"{last_line(res.stderr) or res.returncode}")
     return ref
 
 
