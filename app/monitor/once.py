@@ -182,6 +182,9 @@ STALE_FETCH = "as of its work last fetched; `paneboard ls --fetch` fetches it no
 def remote_conflicts(fleet, agents: list[Agent]) -> dict[str, tuple[tuple[str, ...], str]]:
     """Per remote agent with changes and a fetched work: its predicted conflicts with its base from that fetch (no
     ssh), with a note when its files on the host are no longer those of the fetch (or the host is away)."""
+    todo = [a for a in agents if a.host and not a.merged and a.files]
+    if not todo:
+        return {}
     from ..git import merge as merging
     from .remote_work import changed_files
     root = Path(fleet.repo.root)
@@ -198,7 +201,6 @@ def remote_conflicts(fleet, agents: list[Agent]) -> dict[str, tuple[tuple[str, .
             return merging.predict(root, f"refs/heads/{a.base}", commit).conflicts, note
         except (PaneboardError, OSError):
             return None
-    todo = [a for a in agents if a.host and not a.merged and a.files]
     with ThreadPoolExecutor(8) as pool:
         return {a.name: got for a, got in zip(todo, pool.map(one, todo)) if got is not None}
 
