@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     _start_parsers(sub, common)
     ls = sub.add_parser("ls", parents=[common], help="list agents")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.add_argument("--fetch", action="store_true",
+                    help="fetch each remote agent's work first, so its predicted conflicts are current")
     a = sub.add_parser("attach", parents=[common], help="attach this terminal to an agent's pane")
     a.add_argument("name")
     se = sub.add_parser("send", parents=[common],
@@ -501,10 +503,10 @@ def _say_notices(fleet) -> None:
         print(f"paneboard: {line}", file=sys.stderr)
 
 
-def _ls(fleet, as_json: bool) -> int:
+def _ls(fleet, as_json: bool, fetch: bool = False) -> int:
     from .model import ago
     from .monitor import assess_once, hidden_marks
-    agents = assess_once(fleet) + fleet.queued()
+    agents = assess_once(fleet, fetch=fetch) + fleet.queued()
     marks = hidden_marks(fleet, agents)
     if as_json:
         out = []
@@ -828,7 +830,7 @@ def _demo_stop(socket_name: str) -> int:
 
 # Subcommands that act on a fleet: name -> handler(fleet, args) returning the exit code.
 _COMMANDS = {
-    "up": _up, "spawn": _spawn, "ls": lambda fleet, args: _ls(fleet, args.json),
+    "up": _up, "spawn": _spawn, "ls": lambda fleet, args: _ls(fleet, args.json, args.fetch),
     "attach": lambda fleet, args: _attach(fleet, args.name), "send": _send,
     "diff": lambda fleet, args: _diff(fleet, args.name, args.other, args.stat, args.since_review, args.mark),
     "check": _check, "comment": _comment, "combine": _combine, "log": _log,

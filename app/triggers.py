@@ -243,6 +243,7 @@ class AgentSnapshot:
     base: str = ""
     conflicts: tuple[str, ...] = ()       # files a merge into the base is predicted to conflict in
     conflict_since: float | None = None
+    conflict_note: str = ""               # predicted from an older fetch of a remote agent's work: why
     progress_at: float | None = None      # the screen last changed by more than spinner and timer redraws
 
     @property
@@ -385,7 +386,8 @@ def _work_triggers(s: AgentSnapshot, now: float) -> list[Trigger]:
                            s.overlap_since or now, evidence=evidence))
     if s.conflicts:
         out.append(Trigger(TriggerKind.CONFLICT, name,
-                           f"would conflict with {s.base or 'its base'} in {_listing(list(s.conflicts))}",
+                           f"would conflict with {s.base or 'its base'} in {_listing(list(s.conflicts))}"
+                           + (f" ({s.conflict_note})" if s.conflict_note else ""),
                            s.conflict_since or now, evidence="\n".join(s.conflicts)))
     return out
 

@@ -169,6 +169,18 @@ class RemoteStartVerbs(FleetCore):
         """A remote agent's change stats, read by git on its host (HostUnreachable when it cannot be reached)."""
         return hosts.read_stats(self, agent)
 
+    def host_work(self, agent: Agent) -> str:
+        """Bring a remote agent's work here for conflict prediction (no timeline line: the monitor asks this
+        whenever the work changed); the commit now at its `refs/paneboard/remote/...` ref."""
+        ref = hosts.fetch_work(self, agent)
+        return worktrees.run_git(self.repo.root, "rev-parse", "--verify", f"{ref}^{{commit}}").strip()
+
+    def fetched_work(self, agent: Agent) -> str | None:
+        """The commit of a remote agent's work as last fetched here (no ssh); None when it never was."""
+        ref = f"{hosts.REMOTE_REFS}{agent.host}/{agent.branch}"
+        return worktrees.run_git(self.repo.root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}",
+                                 check=False).strip() or None
+
     def _open_remote_window(self, tmux, task, preset, slug, branch, path, repo, port, started) -> tuple[str, dict]:
         """The agent's window on the host's tmux server, its event channel installed there first:
         (its pane id, the record's fields that say whether it has a channel)."""

@@ -184,6 +184,17 @@ def may_conflict(worktree: Path, base_branch: str, files) -> bool:
     return bool(moved & _with_parents(mine) or mine & _with_parents(moved))
 
 
+def commit_may_conflict(repo_root: Path, base_branch: str, commit: str, files) -> bool:
+    """`may_conflict` for a commit in the repository (a remote agent's fetched work) rather than a worktree."""
+    root, ref = Path(repo_root), f"refs/heads/{base_branch}"
+    if _is_ancestor(root, ref, commit):
+        return False
+    moved = set(_split_z(_git(root, "diff", "--name-only", "--no-renames", "-z", f"{commit}...{ref}",
+                              env=_NO_LOCKS).stdout))
+    mine = set(files)
+    return bool(moved & _with_parents(mine) or mine & _with_parents(moved))
+
+
 def _with_parents(paths) -> set[str]:
     """The paths and every directory above them."""
     out = set()

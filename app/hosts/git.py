@@ -8,8 +8,10 @@ Local git talks to the host's clone over the same ssh (`Remote.git_env`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
+from dataclasses import dataclass
 
 from ..errors import GitError, HostUnreachable
 from ..git.worktrees import Stats
@@ -80,20 +82,39 @@ def remove_new_worktree(remote: Remote, repo: str, branch: str, path: str) -> No
     remote.run(["git", "-C", repo, "branch", "-D", branch], check=False)
 
 
-def stats(remote: Remote, worktree: str, base: str) -> Stats:
-    """The worktree's change stats against its base ref, in one ssh call (untracked files count as files)."""
+@dataclass(frozen=True)
+class HostStats(Stats):
+    """A remote agent's stats, with a fingerprint of its work: it differs whenever HEAD or any changed,
+    staged or untracked file's content does (read without writing anything on the host)."""
+
+    work: str = ""
+
+
+# The worktree is a positional parameter of this fixed script, never parsed as code: a hash of the
+# tracked changes against HEAD, then one hash per untracked file (names are in the status output).
+_WORK_SCRIPT = ('cd -- "$1" || exit 1; git --no-optional-locks diff --no-ext-diff --no-color --binary HEAD -- '
+                '| git hash-object --stdin; git ls-files -z -o --exclude-standard | xargs -0r git hash-object --')
+
+
+def stats(remote: Remote, worktree: str, base: str) -> HostStats:
+    """The worktree's change stats against its base ref, its HEAD and a fingerprint of its work, in one
+    ssh call (untracked files count as files)."""
     mark = "@@paneboard-stats@@"
     line = script([["git", "-C", worktree, "diff", "--numstat", "-z", "--no-renames", "--merge-base", base],
                    ["echo", mark],
                    ["git", "-C", worktree, "rev-list", "--count", f"{base}..HEAD"],
                    ["echo", mark],
                    ["git", "-C", worktree, "--no-optional-locks", "status", "--porcelain=v1", "-z",
-                    "--untracked-files=all"]], sep=";")
+                    "--untracked-files=all"],
+                   ["echo", mark],
+                   ["git", "-C", worktree, "rev-parse", "--verify", "--quiet", "HEAD"],
+                   ["echo", mark],
+                   ["sh", "-c", _WORK_SCRIPT, "sh", worktree]], sep=";")
     res = remote.run_line(line, check=False, what="git")
     parts = res.stdout.split(mark + "\n")
-    if len(parts) != 3:
-        return Stats()
-    numstat, commits, status = parts
+    if len(parts) != 5:
+        return HostStats()
+    numstat, commits, status, head, contents = parts
     files: list[str] = []
     added = removed = 0
     for part in numstat.split("\0"):
@@ -104,32 +125,40 @@ def stats(remote: Remote, worktree: str, base: str) -> Stats:
             removed += int(r) if r.isdigit() else 0
     entries = [e for e in status.split("\0") if e]
     files += [e[3:] for e in entries if e.startswith("?? ")]
-    return Stats(files=tuple(files), added=added, removed=removed, dirty=bool(entries),
-                 commits=int(commits.strip()) if commits.strip().isdigit() else 0)
+    head = head.strip()
+    work = hashlib.sha1("\0".join((head, status, contents)).encode("utf-8", "replace")).hexdigest() if head else ""
+    return HostStats(files=tuple(files), added=added, removed=removed, dirty=bool(entries),
+                     commits=int(commits.strip()) if commits.strip().isdigit() else 0, head=head, work=work)
+
+
+# The worktree and the ref are positional parameters of this fixed script, never parsed as code. A copy of
+# the agent's index keeps git's stat cache (only changed files are read), and the agent's own is untouched.
+_SNAPSHOT_SCRIPT = """set -e
+cd -- "$1"
+dir=$(git rev-parse --absolute-git-dir)
+export GIT_INDEX_FILE="$dir/paneboard-snapshot.index"
+trap 'rm -f -- "$GIT_INDEX_FILE"' EXIT
+if [ -f "$dir/index" ]; then cp -p -- "$dir/index" "$GIT_INDEX_FILE"; else git read-tree HEAD; fi
+git add -A
+tree=$(git write-tree)
+commit=$(git rev-parse HEAD)
+if [ "$tree" != "$(git rev-parse 'HEAD^{tree}')" ]; then
+  commit=$(git -c user.name=paneboard -c user.email=paneboard@localhost commit-tree "$tree" -p "$commit" \\
+    -m 'paneboard: uncommitted work')
+fi
+git update-ref "$2" "$commit"
+echo "$commit"
+"""
 
 
 def snapshot(remote: Remote, worktree: str, slug: str) -> str:
     """Commit the worktree's state (uncommitted and untracked work too) to `refs/paneboard/snapshot/<slug>`
-    through a temporary index, so the agent's index and files are untouched; the ref's name."""
-    git_dir = _git(remote, worktree, "rev-parse", "--absolute-git-dir").strip()
-    index = f"{git_dir}/paneboard-snapshot.index"
-    env = ["env", f"GIT_INDEX_FILE={index}"]
-    try:
-        res = remote.run_line(script([[*env, "git", "-C", worktree, "read-tree", "HEAD"],
-                                      [*env, "git", "-C", worktree, "add", "-A"],
-                                      [*env, "git", "-C", worktree, "write-tree"]]), check=False, what="git")
-        if res.returncode != 0:
-            raise GitError(f"cannot read the work in {worktree} on host {remote.name!r}: {last_line(res.stderr)}")
-        tree = res.stdout.strip().splitlines()[-1]
-        head_tree = _git(remote, worktree, "rev-parse", "HEAD^{tree}").strip()
-        commit = _git(remote, worktree, "rev-parse", "HEAD").strip()
-        if tree != head_tree:
-            commit = _git(remote, worktree, *IDENTITY, "commit-tree", tree, "-p", commit,
-                          "-m", "paneboard: uncommitted work").strip()
-    finally:
-        remote.run(["rm", "-f", "--", index], check=False)
+    through a temporary index, so the agent's index and files are untouched, in one ssh call; the ref's name."""
     ref = SNAPSHOT_REFS + slug
-    _git(remote, worktree, "update-ref", ref, commit)
+    res = remote.run(["sh", "-c", _SNAPSHOT_SCRIPT, "sh", worktree, ref], check=False)
+    if res.returncode != 0 or not res.stdout.strip():
+        raise GitError(f"cannot read the work in {worktree} on host {remote.name!r}: "
+                       f"{last_line(res.stderr) or res.returncode}")
     return ref
 
 

@@ -63,6 +63,7 @@ class Facts:
     live_errors: dict = field(default_factory=dict)    # ... and from live output, until the screen seeded
     conflicts: tuple[str, ...] = ()    # files a merge into the base is predicted to conflict in
     conflict_since: float | None = None
+    conflict_note: str = ""            # a remote agent predicted from an older fetch of its work: since when, why
     screen_shape: int | None = None    # the screen with digits and spinner/timer lines left out (progress_of)
     progress_at: float | None = None   # when that last changed: new transcript lines, not redraws
     due: float = 0.0                   # when time alone can next change its status or triggers (the tick judges it then)
@@ -257,6 +258,7 @@ def snapshot(f: Facts, status: Status, now: float) -> AgentSnapshot:
         limit_resets_at=f.limit_resets_at, limit_resume_at=f.resume_at,
         scope=a.scope, out_of_scope=f.oos, out_of_scope_since=f.oos_since, overlaps=f.overlaps,
         overlap_since=f.overlap_since, base=a.base, conflicts=f.conflicts, conflict_since=f.conflict_since,
+        conflict_note=f.conflict_note,
         progress_at=f.progress_at)
 
 
@@ -399,11 +401,15 @@ def apply_overlaps(facts: dict[str, Facts], now: float) -> list[str]:
     return changed
 
 
-def apply_conflicts(f: Facts, files: tuple[str, ...], now: float) -> bool:
-    """Take the files a merge into the base is predicted to conflict in, and since when some are; True if they changed."""
+def apply_conflicts(f: Facts, files: tuple[str, ...], now: float, note: str = "") -> bool:
+    """Take the files a merge into the base is predicted to conflict in, and since when some are (with a note when
+    they come from an older fetch of a remote agent's work); True if they changed."""
     files = tuple(files)
-    if files == f.conflicts:
+    if files == f.conflicts and note == f.conflict_note:
         return False
+    f.conflict_note = note
+    if files == f.conflicts:
+        return True
     f.conflict_since = (f.conflict_since or now) if files and f.conflicts else (now if files else None)
     f.conflicts = files
     return True

@@ -63,7 +63,7 @@ class WorktreeStats:
     async def _refresh_stats(self, name: str) -> bool:
         """Read the agent's git stats and judge it (and whoever it overlaps with) again."""
         f = self._facts.get(name)
-        if f is not None and f.agent.host:      # on another host: git runs there, no predictions here
+        if f is not None and f.agent.host:      # on another host: git runs there
             from .remote_link import read_host_stats
             read = await read_host_stats(self.fleet, f)
             if read is None:                     # its host does not answer: its last stats stay
@@ -90,7 +90,9 @@ class WorktreeStats:
         if self.timeline.stats(a) and not a.host:    # the subjects are read in its worktree, here
             await asyncio.to_thread(self.timeline.commits, a)
         apply_scope(f, now)
-        moved = self._took_files(name, None if a.host else work_of(f, s)) | {a.name}
+        if a.host:          # its work is fetched here when it changed, then predicted (remote_work.py)
+            self.remote_work.took(a, s)
+        moved = self._took_files(name, None if a.host else work_of(f, s), predict=not a.host) | {a.name}
         if first:
             # Found already true, not seen beginning: it began when its files were written (as `ls` says).
             settle_since(self._facts, moved)
@@ -100,9 +102,10 @@ class WorktreeStats:
         self._settled(name)
         return True
 
-    def _took_files(self, name: str, work) -> set[str]:
+    def _took_files(self, name: str, work, predict: bool = True) -> set[str]:
         """The agent's changed files moved: its overlaps and predictions follow; the agents whose overlap moved."""
-        self.predictions.update(name, work)
+        if predict:
+            self.predictions.update(name, work)
         return set(self.overlaps.update(self._facts, name, self.clock()))
 
 

@@ -36,6 +36,7 @@ from .limits import Parking
 from .publish import Publisher, Update, coordination, status_file_paths
 from .remote_events import RemoteEvents
 from .remote_link import RemoteLinks
+from .remote_work import RemoteWork
 from .timeline_feed import TimelineFeed
 from .writer import WriterDuty, WriterLock
 
@@ -103,6 +104,8 @@ class Monitor(WorktreeStats, PaneEvents, WriterDuty):
         root = fleet.repo.root
         self.predictions = PredictionScheduler(root, lambda: fleet_base(self.settings, root), self.git,
                                                self._predicted, self.publisher.note, max_wait=predict_max_wait)
+        # Remote agents' work, fetched here when it changed, takes part in those predictions.
+        self.remote_work = RemoteWork(fleet, self.predictions, self._restale, interval=self.predictions.interval)
         self.parking = Parking(fleet, clock, self._reassess, self.publisher.note, sends=lambda: self.writes)
         self._rediscover_now = asyncio.Event()
         self.link = ControlLink(fleet, clock, self.counters, on_event=self._on_control_event,
@@ -186,7 +189,7 @@ class Monitor(WorktreeStats, PaneEvents, WriterDuty):
     def _set_conflicts(self, predicted: dict[str, tuple[str, ...]]) -> None:
         now = self.clock()
         for name, f in list(self._facts.items()):
-            if apply_conflicts(f, predicted.get(name, ()), now):
+            if apply_conflicts(f, predicted.get(name, ()), now, self.predictions.stale.get(name, "")):
                 self._reassess(name, now)
 
     def conflicts(self) -> Predictions:
@@ -201,6 +204,10 @@ class Monitor(WorktreeStats, PaneEvents, WriterDuty):
         """A prediction round ended: raise or clear `conflict` triggers where its answer moved, and tell the UI."""
         self._set_conflicts(result.vs_base)
         self.publisher.publish()
+
+    def _restale(self) -> None:
+        self.predictions.restale()
+        self._predicted(self.predictions.latest)
 
     def coordination(self) -> dict:
         """The coordination document: who does what, in which files, and what needs a human."""
@@ -260,6 +267,7 @@ class Monitor(WorktreeStats, PaneEvents, WriterDuty):
             t.cancel()
         self.captures.close()
         self.stats.close()
+        self.remote_work.close()
         self.parking.close()
         await self.watcher.close()
         await self.link.stop()
@@ -309,8 +317,10 @@ class Monitor(WorktreeStats, PaneEvents, WriterDuty):
         await self.remote.stop(self.remote.update(self._facts))
         await self.remote_events.stop(self.remote_events.update(self._facts, records))
         self.remote_events.ensure()
-        for name in await self.remote.ensure():     # what they printed while no client listened
+        self.remote_work.follow(self._facts.values())
+        for name in await self.remote.ensure():     # what they printed and changed while no client listened
             self.captures.schedule(name, immediate=True)
+            self.stats.schedule(name, delay=0.0)
         for f in new:
             if f.agent.pane and f.agent.pane_alive:
                 self.captures.schedule(f.agent.name, immediate=True)
@@ -337,6 +347,7 @@ class Monitor(WorktreeStats, PaneEvents, WriterDuty):
         for n in gone:
             changed += self.overlaps.update(self._facts, n, self.clock())
             self.predictions.update(n, None)
+            self.remote_work.forget(n)
             self.timeline.forget(n)
             self.captures.forget(n)
             self.stats.forget(n)

@@ -65,7 +65,9 @@ def settle_since(facts: dict[str, Facts], names) -> None:
         f = facts.get(name)
         if f is None or not f.agent.worktree_exists:
             continue
-        mine = _mtimes(f.agent.worktree, set(f.oos) | {p for paths in f.overlaps.values() for p in paths})
+        # A host's worktree paths are not this machine's: its files' times are unknown here.
+        mine = {} if f.agent.host else _mtimes(f.agent.worktree, set(f.oos) | {p for paths in f.overlaps.values()
+                                                                               for p in paths})
         if f.oos and f.oos_since is not None:
             written = [mine[p] for p in f.oos if p in mine]
             f.oos_since = min(written) if written else f.oos_since
@@ -73,7 +75,7 @@ def settle_since(facts: dict[str, Facts], names) -> None:
             shared = []
             for other, paths in f.overlaps.items():
                 o = facts.get(other)
-                theirs = _mtimes(o.agent.worktree, paths) if o is not None else {}
+                theirs = _mtimes(o.agent.worktree, paths) if o is not None and not o.agent.host else {}
                 shared += [max(mine[p], theirs[p]) for p in paths if p in mine and p in theirs]
             f.overlap_since = min(shared) if shared else f.overlap_since
 
@@ -179,8 +181,57 @@ def predicted_conflicts(repo_root: Path, agents: list[Agent]) -> dict[str, tuple
         return dict(zip([a.name for a in todo], pool.map(one, todo)))
 
 
-def assess_once(fleet, now: float | None = None) -> list[Agent]:
-    """Every agent with status and triggers from what can be known without history (for `ls --json`)."""
+STALE_FETCH = "as of its work last fetched; `paneboard ls --fetch` fetches it now"
+
+
+def remote_conflicts(fleet, agents: list[Agent]) -> dict[str, tuple[tuple[str, ...], str]]:
+    """Per remote agent with changes and a fetched work: its predicted conflicts with its base from that fetch (no
+    ssh), with a note when its files on the host are no longer those of the fetch (or the host is away)."""
+    todo = [a for a in agents if a.host and not a.merged and a.files]
+    if not todo:
+        return {}
+    from ..git import merge as merging
+    from .remote_work import changed_files
+    root = Path(fleet.repo.root)
+
+    def one(a: Agent) -> tuple[tuple[str, ...], str] | None:
+        commit = fleet.fetched_work(a)
+        if commit is None:
+            return None
+        try:
+            files = changed_files(root, a.base, commit)
+            note = STALE_FETCH if a.unreachable or files != frozenset(a.files) else ""
+            if not merging.commit_may_conflict(root, a.base, commit, files):
+                return (), note
+            return merging.predict(root, f"refs/heads/{a.base}", commit).conflicts, note
+        except (PaneboardError, OSError):
+            return None
+    with ThreadPoolExecutor(8) as pool:
+        return {a.name: got for a, got in zip(todo, pool.map(one, todo)) if got is not None}
+
+
+def fetch_remote_work(fleet, agents: list[Agent]) -> None:
+    """Fetch every reachable remote agent's work with changes here (hosts in parallel, one fetch per host at a time);
+    a host that does not answer keeps its agents' last fetch."""
+    by_host: dict[str, list[Agent]] = {}
+    for a in agents:
+        if a.host and not a.merged and not a.unreachable and a.files:
+            by_host.setdefault(a.host, []).append(a)
+
+    def one_host(todo: list[Agent]) -> None:
+        for a in todo:
+            try:
+                fleet.host_work(a)
+            except (PaneboardError, OSError):
+                return      # unreachable (or refused): the rest of this host keeps its last fetch too
+    if by_host:
+        with ThreadPoolExecutor(min(8, len(by_host))) as pool:
+            list(pool.map(one_host, by_host.values()))
+
+
+def assess_once(fleet, now: float | None = None, fetch: bool = False) -> list[Agent]:
+    """Every agent with status and triggers from what can be known without history (for `ls --json`); `fetch`
+    brings each remote agent's work here first, so its predicted conflicts are current."""
     from .publish import status_file_paths
     now = time.time() if now is None else now
     settings = fleet.settings
@@ -213,6 +264,10 @@ def assess_once(fleet, now: float | None = None) -> list[Agent]:
     settle_since(facts, list(facts))
     for name, files in predicted_conflicts(fleet.repo.root, agents).items():
         apply_conflicts(facts[name], files, now)
+    if fetch:
+        fetch_remote_work(fleet, agents)
+    for name, (files, note) in remote_conflicts(fleet, agents).items():
+        apply_conflicts(facts[name], files, now, note)
     book = TriggerBook()
     for a in agents:
         f = facts[a.name]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -35,6 +35,7 @@ class Predictions:
     pairs: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     version: int = 0            # bumped when an answer changed
     at: float | None = None     # when the newest round began (what it says was true then)
+    stale: dict[str, str] = field(default_factory=dict)   # remote agent -> why its answers are from an older fetch
 
 
 class PredictionScheduler:
@@ -59,6 +60,7 @@ class PredictionScheduler:
         self._last = 0.0
         self._wake: asyncio.Event | None = None
         self._told: dict[str, str] = {}
+        self.stale: dict[str, str] = {}     # kept by `remote_work.RemoteWork`
 
     def update(self, name: str, work: Work | None) -> None:
         """The agent's work after a stats refresh (None: nothing to predict for it any more)."""
@@ -74,6 +76,11 @@ class PredictionScheduler:
             self._first = now
         if self._wake is not None:
             self._wake.set()
+
+    def restale(self) -> None:
+        """The notes on remote agents' fetched work changed: the newest answers carry them (a new version)."""
+        if self.latest.stale != self.stale:
+            self.latest = replace(self.latest, stale=dict(self.stale), version=self.latest.version + 1)
 
     def predict_now(self) -> None:
         """Run a round as soon as possible (the base is read again; cached answers still hold)."""
@@ -121,8 +128,9 @@ class PredictionScheduler:
         self.rounds += 1
         for name, why in result.failed.items():
             self._tell(name, f"conflict prediction skipped: {why}")
-        new = Predictions(base, result.vs_base, result.pairs, self.latest.version, started)
-        if (new.base, new.vs_base, new.pairs) != (self.latest.base, self.latest.vs_base, self.latest.pairs):
+        new = Predictions(base, result.vs_base, result.pairs, self.latest.version, started, dict(self.stale))
+        if (new.base, new.vs_base, new.pairs, new.stale) != (self.latest.base, self.latest.vs_base,
+                                                             self.latest.pairs, self.latest.stale):
             new.version += 1
         self.latest = new
         probe.mark("predicted", at=started)     # what the round says was true when it began (a benchmark's age)
