@@ -104,18 +104,11 @@ class Monitor(WorktreeStats, PaneEvents, WriterDuty):
         root = fleet.repo.root
         self.predictions = PredictionScheduler(root, lambda: fleet_base(self.settings, root), self.git,
                                                self._predicted, self.publisher.note, max_wait=predict_max_wait)
-        # Remote agents' work, fetched here when it changed, takes part in those predictions.
-        self.remote_work = RemoteWork(fleet, self.predictions, self._restale, interval=self.predictions.interval)
         self.parking = Parking(fleet, clock, self._reassess, self.publisher.note, sends=lambda: self.writes)
         self._rediscover_now = asyncio.Event()
         self.link = ControlLink(fleet, clock, self.counters, on_event=self._on_control_event,
                                 wake=self._rediscover_now.set, factory=control_factory)
-        # Agents on other hosts: their own servers, pane maps and links (remote_link.py).
-        self.remote = RemoteLinks(fleet, clock, self.counters, on_event=self._on_control_event,
-                                  wake=self._rediscover_now.set, schedule_stats=self.stats.schedule)
-        # Their own events, read on their hosts (remote_events.py), into the same facts as local ones.
-        self.remote_events = RemoteEvents(fleet, clock, self.counters, on_changed=self._reassess,
-                                          wake=self.refresh)
+        self._hosts(fleet, clock)
         from .watch import Watcher  # watchfiles/anyio load only for the live monitor, not `ls`
         self.watcher = Watcher(step=watch_step, debounce=watch_debounce)
         self._facts: dict[str, Facts] = {}
@@ -134,6 +127,17 @@ class Monitor(WorktreeStats, PaneEvents, WriterDuty):
         # and until when that may count as settling at most.
         self._unsettled: set[str] | None = set()
         self._settle_deadline = 0.0
+
+    def _hosts(self, fleet, clock) -> None:
+        """The parts for agents on other hosts."""
+        # Their own servers, pane maps and links (remote_link.py).
+        self.remote = RemoteLinks(fleet, clock, self.counters, on_event=self._on_control_event,
+                                  wake=self._rediscover_now.set, schedule_stats=self.stats.schedule)
+        # Their own events, read on their hosts (remote_events.py), into the same facts as local ones.
+        self.remote_events = RemoteEvents(fleet, clock, self.counters, on_changed=self._reassess,
+                                          wake=self.refresh)
+        # Their work, fetched here when it changed, takes part in the predictions.
+        self.remote_work = RemoteWork(fleet, self.predictions, self._restale, interval=self.predictions.interval)
 
     # -- public API ------------------------------------------------------------
 
