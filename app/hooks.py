@@ -14,7 +14,8 @@ add a hook's stdout to the model's context) and never blocks: a missing events f
 input records nothing. (OpenCode's plugin appends the same lines itself, with no process.)
 
 Reading: `hint(event)` maps the latest event to a status (`Hint`, its why "event NAME (cli): …");
-events that say nothing about the status are skipped. The monitor decides what wins
+events that say nothing about the status are skipped, and a failed turn (`StopFailure`) stays the
+status through the `Stop` events that close it (OpenCode sends both). The monitor decides what wins
 (`app.monitor.facts.hook_hint`). The newest `session_id` is the conversation `paneboard restart`
 resumes (`last_session_id`). Stdlib only at module level: `record` must start in milliseconds.
 """
@@ -316,18 +317,42 @@ def last_session_id(path: Path) -> str | None:
     return None
 
 
+def _ending(events: list[dict]) -> tuple[Hint | None, bool]:
+    """The status these events (oldest first) end on, and whether it is open: only Stops, which an earlier
+    StopFailure outranks (OpenCode closes a failed turn with session.error, then session.idle: the turn failed)."""
+    stop = None
+    for event in reversed(events):
+        h = hint(event)
+        if h is None:
+            continue
+        if h.event != "Stop":
+            return (h if stop is None or h.event == "StopFailure" else stop), False
+        stop = stop or h
+    return stop, stop is not None
+
+
+def _after(current: Hint | None, h: Hint | None, open_: bool) -> Hint | None:
+    """The status once events ending on h follow current: a failed turn stays failed through the Stops that close it."""
+    if h is None:
+        return current
+    return current if open_ and current is not None and current.event == "StopFailure" else h
+
+
 def latest(path: Path, since: float = 0.0) -> Hint | None:
     """The newest event in the agent's events file (or its rotated one) that implies a status, at or after since."""
+    found = None
     for p in (Path(path), _older(Path(path))):
         try:
             data = p.read_bytes()
         except OSError:
             continue
-        for event in reversed(_lines(data)):
-            h = hint(event)
-            if h is not None:
-                return h if h.at >= since else None
-    return None
+        h, open_ = _ending(_lines(data))
+        if h is None:
+            continue
+        found = h if found is None or h.event == "StopFailure" else found
+        if not open_:
+            break
+    return found if found is not None and found.at >= since else None
 
 
 class EventsFile:
@@ -380,11 +405,7 @@ class EventsFile:
         events = _lines(data)
         self.session_id = _newest_session(events) or self.session_id
         self.answered = (self.answered + [e for e in events if e.get("event") in ANSWERED])[-_MAX_ANSWERED:]
-        for event in reversed(events):
-            h = hint(event)
-            if h is not None:
-                self.hint = h
-                break
+        self.hint = _after(self.hint, *_ending(events))
         return self.hint != before
 
     def reset(self) -> bool:

@@ -2,9 +2,9 @@
 
 A channel is what the agent's command line and environment gain (`Channel`): Claude Code gets a
 `--settings FILE`, Codex `-c hooks…`/`-c notify=…` overrides, Gemini CLI its own home
-(`GEMINI_CLI_HOME`: the user's `~/.gemini` with the user's settings plus paneboard's hooks), OpenCode a config file with a local
-plugin named by `OPENCODE_CONFIG`, aider `--notifications-command`. Every file lives under
-`<git-common-dir>/paneboard/hooks/`, and every channel appends to the agent's one events file
+(`GEMINI_CLI_HOME`: the user's `~/.gemini` with the user's settings plus paneboard's hooks), OpenCode
+a local plugin in the config of `OPENCODE_CONFIG_CONTENT` (the user's own `OPENCODE_CONFIG` kept),
+aider `--notifications-command`. Every file lives under `<git-common-dir>/paneboard/hooks/`, and every channel appends to the agent's one events file
 (`hooks.events_path`) in one shape: `{"at", "event", "cli", "session_id", "tool_name", "asks", …}`,
 with the event names Claude Code uses (SessionStart, UserPromptSubmit, PreToolUse, PostToolUse,
 PermissionRequest, Notification, Stop, StopFailure, SessionEnd) plus `Busy` (working, no detail)
@@ -53,7 +53,7 @@ def install(cli: str, common_dir: Path, name: str, allow: tuple[str, ...] = (), 
         return Channel()
     hooks.fresh_events(common_dir, name)
     module = _module(cli)
-    if cli == "gemini":     # its channel carries the user's own Gemini settings: it needs the agent's HOME
+    if cli in ("gemini", "opencode"):     # their channels carry the user's own settings: the agent's environment
         return module.install(Path(common_dir), name, allow, deny, env)
     return module.install(Path(common_dir), name, allow, deny)
 

@@ -1,7 +1,11 @@
-"""OpenCode 1.18: a local plugin file, loaded through a config file named by `OPENCODE_CONFIG`.
+"""OpenCode 1.18: a local plugin file, loaded through the config in `OPENCODE_CONFIG_CONTENT`.
 
 The config adds one `file://` plugin (no npm install, no network) and, for a task with rules, a
-`permission` setting (per tool, pattern -> allow/deny; OpenCode merges it over the user's config).
+`permission` setting (per tool, pattern -> allow/deny). OpenCode 1.18 merges `OPENCODE_CONFIG_CONTENT`
+last, over the user's global config, their own `OPENCODE_CONFIG` file (which stays theirs: paneboard
+never sets it) and the project's; a user's own `OPENCODE_CONFIG_CONTENT` (a JSON object) gets
+paneboard's plugin added and the task's rules merged over its `permission`. Content that is not plain
+JSON (comments) is left as it is, without paneboard's plugin or rules, and the user is told.
 The plugin's `event` hook appends one line per status-moving bus event to the agent's events file,
 in the shape `parse` gives (the plugin mirrors it in JavaScript; a test holds the two together).
 
@@ -65,8 +69,8 @@ def plugin(events_file) -> str:
     return _PLUGIN.replace("__EVENTS_FILE__", json.dumps(str(events_file)))
 
 
-def install(common_dir, name: str, allow=(), deny=()):
-    """The plugin and the config that loads it, beside the events file; the config named in the environment."""
+def install(common_dir, name: str, allow=(), deny=(), env=None):
+    """The plugin beside the events file, and the environment that loads it (the user's own config kept)."""
     import json
     from . import Channel, rules, write_private
     from .. import hooks
@@ -75,8 +79,40 @@ def install(common_dir, name: str, allow=(), deny=()):
     config: dict = {"$schema": "https://opencode.ai/config.json", "plugin": [js.resolve().as_uri()]}
     if allow or deny:
         config["permission"] = rules.opencode(tuple(allow), tuple(deny))
-    cfg = write_private(base.with_name(base.name + ".opencode.json"), json.dumps(config, indent=1) + "\n")
-    return Channel(env={"OPENCODE_CONFIG": str(cfg)}, files=(js, cfg))
+    theirs = (env or {}).get("OPENCODE_CONFIG_CONTENT")
+    content = merged(theirs, config) if theirs else config
+    if content is None:
+        js.unlink()
+        return Channel(notices=(f"{name}: your OPENCODE_CONFIG_CONTENT is not plain JSON, so paneboard left it as it "
+                                f"is and added neither its event plugin nor the task's allow/deny rules: the screen "
+                                f"tells this agent's status",))
+    return Channel(env={"OPENCODE_CONFIG_CONTENT": json.dumps(content, ensure_ascii=False)}, files=(js,))
+
+
+def merged(theirs: str, ours: dict) -> dict | None:
+    """A user's own config content with paneboard's plugin added and its rules over theirs; None if not a JSON object."""
+    import json
+    try:
+        data = json.loads(theirs)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    out = dict(data)
+    plugins = data.get("plugin") if isinstance(data.get("plugin"), list) else []
+    out["plugin"] = [*plugins, *ours["plugin"]]
+    if "permission" in ours:
+        out["permission"] = _rules_over(data.get("permission"), ours["permission"])
+    return out
+
+
+def _rules_over(theirs, rules: dict) -> dict:
+    """The task's `permission` rules over the user's: per tool, their patterns kept unless the task names them."""
+    out = dict(theirs) if isinstance(theirs, dict) else {}
+    for tool, rule in rules.items():
+        mine = out.get(tool)
+        out[tool] = {**mine, **rule} if isinstance(rule, dict) and isinstance(mine, dict) else rule
+    return out
 
 
 def parse(data: dict) -> dict | None:

@@ -219,9 +219,12 @@ def hook_hint(f: Facts) -> hooks.Hint | None:
     4. the screen shows output newer than the event by more than HOOK_GRACE, and one of its rules
        reads another status: the screen, it has news (a question answered in the pane, a turn
        the user interrupted, a spinner after a Stop);
-    5. an event that says only "waiting" (aider's notification) and a screen that a rule reads: the
+    5. a working event and a screen that reads an error from output after it: the screen, at once (a
+       failed turn: Codex 0.171 sends no event when a turn ends on a quota, a 429 it gave up on or a
+       model error, and its notice is drawn within the grace);
+    6. an event that says only "waiting" (aider's notification) and a screen that a rule reads: the
        screen, which tells an idle prompt from a question;
-    6. otherwise the event, with "event <Event>: <message>" as why and the event line as evidence.
+    7. otherwise the event, with "event <Event>: <message>" as why and the event line as evidence.
 
     A screen no rule reads never overrules an event: "no rule matched" is a guess, an event is not.
     """
@@ -233,6 +236,8 @@ def hook_hint(f: Facts) -> hooks.Hint | None:
     if kind == Kind.EXITED:
         return None
     if kind is not None and kind != h.kind and (f.screen_output_at or 0.0) > h.at + HOOK_GRACE:
+        return None
+    if kind == Kind.ERROR and h.kind == Kind.WORKING and (f.screen_output_at or 0.0) > h.at:
         return None
     if kind is not None and h.event in hooks.WEAK:
         return None

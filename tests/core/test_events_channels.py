@@ -34,7 +34,7 @@ def test_every_preset_with_a_channel_names_a_module_and_installs_only_under_the_
         ch = events.install(name, c, f"t-{name}", ("Bash(npm test*)",), ("Bash(rm *)",))
         assert all(f.parent == hooks.hooks_dir(c) and f.exists() for f in ch.files), name
     assert sorted(p.name for p in hooks.hooks_dir(c).iterdir()) == sorted(
-        ["t-claude.settings.json", "t-gemini.gemini-home", "t-opencode.opencode.js", "t-opencode.opencode.json"])
+        ["t-claude.settings.json", "t-gemini.gemini-home", "t-opencode.opencode.js"])
 
 
 def test_claude_settings_hook_the_notification_matchers_and_carry_the_rules(tmp_path):
@@ -214,10 +214,35 @@ def test_gemini_payloads_parse_to_the_shared_shape():
 def test_opencode_config_loads_a_local_plugin_and_carries_permissions(tmp_path):
     c = common(tmp_path)
     ch = events.install("opencode", c, "o", ("Bash(git status*)", "Edit"), ("Bash(rm *)",))
-    cfg = json.loads(Path(ch.env["OPENCODE_CONFIG"]).read_text())
+    assert list(ch.env) == ["OPENCODE_CONFIG_CONTENT"]         # a user's own OPENCODE_CONFIG is never replaced
+    cfg = json.loads(ch.env["OPENCODE_CONFIG_CONTENT"])
     [plugin] = cfg["plugin"]
     assert plugin.startswith("file:///") and Path(plugin[7:]).read_text().startswith("// paneboard")
     assert cfg["permission"] == {"bash": {"git status*": "allow", "rm *": "deny"}, "edit": "allow"}
+
+
+def test_opencode_keeps_a_users_own_config_file_and_merges_their_content(tmp_path):
+    c = common(tmp_path)
+    own = {"OPENCODE_CONFIG": str(tmp_path / "mine.json"),
+           "OPENCODE_CONFIG_CONTENT": json.dumps({"username": "me", "plugin": ["my-plugin@1"],
+                                                  "permission": {"bash": {"git *": "allow", "rm *": "allow"},
+                                                                 "webfetch": "deny", "edit": {"*.md": "allow"}}})}
+    ch = events.install("opencode", c, "o", ("Edit",), ("Bash(rm *)",), env=own)
+    assert "OPENCODE_CONFIG" not in ch.env
+    cfg = json.loads(ch.env["OPENCODE_CONFIG_CONTENT"])
+    assert cfg["username"] == "me" and cfg["plugin"][0] == "my-plugin@1" and cfg["plugin"][1].startswith("file:///")
+    # The task's rules over theirs: its deny wins where both name a pattern, theirs stay where it names none.
+    assert cfg["permission"] == {"bash": {"git *": "allow", "rm *": "deny"}, "webfetch": "deny", "edit": "allow"}
+
+
+@pytest.mark.parametrize("content", ['{"username": "me" // mine\n}', "[1, 2]", "not json"])
+def test_opencode_leaves_content_it_cannot_merge_alone_and_says_so(tmp_path, content):
+    c = common(tmp_path)
+    ch = events.install("opencode", c, "o", (), ("Bash(rm *)",), env={"OPENCODE_CONFIG_CONTENT": content})
+    assert ch.env == {} and ch.files == ()
+    [notice] = ch.notices
+    assert "OPENCODE_CONFIG_CONTENT is not plain JSON" in notice and "\n" not in notice
+    assert list(hooks.hooks_dir(c).iterdir()) == []      # the plugin written first is taken away again
 
 
 OPENCODE_EVENTS = [

@@ -279,6 +279,35 @@ def test_events_file_follows_a_rotation(tmp_path):
     assert follow.poll() is True and follow.hint.why == "event PreToolUse: running Bash"
 
 
+def test_a_failed_turn_stays_failed_through_the_stops_that_close_it(tmp_path):
+    # OpenCode 1.18 after its last retry of a 429: session.error, then session.status idle and session.idle.
+    events = tmp_path / "ev.jsonl"
+    follow = hooks.EventsFile(events)
+    failed = {"at": 2.0, "event": "StopFailure", "cli": "opencode", "error": "Rate limit reached"}
+    with events.open("a") as fh:
+        for line in ({"at": 1.0, "event": "Busy", "cli": "opencode"}, failed, {"at": 2.0, "event": "Stop"}):
+            fh.write(json.dumps(line) + "\n")
+    assert follow.poll() is True and follow.hint.event == "StopFailure"
+    assert follow.hint.why == "event StopFailure (opencode): Rate limit reached"
+    hooks.record(events, {"hook_event_name": "Stop"}, at=2.5)            # a Stop read in a later poll
+    assert follow.poll() is False and follow.hint.event == "StopFailure"
+    assert hooks.latest(events).event == "StopFailure"
+    hooks.record(events, {"hook_event_name": "UserPromptSubmit"}, at=3.0)
+    hooks.record(events, {"hook_event_name": "Stop"}, at=4.0)             # the next turn ended well
+    assert follow.poll() is True and follow.hint.event == "Stop"
+    assert hooks.latest(events).event == "Stop"
+
+
+def test_a_failed_turn_is_found_behind_a_rotation(tmp_path):
+    events = tmp_path / "ev.jsonl"
+    with events.open("a") as fh:
+        fh.write(json.dumps({"at": 1.0, "event": "StopFailure", "error": "overloaded"}) + "\n")
+    os.replace(events, events.with_name("ev.jsonl.1"))
+    hooks.record(events, {"hook_event_name": "Stop"}, at=2.0)
+    assert hooks.latest(events).event == "StopFailure"
+    assert hooks.EventsFile(events).poll() is True
+
+
 # -- precedence: hook or screen ---------------------------------------------------------------
 
 
@@ -320,6 +349,24 @@ def test_output_that_came_with_the_event_does_not_overrule_it(tmp_path):
 def test_a_newer_screen_that_reads_otherwise_decides(tmp_path):
     s = _status_of(facts(tmp_path, ASK, BUSY_SCREEN, output_at=200.0 + HOOK_GRACE + 1), 210.0, SETTINGS)
     assert (s.kind, s.why) == (Kind.WORKING, "screen: spinner line")
+
+
+ERROR_SCREEN = Reading(Kind.ERROR, "the last turn ended on a usage-limit message", "■ Quota exceeded.")
+PROMPT = {"at": 200.0, "event": "UserPromptSubmit", "cli": "codex"}
+
+
+def test_a_working_event_gives_way_at_once_to_an_error_drawn_after_it(tmp_path):
+    # Codex 0.171 sends no event when a turn fails (quota, a 429 it gave up on): its notice comes 40 ms later.
+    s = _status_of(facts(tmp_path, PROMPT, ERROR_SCREEN, output_at=200.04), 210.0, SETTINGS)
+    assert (s.kind, s.why) == (Kind.ERROR, "screen: the last turn ended on a usage-limit message")
+
+
+def test_an_error_drawn_before_the_working_event_does_not_overrule_it(tmp_path):
+    s = _status_of(facts(tmp_path, PROMPT, ERROR_SCREEN, output_at=199.9), 210.0, SETTINGS)
+    assert (s.kind, s.why) == (Kind.WORKING, "event UserPromptSubmit (codex): a prompt was submitted")
+    (tmp_path / "i").mkdir()
+    idle = _status_of(facts(tmp_path / "i", PROMPT, IDLE_SCREEN, output_at=200.04), 210.0, SETTINGS)
+    assert idle.kind == Kind.WORKING        # an idle screen right after a prompt is a screen behind: the grace holds
 
 
 def test_a_newer_screen_no_rule_reads_does_not_overrule_the_event(tmp_path):

@@ -75,10 +75,13 @@ def prepare_home(cli: str, home: Path, url: str) -> dict[str, str]:
                                   "options": {"baseURL": f"{url}/v1", "apiKey": "mock"},
                                   "models": {"mock": {"name": "Mock", "tool_call": True}}}},
             "permission": {"bash": "ask", "edit": "ask"}})
+        # A user's own OPENCODE_CONFIG too, that sets something a test can see: a header on every model request.
+        _write(home / "my-opencode.json", {"provider": {"mock": {"options": {"headers": {"X-User-Config": "kept"}}}}})
         # Offline: no models.dev fetch, no default plugins or LSPs from npm (each waits ~30 s for the network).
-        # Its user config, found by XDG_CONFIG_HOME (paneboard names its own plugin config in OPENCODE_CONFIG).
-        env.update(OPENCODE_DISABLE_AUTOUPDATE="1", OPENCODE_DISABLE_MODELS_FETCH="1",
-                   OPENCODE_DISABLE_DEFAULT_PLUGINS="1", OPENCODE_DISABLE_LSP_DOWNLOAD="1")
+        # Its user config, found by XDG_CONFIG_HOME (paneboard adds its plugin in OPENCODE_CONFIG_CONTENT).
+        env.update(OPENCODE_CONFIG=str(home / "my-opencode.json"), OPENCODE_DISABLE_AUTOUPDATE="1",
+                   OPENCODE_DISABLE_MODELS_FETCH="1", OPENCODE_DISABLE_DEFAULT_PLUGINS="1",
+                   OPENCODE_DISABLE_LSP_DOWNLOAD="1")
     elif cli == "aider":
         # The diff edit format as the model's own: shell blocks become commands it asks to run, prompt "> ".
         _write(home / "model-settings.yml", "- name: openai/mock\n  edit_format: diff\n")

@@ -78,6 +78,13 @@ def test_quota(live):
     live.expect("quota notice", has(TriggerKind.LIMIT))
 
 
+def test_failed_turn(live):
+    # Codex 0.171 sends no event when a turn fails (no Stop, no notify): its last event said working, and its
+    # notice "■ Quota exceeded…" comes 40 ms later. The status must leave working for what the screen shows.
+    live.expect("a failed turn", lambda a: a.status.kind == Kind.ERROR and a.status.why.startswith("screen: ")
+                and any(t.kind == TriggerKind.LIMIT for t in a.triggers), timeout=10)
+
+
 def test_exit(live):
     live.quit("C-c", "C-c")
     live.expect("exit", is_(Kind.EXITED))
