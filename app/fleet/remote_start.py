@@ -43,6 +43,7 @@ class RemoteStartVerbs(FleetCore):
         try:
             rgit.ensure_clone(r, host.repo)
             ref = rgit.push_base(self.repo.root, r, host.repo, commit, slug)
+            pipe = hosts.log_pipe(self, host.name, host.repo, task.name)
             rgit.add_worktree(r, host.repo, branch, path, ref)
         except HostUnreachable as exc:
             raise SpawnError("host", str(exc)) from None
@@ -56,7 +57,8 @@ class RemoteStartVerbs(FleetCore):
                     raise SpawnError("state", f"an agent named {task.name!r} appeared meanwhile")
                 port = self._free_port(data["agents"])
                 started = time.time()
-                pane = self._open_remote_window(tmux, task, preset, slug, branch, path, host.repo, port, started)
+                pane = self._open_remote_window(tmux, task, preset, slug, branch, path, host.repo, port, started,
+                                                pipe)
                 data["agents"][task.name] = {
                     "task": task.group or task.name, "agent": task.agent, "branch": branch, "worktree": path,
                     "base": base, "session": self.session, "socket": host.tmux_socket, "pane": pane, "port": port,
@@ -99,6 +101,8 @@ class RemoteStartVerbs(FleetCore):
             raise PaneboardError(f"agent {name!r} has no worktree on host {agent.host!r} ({agent.worktree}); "
                                  f"nothing was changed")
         tmux = self.tmux_on(agent.socket, agent.host)
+        # Its output goes on into the same log on the host (asked before the state is locked: an ssh call).
+        pipe = hosts.log_pipe(self, agent.host, self.state.read()["agents"].get(name, {}).get("host_repo", ""), name)
         with self.state.edit() as data:
             rec = data["agents"].get(name)
             if rec is None:
@@ -112,7 +116,7 @@ class RemoteStartVerbs(FleetCore):
             port, started = rec.get("port") or self._free_port(data["agents"]), time.time()
             try:
                 pane = self._open_remote_window(tmux, task, preset, slugify(name), rec["branch"], agent.worktree,
-                                                rec.get("host_repo", ""), port, started)
+                                                rec.get("host_repo", ""), port, started, pipe)
             except BaseException:
                 if old is not None:
                     tmux.run("rename-window", "-t", old, slugify(name), check=False)
@@ -128,8 +132,13 @@ class RemoteStartVerbs(FleetCore):
         """A remote agent's change stats, read by git on its host (HostUnreachable when it cannot be reached)."""
         return hosts.read_stats(self, agent)
 
-    def _open_remote_window(self, tmux, task, preset, slug, branch, path, repo, port, started) -> str:
-        """The agent's window on the host's tmux server (no hooks there); its pane id."""
+    def host_commit_subjects(self, agent: Agent, count: int) -> list[str]:
+        """A remote agent's newest `count` commits since its base, "<short id> <subject>", read on its host."""
+        return hosts.commit_subjects(self, agent, count)
+
+    def _open_remote_window(self, tmux, task, preset, slug, branch, path, repo, port, started, pipe) -> str:
+        """The agent's window on the host's tmux server (no hooks there), its output piped to its log there;
+        its pane id."""
         from .start import prompt_delivery
         env = {**preset.env, **task.env, "PORT": str(port), "PANEBOARD_AGENT": task.name,
                "PANEBOARD_TASK": task.group or task.name, "PANEBOARD_REPO": repo}
@@ -137,7 +146,7 @@ class RemoteStartVerbs(FleetCore):
                    "agent": task.agent, "repo": str(self.repo.root), "started": f"{started:.3f}"}
         on_command_line = prompt_delivery(preset, task.prompt) in ("arg", "placeholder")
         argv = preset.command(task.prompt if on_command_line else None, None)
-        return tmux.new_agent_window(self.session, slug, path, argv, env, options)
+        return tmux.new_agent_window(self.session, slug, path, argv, env, options, pipe=pipe)
 
     def _paste_later(self, task, preset, pane, tmux) -> None:
         """A pasted prompt is marked pending and delivered by a process of its own (app/fleet/prompts.py)."""

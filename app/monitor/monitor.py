@@ -296,8 +296,14 @@ class Monitor(WorktreeStats, PaneEvents):
             for f in live:
                 self.captures.schedule(f.agent.name, immediate=True)
         await self.remote.stop(self.remote.update(self._facts))
-        for name in await self.remote.ensure():     # what they printed while no client listened
+        relinked = await self.remote.ensure()
+        for name in relinked:     # what they printed while no client listened
             self.captures.schedule(name, immediate=True)
+        # A host's panes: their logs are on the host (piped there, read over ssh), as prepare_new does here.
+        hosted = [f.agent.name for f in new if f.agent.host]
+        moved = [n for n in changed if self._facts[n].agent.host]
+        if hosted or relinked or moved:
+            await self.remote.follow_logs(self._facts, hosted, relinked + moved)
         for f in new:
             if f.agent.pane and f.agent.pane_alive:
                 self.captures.schedule(f.agent.name, immediate=True)

@@ -55,6 +55,12 @@ def write_stream(fd: int, path: Path, max_bytes: int = MAX_BYTES, keep: int = KE
                 continue
             if not data:
                 return
+            if os.fstat(out).st_nlink == 0:
+                # The log was removed (by hand, or a cleanup on its host): start a new one where it was.
+                os.close(out)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                out = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                size = os.fstat(out).st_size
             if size + len(data) > max_bytes and size > 0:
                 os.close(out)
                 rotate(path, keep)
@@ -159,9 +165,14 @@ def terminal_lines(text: str) -> list[str]:
 def tail(path: Path, n_bytes: int = 65536) -> str:
     """The recent output of the log (ANSI stripped, spinner redraws collapsed), across rotation."""
     data = tail_bytes(path, n_bytes)
-    text = data.decode("utf-8", "replace")
-    if len(data) >= n_bytes:
-        text = text.split("\n", 1)[-1]   # the first line is probably cut
+    return readable(data, cut=len(data) >= n_bytes)
+
+
+def readable(data: bytes | str, cut: bool) -> str:
+    """Log bytes as text (ANSI stripped, spinner redraws collapsed); cut: the first line is probably partial."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    if cut:
+        text = text.split("\n", 1)[-1]
     return "\n".join(terminal_lines(text))
 
 
