@@ -122,16 +122,11 @@ def commit_subjects(fleet, agent: Agent, count: int) -> list[str]:
 
 
 def log_writer(fleet, host: str, repo: str):
-    """The output-log writer in this host's clone, put there on the first call of this process (`Installed`)."""
-    key = (host, repo)
-    with _LOCK:
-        cache = fleet.__dict__.setdefault("_log_writers", {})
-        if key in cache:
-            return cache[key]
-    writer = rlogs.prepare(remote(fleet, host), repo)
-    with _LOCK:
-        cache[key] = writer
-    return writer
+    """The output-log writer in this host's clone, put there when missing (`Installed`; one ssh call).
+
+    Asked each time a pipe is opened (a spawn, a restart, a pane found without one): rare, and a
+    writer removed on the host meanwhile is put back rather than named in a pipe that would fail."""
+    return rlogs.prepare(remote(fleet, host), repo)
 
 
 def log_pipe(fleet, host: str, repo: str, name: str) -> str:

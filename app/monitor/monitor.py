@@ -295,15 +295,18 @@ class Monitor(WorktreeStats, PaneEvents):
             # What the panes printed while no client listened is in no event: read every screen.
             for f in live:
                 self.captures.schedule(f.agent.name, immediate=True)
+        # A host's panes: their logs are on the host (piped there, read over ssh), as prepare_new does here,
+        # and before their first screens are read; a pane that moved or whose host came back is piped again.
+        hosted = [f.agent.name for f in new if f.agent.host]
+        if hosted:
+            await self.remote.follow_logs(self._facts, hosted, [])
         await self.remote.stop(self.remote.update(self._facts))
         relinked = await self.remote.ensure()
         for name in relinked:     # what they printed while no client listened
             self.captures.schedule(name, immediate=True)
-        # A host's panes: their logs are on the host (piped there, read over ssh), as prepare_new does here.
-        hosted = [f.agent.name for f in new if f.agent.host]
-        moved = [n for n in changed if self._facts[n].agent.host]
-        if hosted or relinked or moved:
-            await self.remote.follow_logs(self._facts, hosted, relinked + moved)
+        again = sorted(set(relinked + [n for n in changed if self._facts[n].agent.host]) - set(hosted))
+        if again:
+            await self.remote.follow_logs(self._facts, [], again)
         for f in new:
             if f.agent.pane and f.agent.pane_alive:
                 self.captures.schedule(f.agent.name, immediate=True)
