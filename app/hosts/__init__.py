@@ -1,9 +1,11 @@
-"""Where agents run: this machine, or another host reached over SSH (tmux and git there, nothing else).
+"""Where agents run: this machine, or another host reached over SSH (tmux, git and python3 there).
 
 remote.py  `Remote`: the ssh argv for one host (multiplexed, batch mode, timeouts) and `run(argv)`,
            the one place a command string for the remote shell is built (`shlex.join`)
 tmux.py    `RemoteTmux`: the `Tmux` interface with every call made on the host through `Remote`
 git.py     the host's clone: made when missing, the base pushed to a ref, worktrees, stats, snapshots
+files.py   paneboard's own small files put under the clone's common dir (one ssh call, never sent twice)
+logs.py    a remote agent's output log: paneboard's writer run by the host's pipe-pane, read back over ssh
 """
 
 from __future__ import annotations

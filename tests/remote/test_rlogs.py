@@ -173,3 +173,37 @@ async def test_a_pipe_closed_while_the_host_was_away_is_reopened_when_it_comes_b
         size = log.stat().st_size
         box.send("there", "BACK-AGAIN")
         await until(lambda: b"BACK-AGAIN" in log.read_bytes()[size:], timeout=20)
+
+
+async def test_the_dashboard_shows_a_remote_agents_pane_and_output_log_read_over_ssh(box, tmp_path, sshd):
+    from app.config import Task
+    from app.dashboard import Dashboard
+    from app.screens.messages import ActionFinished
+    from app.screens.text import TextScreen
+    from tests.helpers import demo_command, demo_script
+    from tests.ui.test_dashboard import wait_for
+    from widgets.pane_preview import PanePreview
+    here = box.spawn(Task(name="here", agent=demo_command(demo_script(
+        tmp_path, [{"do": "say", "text": "LOCAL-WORDS"}, {"do": "idle"}]))))
+    there = box.spawn(remote_task(tmp_path, "there", [{"do": "say", "text": "REMOTE-WORDS"}, {"do": "idle"}]))
+    assert here.pane == there.pane, "the test needs the same pane id on both servers"
+    failed: list[str] = []
+    app = Dashboard(box, refresh_seconds=0.2)
+    async with app.run_test(size=(140, 44), message_hook=lambda m: isinstance(m, ActionFinished) and m.error
+                            and failed.append(m.error)) as pilot:
+        await wait_for(pilot, lambda: set(app.agents) == {"here", "there"}, timeout=20)
+        await wait_for(pilot, lambda: app.main_screen.selected == "here")
+        await pilot.press("j")
+        await wait_for(pilot, lambda: app.main_screen.selected == "there")
+        # The preview is the host's pane, never this machine's pane that has the same id.
+        await wait_for(pilot, lambda: "REMOTE-WORDS" in app.query_one(PanePreview).screen_text, timeout=20)
+        assert "LOCAL-WORDS" not in app.query_one(PanePreview).screen_text
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextScreen), timeout=20)
+        assert "REMOTE-WORDS" in app.screen.body and "box:" in app.screen.title_text
+        await pilot.press("escape")
+        sshd.stop()
+        await pilot.press("o")
+        await wait_for(pilot, lambda: failed, timeout=30)
+        assert "host 'box' is unreachable" in failed[0] and "\n" not in failed[0]
+        assert not isinstance(app.screen, TextScreen)
