@@ -103,7 +103,16 @@ def test_the_writer_starts_a_new_log_when_its_file_is_removed_under_it(tmp_path)
     assert not writer.is_alive()
 
 
-def test_a_name_that_is_not_an_agent_is_one_line_exit_2(box, tmux_socket):
-    out = paneboard("logs", "nobody", cwd=box.repo.root, socket_name=tmux_socket)
-    assert out.returncode == 2 and out.stdout == "" and out.stderr.count("\n") == 1
-    assert "no agent named 'nobody'" in out.stderr
+def test_logs_of_a_local_agent_read_its_log_here_and_bad_input_is_one_line_exit_2(fleet, tmp_path, tmux_socket):
+    from app.config import Task
+    from tests.helpers import demo_command, demo_script
+    fleet.spawn(Task(name="here", agent=demo_command(demo_script(tmp_path, [
+        {"do": "say", "text": "LOCAL-\x1b[1mBOLD\x1b[0m-WORDS"}, {"do": "idle"}]))))
+    log = logs.log_path(fleet.repo.common_dir, "here")
+    retry_until(lambda: log.exists() and b"LOCAL-" in log.read_bytes())
+    out = paneboard("logs", "here", cwd=fleet.repo.root, socket_name=tmux_socket)
+    assert out.returncode == 0 and "LOCAL-BOLD-WORDS" in out.stdout and "\x1b" not in out.stdout
+    for args, words in ((("nobody",), "no agent named 'nobody'"), (("here", "--bytes", "0"), "--bytes")):
+        out = paneboard("logs", *args, cwd=fleet.repo.root, socket_name=tmux_socket)
+        assert out.returncode == 2 and out.stdout == "" and out.stderr.count("\n") == 1
+        assert words in out.stderr and "Traceback" not in out.stderr
