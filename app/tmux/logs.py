@@ -110,6 +110,8 @@ def start_pipe(tmux, pane: str, path: Path, is_open: bool | None = None) -> bool
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+_C1 = re.compile("[\x80-\x9f]")
+
 _strip = None
 
 
@@ -171,6 +173,8 @@ def tail(path: Path, n_bytes: int = 65536) -> str:
 def readable(data: bytes | str, cut: bool) -> str:
     """Log bytes as text (ANSI stripped, spinner redraws collapsed); cut: the first line is probably partial."""
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    # C1 controls (U+0080-U+009F, "\xc2\x9b" is a CSI) decode from UTF-8 as text: never shown to a terminal.
+    text = _C1.sub("", text)
     if cut:
         text = text.split("\n", 1)[-1]
     return "\n".join(terminal_lines(text))
