@@ -56,11 +56,7 @@ def write_stream(fd: int, path: Path, max_bytes: int = MAX_BYTES, keep: int = KE
             if not data:
                 return
             if os.fstat(out).st_nlink == 0:
-                # The log was removed (by hand, or a cleanup on its host): start a new one where it was.
-                os.close(out)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                out = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                size = os.fstat(out).st_size
+                out, size = _reopen(out, size, path)
             if size + len(data) > max_bytes and size > 0:
                 os.close(out)
                 rotate(path, keep)
@@ -70,6 +66,19 @@ def write_stream(fd: int, path: Path, max_bytes: int = MAX_BYTES, keep: int = KE
             size += len(data)
     finally:
         os.close(out)
+
+
+def _reopen(out: int, size: int, path: Path) -> tuple[int, int]:
+    """The log was removed (by hand, a cleanup): start a new one where it was, if its folder is still there.
+
+    Never a folder made again: a repository deleted on purpose must not come back as a log's parents.
+    """
+    try:
+        fresh = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError:
+        return out, size
+    os.close(out)
+    return fresh, os.fstat(fresh).st_size
 
 
 def pipe_command(path: Path) -> str:

@@ -88,19 +88,28 @@ def test_the_writers_folder_removed_on_the_host_comes_back_with_the_next_restart
     retry_until(lambda: log.read_bytes().count(b"HELLO") == 2)
 
 
-def test_the_writer_starts_a_new_log_when_its_file_is_removed_under_it(tmp_path):
-    path = tmp_path / "logs" / "agent.log"
+def test_the_writer_starts_a_new_log_when_its_file_is_removed_but_never_makes_a_removed_folder_again(tmp_path):
+    path = tmp_path / "repo" / "logs" / "agent.log"
     read_fd, write_fd = os.pipe()
     writer = threading.Thread(target=logs.write_stream, args=(read_fd, path))
     writer.start()
     try:
         os.write(write_fd, b"first\n")
         retry_until(lambda: path.exists() and path.read_bytes() == b"first\n")
-        shutil.rmtree(path.parent)
+        path.unlink()
         os.write(write_fd, b"second\n")
         retry_until(lambda: path.exists() and path.read_bytes() == b"second\n")
-    finally:
+        # The whole repository deleted on purpose: its output goes nowhere, no folder comes back.
+        shutil.rmtree(tmp_path / "repo")
+        os.write(write_fd, b"third\n")
+        os.write(write_fd, b"fourth\n")
         os.close(write_fd)
+        write_fd = None
+        writer.join(5)
+        assert not (tmp_path / "repo").exists()
+    finally:
+        if write_fd is not None:
+            os.close(write_fd)
         writer.join(5)
         os.close(read_fd)
     assert not writer.is_alive()
