@@ -169,6 +169,10 @@ def _review_parsers(sub, common: argparse.ArgumentParser) -> None:
     lg = sub.add_parser("log", parents=[common], help="an agent's timeline, oldest first, with times")
     lg.add_argument("name")
     lg.add_argument("--json", action="store_true", help="one JSON object per line")
+    ou = sub.add_parser("logs", parents=[common],
+                        help="an agent's recorded output (its pane's log, here or on its host), escapes stripped")
+    ou.add_argument("name")
+    ou.add_argument("--bytes", type=int, default=65536, metavar="N", help="how much of the end to show (default 64 KiB)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -654,6 +658,17 @@ def _log(fleet, args) -> int:
     return 0
 
 
+def _logs(fleet, args) -> int:
+    if args.bytes < 1:
+        raise PaneboardError("--bytes takes a positive number")
+    out = fleet.output_log(args.name, args.bytes)
+    if out.written_at is None:
+        print(f"no output recorded for {args.name} yet ({out.where})")
+    elif out.text:
+        print(out.text)
+    return 0
+
+
 def _explain_screen(args) -> int:
     """`paneboard explain --agent PRESET --screen FILE`: the agent's rules run on a saved screen."""
     from . import presets
@@ -833,7 +848,7 @@ _COMMANDS = {
     "up": _up, "spawn": _spawn, "ls": lambda fleet, args: _ls(fleet, args.json, args.fetch),
     "attach": lambda fleet, args: _attach(fleet, args.name), "send": _send,
     "diff": lambda fleet, args: _diff(fleet, args.name, args.other, args.stat, args.since_review, args.mark),
-    "check": _check, "comment": _comment, "combine": _combine, "log": _log,
+    "check": _check, "comment": _comment, "combine": _combine, "log": _log, "logs": _logs,
     "merge": _merge, "discard": _discard, "restore": _restore, "prune": _prune, "kill": _kill,
     "restart": _restart, "explain": _explain,
 }

@@ -13,6 +13,7 @@ restart.py  restart, restart_all, stopped (adopting a forgotten branch); sockets
             an agent lives and the conversation it resumes
 attach.py   attach_argv, tmux_client_inside, switch_client_to
 remote_start.py  spawn on a host over SSH; hosts.py: reaching a host, its agents listed, their work fetched
+output.py   output_log (an agent's recorded output, here or on its host), open_log_pipes (remote panes)
 review.py   comment, send_comments, drafts, mark_reviewed, reviewed_tree, candidates, combine
 """
 
@@ -23,6 +24,7 @@ from .attach import AttachVerbs
 from .core import session_name
 from .discard import DiscardVerbs
 from .merge import MergeVerbs
+from .output import OutputVerbs
 from .prune import PruneVerbs
 from .queue import QueueVerbs
 from .restart import RestartVerbs
@@ -34,5 +36,5 @@ __all__ = ["Fleet", "session_name"]
 
 
 class Fleet(RestartVerbs, StartVerbs, AnswerVerbs, MergeVerbs, DiscardVerbs, PruneVerbs, QueueVerbs, AttachVerbs,
-            ReviewVerbs, RemoteStartVerbs):
+            ReviewVerbs, RemoteStartVerbs, OutputVerbs):
     """All agents of one repository on one tmux server."""

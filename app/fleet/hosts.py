@@ -8,6 +8,7 @@ exited or missing, and nothing of theirs is pruned or forgotten.
 
 from __future__ import annotations
 
+import logging
 import math
 import shlex
 import subprocess
@@ -18,10 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from ..config import HostConfig
 from ..errors import HostUnreachable, PaneboardError
 from ..hosts import git as rgit
+from ..hosts import logs as rlogs
 from ..hosts.remote import Remote
 from ..hosts.tmux import RemoteTmux
 from ..model import Agent
 from ..tmux import PaneInfo
+
+log = logging.getLogger(__name__)
 
 REMOTE_REFS = "refs/paneboard/remote/"
 _LOCK = threading.Lock()
@@ -109,6 +113,49 @@ def fill_stats(fleet, agent: Agent) -> None:
         return
     agent.files, agent.added, agent.removed, agent.dirty, agent.commits = s.files, s.added, s.removed, \
         s.dirty, s.commits
+
+
+def commit_subjects(fleet, agent: Agent, count: int) -> list[str]:
+    """The remote agent's newest `count` commits since its base, "<short id> <subject>", read by git on its host."""
+    rec = fleet.state.read()["agents"].get(agent.name, {})
+    return rgit.commit_subjects(remote(fleet, agent.host), agent.worktree, rec.get("base_ref") or agent.base, count)
+
+
+def log_writer(fleet, host: str, repo: str):
+    """The output-log writer in this host's clone, put there when missing (`Installed`; one ssh call).
+
+    Asked each time a pipe is opened (a spawn, a restart, a pane found without one): rare, and a
+    writer removed on the host meanwhile is put back rather than named in a pipe that would fail."""
+    return rlogs.prepare(remote(fleet, host), repo)
+
+
+def log_pipe(fleet, host: str, repo: str, name: str) -> str:
+    """The `pipe-pane` command that writes the agent's output to its log on its host."""
+    return rlogs.pipe_command(log_writer(fleet, host, repo), name)
+
+
+def open_log_pipes(fleet, agents: list[Agent]) -> list[str]:
+    """Pipe every live remote pane of these agents whose output goes nowhere into its log on its host; the
+    names piped now. A host that does not answer is skipped (its pipes are looked at when it is back)."""
+    records = fleet.state.read()["agents"]
+    servers: dict[tuple, dict[str, str]] = {}
+    for a in agents:
+        rec = records.get(a.name)
+        if a.host and a.pane and a.pane_alive and not a.unreachable and rec and rec.get("host_repo"):
+            servers.setdefault((a.host, a.socket or "paneboard", rec["host_repo"]), {})[a.pane] = a.name
+    opened: list[str] = []
+    for (host, socket, repo), panes in servers.items():
+        try:
+            opened += rlogs.open_pipes(remote_tmux(fleet, host, socket), log_writer(fleet, host, repo), panes)
+        except PaneboardError as exc:
+            log.info("log pipes on host %s: %s", host, exc)
+    return opened
+
+
+def read_log(fleet, name: str, rec: dict, n_bytes: int) -> tuple[float | None, str, str]:
+    """(last written or None, recent text, "host:path") of a remote agent's output log, read on its host."""
+    mtime, text, path = rlogs.read(remote(fleet, rec["host"]), rec.get("host_repo") or "", name, n_bytes)
+    return mtime, text, f"{rec['host']}:{path}"
 
 
 def fetch_work(fleet, agent: Agent) -> str:

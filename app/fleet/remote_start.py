@@ -45,6 +45,7 @@ class RemoteStartVerbs(FleetCore):
         try:
             rgit.ensure_clone(r, host.repo)
             ref = rgit.push_base(self.repo.root, r, host.repo, commit, slug)
+            pipe = hosts.log_pipe(self, host.name, host.repo, task.name)
             rgit.add_worktree(r, host.repo, branch, path, ref)
         except HostUnreachable as exc:
             intent.forget()
@@ -62,7 +63,7 @@ class RemoteStartVerbs(FleetCore):
                 port = self._free_port(data["agents"])
                 started = time.time()
                 pane, channel = self._open_remote_window(tmux, task, preset, slug, branch, path, host.repo, port,
-                                                         started)
+                                                         started, pipe)
                 spawning.crash_point("window-opened")
                 data["agents"][task.name] = {**spawning.agent_record(intent.fields, pane, started, port), **channel}
                 data["queued"].pop(task.name, None)
@@ -121,6 +122,8 @@ class RemoteStartVerbs(FleetCore):
             raise PaneboardError(f"agent {name!r} has no worktree on host {agent.host!r} ({agent.worktree}); "
                                  f"nothing was changed")
         tmux = self.tmux_on(agent.socket, agent.host)
+        # Its output goes on into the same log on the host (asked before the state is locked: an ssh call).
+        pipe = hosts.log_pipe(self, agent.host, self.state.read()["agents"].get(name, {}).get("host_repo", ""), name)
         with self.state.edit() as data:
             rec = data["agents"].get(name)
             if rec is None:
@@ -137,7 +140,7 @@ class RemoteStartVerbs(FleetCore):
             port, started = rec.get("port") or self._free_port(data["agents"]), time.time()
             try:
                 pane, channel = self._open_remote_window(tmux, task, preset, slugify(name), rec["branch"],
-                                                         agent.worktree, rec.get("host_repo", ""), port, started)
+                                                         agent.worktree, rec.get("host_repo", ""), port, started, pipe)
             except BaseException:
                 if old is not None:
                     tmux.run("rename-window", "-t", old, slugify(name), check=False)
@@ -181,9 +184,14 @@ class RemoteStartVerbs(FleetCore):
         return worktrees.run_git(self.repo.root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}",
                                  check=False).strip() or None
 
-    def _open_remote_window(self, tmux, task, preset, slug, branch, path, repo, port, started) -> tuple[str, dict]:
-        """The agent's window on the host's tmux server, its event channel installed there first:
-        (its pane id, the record's fields that say whether it has a channel)."""
+    def host_commit_subjects(self, agent: Agent, count: int) -> list[str]:
+        """A remote agent's newest `count` commits since its base, "<short id> <subject>", read on its host."""
+        return hosts.commit_subjects(self, agent, count)
+
+    def _open_remote_window(self, tmux, task, preset, slug, branch, path, repo, port, started,
+                            pipe) -> tuple[str, dict]:
+        """The agent's window on the host's tmux server, its event channel installed there first and its output
+        piped to its log there: (its pane id, the record's fields that say whether it has a channel)."""
         from .start import prompt_delivery
         env = {**preset.env, **task.env, "PORT": str(port), "PANEBOARD_AGENT": task.name,
                "PANEBOARD_TASK": task.group or task.name, "PANEBOARD_REPO": repo}
@@ -194,7 +202,7 @@ class RemoteStartVerbs(FleetCore):
         argv = preset.command(task.prompt if on_command_line else None, tuple(channel.get("argv") or ()))
         try:
             pane = tmux.new_agent_window(self.session, slug, path, argv, {**env, **(channel.get("env") or {})},
-                                         options)
+                                         options, pipe=pipe)
         except BaseException:
             if channel.get("files"):
                 tmux.remote.run(["rm", "-rf", "--", *channel["files"]], check=False)

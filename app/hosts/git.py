@@ -168,3 +168,11 @@ def fetch(root, remote: Remote, repo: str, src: str, dst: str) -> str:
     local_git(root, remote, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",
               remote.remote_url(repo), f"+{src}:{dst}")
     return subprocess.run(["git", "rev-parse", dst], cwd=root, capture_output=True, text=True).stdout.strip()
+
+
+def commit_subjects(remote: Remote, worktree: str, base: str, count: int) -> list[str]:
+    """The newest `count` commits of the worktree's branch since base, oldest first, as "<short id> <subject>"
+    (one ssh call; HostUnreachable when the host does not answer, GitError when git there fails)."""
+    out = _git(remote, worktree, "--no-optional-locks", "log", f"-{max(1, int(count))}", "--reverse",
+               "--format=%h %s", f"{base}..HEAD")
+    return out.splitlines()

@@ -20,7 +20,7 @@ from ..model import Agent, Kind, Status
 from ..triggers import AgentSnapshot, ErrorCounter, duration, is_silent, out_of_scope, overlaps, \
     silence_threshold
 
-_LOG_TAIL = 64 * 1024
+LOG_TAIL = 64 * 1024
 # Output this long after a hook event is the screen's news, not the redraw that came with the event.
 HOOK_GRACE = 1.0
 
@@ -270,11 +270,14 @@ def snapshot(f: Facts, status: Status, now: float) -> AgentSnapshot:
 def restore_from_log(f: Facts, path: Path) -> None:
     """After a restart: the last output time and recent errors come back from the pane's log."""
     mtime = logs.last_write(path)
-    if mtime is None:
-        return
+    if mtime is not None:
+        restore_from_text(f, mtime, logs.tail(path, LOG_TAIL))
+
+
+def restore_from_text(f: Facts, mtime: float, text: str) -> None:
+    """The last output time and recent errors from a log's recent text, last written at mtime."""
     f.last_output_at = max(f.last_output_at or 0.0, mtime)
     # The log has no timestamps: its lines count as written when the log was last written.
-    text = logs.tail(path, _LOG_TAIL)
     for line in text.splitlines():
         if line.strip():
             sig = f.errors.feed(line, mtime)

@@ -87,8 +87,8 @@ class WorktreeStats:
         first, f.stats_done = not f.stats_done, True
         now = self.clock()
         apply_stats(f, s, newest)
-        if self.timeline.stats(a) and not a.host:    # the subjects are read in its worktree, here
-            await asyncio.to_thread(self.timeline.commits, a)
+        if self.timeline.stats(a):      # the subjects are read in its worktree, or by git on its host
+            await asyncio.to_thread(self.timeline.commits, a, self.fleet.host_commit_subjects if a.host else None)
         apply_scope(f, now)
         if a.host:          # its work is fetched here when it changed, then predicted (remote_work.py)
             self.remote_work.took(a, s)

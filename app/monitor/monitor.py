@@ -318,13 +318,22 @@ class Monitor(WorktreeStats, PaneEvents, WriterDuty):
             # What the panes printed while no client listened is in no event: read every screen.
             for f in live:
                 self.captures.schedule(f.agent.name, immediate=True)
+        # A host's panes: their logs are on the host (piped there, read over ssh), as prepare_new does here,
+        # and before their first screens are read; a pane that moved or whose host came back is piped again.
+        hosted = [f.agent.name for f in new if f.agent.host]
+        if hosted:
+            await self.remote.follow_logs(self._facts, hosted, [])
         await self.remote.stop(self.remote.update(self._facts))
         await self.remote_events.stop(self.remote_events.update(self._facts, records))
         self.remote_events.ensure()
         self.remote_work.follow(self._facts.values())
-        for name in await self.remote.ensure():     # what they printed and changed while no client listened
+        relinked = await self.remote.ensure()
+        for name in relinked:     # what they printed and changed while no client listened
             self.captures.schedule(name, immediate=True)
             self.stats.schedule(name, delay=0.0)
+        again = sorted(set(relinked + [n for n in changed if self._facts[n].agent.host]) - set(hosted))
+        if again:
+            await self.remote.follow_logs(self._facts, [], again)
         for f in new:
             if f.agent.pane and f.agent.pane_alive:
                 self.captures.schedule(f.agent.name, immediate=True)

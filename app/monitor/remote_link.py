@@ -15,10 +15,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from ..git.worktrees import Stats
 from .control_link import ControlLink
+from .facts import LOG_TAIL, restore_from_text
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ class RemoteLinks:
         self._names: dict[str, tuple[str, str, str]] = {}
         self._reachable: set[tuple[str, str, str]] = set()
         self._stats_asked: dict[str, float] = {}
+        self._unread: set[str] = set()      # found, but their log on the host is not read yet (host away)
 
     def update(self, facts: dict) -> list[_HostLink]:
         """Take the current agents: each remote server's pane map; links of servers no agent uses any more are returned."""
@@ -142,6 +145,22 @@ class RemoteLinks:
             for name in list(self._names):
                 self._schedule_stats(name, delay=0.0)
 
+    async def follow_logs(self, facts: dict, new: list[str], fresh: list[str]) -> None:
+        """Pipe the output of remote panes that have no pipe into their logs on their hosts (agents just found,
+        or whose server's client started again: the host came back), and give the agents just found their
+        history from those logs, off the loop."""
+        self._unread.update(new)
+        names = sorted((set(new) | set(fresh)) & set(facts))
+        history = [facts[n].agent for n in names if n in self._unread]
+        if not names:
+            return
+        read = await asyncio.to_thread(read_logs, self.fleet, [facts[n].agent for n in names], history)
+        for name, found in read.items():
+            self._unread.discard(name)
+            f = facts.get(name)
+            if f is not None and found is not None:
+                restore_from_text(f, *found)
+
     async def stop(self, links: list[_HostLink] | None = None) -> None:
         """Stop these links (every link by default)."""
         for link in (list(self.links.values()) if links is None else links):
@@ -163,3 +182,26 @@ async def read_host_stats(fleet, f) -> tuple | None:
         log.debug("stats of %s on host %s failed: %s", a.name, a.host, exc)
         return None
     return "stats", s, None
+
+
+def read_logs(fleet, pipes: list, history: list, n_bytes: int = LOG_TAIL) -> dict[str, tuple[float, str] | None]:
+    """In a thread: open the missing log pipes of these remote agents' panes, and read the others' recent
+    output on their hosts: name -> (last written, text), None when there is no log; a host that does not
+    answer leaves its agents out (they are read when it is back)."""
+    try:
+        fleet.open_log_pipes(pipes)
+    except Exception:       # a pane without its log is no reason to stop watching it
+        log.exception("log pipes on hosts failed")
+
+    def one(agent):
+        try:
+            out = fleet.output_log(agent.name, n_bytes)
+        except Exception as exc:
+            log.debug("log of %s on host %s: %s", agent.name, agent.host, exc)
+            return agent.name, False
+        return agent.name, None if out.written_at is None else (out.written_at, out.text)
+
+    if not history:
+        return {}
+    with ThreadPoolExecutor(min(4, len(history))) as pool:
+        return {name: found for name, found in pool.map(one, history) if found is not False}

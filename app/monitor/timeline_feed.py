@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import subprocess
 from dataclasses import dataclass, field
+from typing import Callable
 
+from ..errors import PaneboardError
 from ..model import Agent, Status, Trigger
 from ..timeline import HEARTBEAT, Timeline
 
@@ -157,17 +159,29 @@ class TimelineFeed:
         # Commits made while no dashboard watched count too: the last total recorded, or none yet.
         return self.writes and agent.commits > (memory.commits or 0)
 
-    def commits(self, agent: Agent) -> None:
-        """Record the commits made since the last look, with their subjects (runs git: call in a thread)."""
+    def commits(self, agent: Agent, subjects: Callable[[Agent, int], list[str]] | None = None) -> None:
+        """Record the commits made since the last look, with their subjects (runs git: call in a thread).
+
+        `subjects(agent, n)` reads them where the agent's branch lives (git on its host); when it
+        fails, nothing is recorded and the same commits are asked for again at the next look.
+        """
         memory = self._remember(agent.name)
         count = agent.commits - (memory.commits or 0)
-        memory.commits = agent.commits
         if count <= 0:
+            memory.commits = agent.commits
             return
-        proc = subprocess.run(["git", "--no-optional-locks", "log", f"-{min(count, 20)}", "--reverse",
-                               "--format=%h %s", f"{agent.base}..HEAD"],
-                              cwd=agent.worktree, capture_output=True, text=True, errors="replace")
-        lines = proc.stdout.splitlines() if proc.returncode == 0 else []
+        if subjects is not None:
+            try:
+                lines = subjects(agent, min(count, 20))
+            except (PaneboardError, OSError) as exc:
+                log.debug("commit subjects of %s: %s", agent.name, exc)
+                return
+        else:
+            proc = subprocess.run(["git", "--no-optional-locks", "log", f"-{min(count, 20)}", "--reverse",
+                                   "--format=%h %s", f"{agent.base}..HEAD"],
+                                  cwd=agent.worktree, capture_output=True, text=True, errors="replace")
+            lines = proc.stdout.splitlines() if proc.returncode == 0 else []
+        memory.commits = agent.commits
         for entry in lines or [f"{count} new commit(s)"]:
             self._record(agent.name, "commit", entry, total=agent.commits)
 

@@ -23,7 +23,7 @@ from app.errors import PaneboardError, one_line
 from app.model import Kind
 
 from .confirm import ConfirmScreen
-from .messages import ActionFinished
+from .messages import ActionFinished, OutputRead
 from .reply import Reply, ReplyScreen
 from .spawn import SpawnRequest, SpawnScreen
 
@@ -202,11 +202,22 @@ class AgentActions:
                                     f"{SNOOZE_SECONDS // 60} min", style="dim"))
 
     def action_output_log(self) -> None:
-        """Show the selected agent's recorded output."""
+        """Show the selected agent's recorded output (read in a thread: a remote agent's is on its host)."""
         agent = self._current()
-        if agent is None:
+        if agent is not None:
+            self.read_output(agent.name)
+
+    @work(thread=True, group="output-log")
+    def read_output(self, name: str) -> None:
+        """Read an agent's output log, here or over ssh, and post it (or why it could not be read)."""
+        try:
+            out = self.fleet.output_log(name, 256 * 1024)
+        except Exception as exc:  # noqa: BLE001 - an unreachable host is a toast and a log line
+            self.post_message(failure(f"output log of {name}", exc, self.fleet.repo.common_dir))
             return
-        from app.tmux import logs
+        self.post_message(OutputRead(name, out.where, out.text))
+
+    def on_output_read(self, message: OutputRead) -> None:
+        """Show the output log that was read."""
         from .text import TextScreen
-        path = logs.log_path(self.fleet.repo.common_dir, agent.name)
-        self.app.push_screen(TextScreen(f"{agent.name}: recorded output ({path})", logs.tail(path, 256 * 1024)))
+        self.app.push_screen(TextScreen(f"{message.name}: recorded output ({message.where})", message.text))

@@ -21,6 +21,7 @@ from textual.widgets import Footer, Header, Input, RichLog
 from textual.worker import get_current_worker
 
 from app import probe
+from app.errors import PaneboardError
 from app.model import Agent, Kind, Trigger
 from widgets.agent_detail import AgentDetail
 from widgets.agent_table import AgentTable
@@ -146,7 +147,7 @@ class MainScreen(AgentActions, ReviewFlow, ReviewMarks, Screen):
                 seen = (agent.name, agent.pane, self.monitor.last_output_at(agent.name))
                 if seen != shown:
                     shown = seen
-                    self.post_message(ScreenCaptured(agent.name, self.fleet.tmux.capture(agent.pane, ansi=True)))
+                    self._post_capture(agent)
             time.sleep(PREVIEW_SECONDS)
 
     @work(thread=True, exclusive=True, group="capture-now")
@@ -154,7 +155,16 @@ class MainScreen(AgentActions, ReviewFlow, ReviewMarks, Screen):
         """Show a newly selected agent's pane at once rather than at the next preview poll."""
         agent = self.agents.get(self.selected or "")
         if agent is not None and agent.pane:
-            self.post_message(ScreenCaptured(agent.name, self.fleet.tmux.capture(agent.pane, ansi=True)))
+            self._post_capture(agent)
+
+    def _post_capture(self, agent) -> None:
+        """Capture the agent's pane on the server it lives on (a remote one over ssh) and post it (in a worker)."""
+        tmux = self.fleet.tmux_on(agent.socket, agent.host) if agent.host else self.fleet.tmux
+        try:
+            text = tmux.capture(agent.pane, ansi=True)
+        except PaneboardError:      # its host went away: the last screen stays, the table says why
+            return
+        self.post_message(ScreenCaptured(agent.name, text))
 
     # -- handlers own the state ---------------------------------------------
 

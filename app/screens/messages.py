@@ -80,3 +80,13 @@ class ActionFinished(Message):
         super().__init__()
         self.what = what
         self.error = error
+
+
+class OutputRead(Message, bubble=False):
+    """An agent's recorded output was read (here, or over ssh on its host)."""
+
+    def __init__(self, name: str, where: str, text: str) -> None:
+        super().__init__()
+        self.name = name
+        self.where = where
+        self.text = text

@@ -55,6 +55,8 @@ def write_stream(fd: int, path: Path, max_bytes: int = MAX_BYTES, keep: int = KE
                 continue
             if not data:
                 return
+            if os.fstat(out).st_nlink == 0:
+                out, size = _reopen(out, size, path)
             if size + len(data) > max_bytes and size > 0:
                 os.close(out)
                 rotate(path, keep)
@@ -64,6 +66,19 @@ def write_stream(fd: int, path: Path, max_bytes: int = MAX_BYTES, keep: int = KE
             size += len(data)
     finally:
         os.close(out)
+
+
+def _reopen(out: int, size: int, path: Path) -> tuple[int, int]:
+    """The log was removed (by hand, a cleanup): start a new one where it was, if its folder is still there.
+
+    Never a folder made again: a repository deleted on purpose must not come back as a log's parents.
+    """
+    try:
+        fresh = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError:
+        return out, size
+    os.close(out)
+    return fresh, os.fstat(fresh).st_size
 
 
 def pipe_command(path: Path) -> str:
@@ -103,6 +118,8 @@ def start_pipe(tmux, pane: str, path: Path, is_open: bool | None = None) -> bool
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
+
+_C1 = re.compile("[\x80-\x9f]")
 
 _strip = None
 
@@ -159,9 +176,16 @@ def terminal_lines(text: str) -> list[str]:
 def tail(path: Path, n_bytes: int = 65536) -> str:
     """The recent output of the log (ANSI stripped, spinner redraws collapsed), across rotation."""
     data = tail_bytes(path, n_bytes)
-    text = data.decode("utf-8", "replace")
-    if len(data) >= n_bytes:
-        text = text.split("\n", 1)[-1]   # the first line is probably cut
+    return readable(data, cut=len(data) >= n_bytes)
+
+
+def readable(data: bytes | str, cut: bool) -> str:
+    """Log bytes as text (ANSI stripped, spinner redraws collapsed); cut: the first line is probably partial."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    # C1 controls (U+0080-U+009F, "\xc2\x9b" is a CSI) decode from UTF-8 as text: never shown to a terminal.
+    text = _C1.sub("", text)
+    if cut:
+        text = text.split("\n", 1)[-1]
     return "\n".join(terminal_lines(text))
 
 
