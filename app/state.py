@@ -147,6 +147,16 @@ class StateFile:
             yield data
             self._write(data)
 
+    def remove_if_empty(self) -> None:
+        """Remove the file when it holds nothing (a spawn that rolled back leaves no state behind it)."""
+        with self._locked():
+            try:
+                data, _ = _parse(self.path.read_bytes())
+            except OSError:
+                return
+            if data is not None and not any(v for k, v in data.items() if k != "version"):
+                self.path.unlink(missing_ok=True)
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.dir.mkdir(parents=True, exist_ok=True)

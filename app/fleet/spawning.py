@@ -52,6 +52,7 @@ class Intent:
     def __init__(self, fleet: "FleetCore", name: str):
         self.fleet, self.name = fleet, name
         self.fields: dict = {}
+        self.made_state = False
         path = lock_path(fleet.repo.state_dir, name)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -64,6 +65,7 @@ class Intent:
 
     def record(self, fields: dict) -> None:
         """Write the intent under the state lock; refuse a name an agent or an unsettled spawn holds."""
+        self.made_state = not self.fleet.state.path.exists()
         with self.fleet.state.edit() as data:
             if self.name in data["agents"]:
                 raise PaneboardError(f"an agent named {self.name!r} appeared meanwhile; pick another name")
@@ -79,6 +81,10 @@ class Intent:
         try:
             with self.fleet.state.edit() as data:
                 data.get(SECTION, {}).pop(self.name, None)
+                if not data.get(SECTION):
+                    data.pop(SECTION, None)
+            if self.made_state:     # this spawn made the state file: it leaves none behind
+                self.fleet.state.remove_if_empty()
         except (PaneboardError, OSError):
             pass
         self.release()
