@@ -187,7 +187,7 @@ class StateFile:
         self.warnings.append(
             f"{self.path} could not be read ({why}); it was moved aside to {aside.name} and the state rebuilt "
             f"from tmux, git and the archives: {counts['agents']} agent(s), {counts['discarded']} discarded "
-            "(prompts and queued tasks are in the moved file)")
+            "(prompts and queued tasks are in the moved file)" + _unanswered(data.get("pending_hosts")))
         return data
 
     def _move_aside(self, why: str) -> Path:
@@ -221,6 +221,14 @@ class StateFile:
     @staticmethod
     def _empty() -> dict[str, Any]:
         return {"version": VERSION, "agents": {}, "queued": {}}
+
+
+def _unanswered(pending: Any) -> str:
+    """The rebuild's words for hosts that did not answer (their agents could not be listed), "" when all did."""
+    if not isinstance(pending, dict) or not pending:
+        return ""
+    named = ", ".join(f"{h!r} ({why})" for h, why in sorted(pending.items()))
+    return f"; host(s) {named} did not answer: their agents are added by the next command once they do"
 
 
 def write_atomic(path: Path, content: str) -> None:

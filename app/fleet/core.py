@@ -15,6 +15,7 @@ from ..config import Settings
 from ..errors import AgentNotFound, PaneboardError
 from ..model import Agent, Kind, Status
 from ..state import StateFile
+from . import rebuild_hosts
 from .rebuild import rebuild_state
 from ..timeline import Timeline
 from ..tmux import PaneInfo, Tmux
@@ -86,6 +87,7 @@ class FleetCore:
         if fleet.recovered is not None:
             fleet.notices.append(fleet.recovered.summary())
         fleet.state.read()  # an unreadable state file is moved aside and rebuilt now, with a warning
+        rebuild_hosts.adopt_pending(fleet, force=True)  # hosts the rebuild could not reach, asked again
         fleet.notices += fleet.finish_interrupted_merges()
         spawning.settle(fleet)  # a spawn killed half-way is finished or undone, with one line (spawning.py)
         prompts.resume(fleet)   # a task prompt whose delivery process was killed is delivered again
@@ -119,6 +121,9 @@ class FleetCore:
         data = self.state.read()
         if data.get(spawning.SECTION):
             spawning.settle(self)   # a spawn that died half-way (its intent is cheap to see, rare to act on)
+            data = self.state.read()
+        if data.get(rebuild_hosts.PENDING):
+            rebuild_hosts.adopt_pending(self)   # a host the rebuild could not reach: its agents, once it answers
             data = self.state.read()
         records = data["agents"]
         found = self._panes_by_socket({n: r for n, r in records.items() if not r.get("host")})

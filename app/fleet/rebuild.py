@@ -3,7 +3,10 @@
 Running agents come from their panes' `@paneboard_*` options; stopped ones from the branches
 `paneboard/<slug>` (listed as stopped, with their worktree, or merged when their work is in the
 base and the worktree is gone); discarded ones from `refs/paneboard/archive/*`, so `restore` finds
-them. What only the state file knew (prompts, queued tasks, checks) stays in the file moved aside.
+them (an archive made on a host, `Paneboard-Host:`, with that host, so it is restored there). Agents
+on other hosts come from each host of `hosts:` (rebuild_hosts.py); a host that does not answer is
+noted and asked again by the next command. What only the state file knew (prompts, queued tasks,
+checks) stays in the file moved aside.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import TYPE_CHECKING
 
 from ..errors import PaneboardError
 from ..git import worktrees
+from ..hosts import git as rgit
 from ..state import VERSION
+from . import rebuild_hosts
 
 if TYPE_CHECKING:
     from .core import FleetCore
@@ -29,13 +34,18 @@ def rebuild_state(fleet: "FleetCore") -> dict:
     agents: dict[str, dict] = {}
     with contextlib.suppress(*_UNAVAILABLE):
         agents.update(_running(fleet))
+    remote, pending = rebuild_hosts.from_hosts(fleet, list(fleet.settings.hosts), rebuild_hosts.configured_base(fleet))
+    agents.update({name: rec for name, rec in remote.items() if name not in agents})
     with contextlib.suppress(*_UNAVAILABLE):
-        agents.update(_stopped(fleet, {rec["branch"] for rec in agents.values()}, set(agents)))
+        local = {rec["branch"] for rec in agents.values() if not rec.get("host")}
+        agents.update(_stopped(fleet, local, set(agents)))
     discarded: dict[str, dict] = {}
     with contextlib.suppress(*_UNAVAILABLE):
         discarded = _discarded(fleet, agents)
-    return {"version": VERSION, "agents": agents, "queued": {}, "discarded": discarded,
-            "rebuilt_at": time.time()}
+    data = {"version": VERSION, "agents": agents, "queued": {}, "discarded": discarded, "rebuilt_at": time.time()}
+    if pending:
+        data[rebuild_hosts.PENDING] = pending
+    return data
 
 
 def _base_of(fleet: "FleetCore", branch: str) -> tuple[str, float]:
@@ -110,9 +120,21 @@ def _discarded(fleet: "FleetCore", agents: dict[str, dict]) -> dict[str, dict]:
     for saved in list_archives(fleet.repo.root):
         if saved.name in agents or saved.name in out or not saved.branch:
             continue
-        if worktrees.branch_exists(fleet.repo, saved.branch):
-            continue  # restored since: the branch is the agent again
-        out[saved.name] = {"task": saved.name, "agent": "?", "branch": saved.branch, "worktree": saved.worktree,
-                           "base": saved.base, "session": fleet.session, "started_at": saved.created,
-                           "archive": saved.ref, "patch": str(saved.patch or ""), "discarded_at": saved.created}
+        if not saved.host and worktrees.branch_exists(fleet.repo, saved.branch):
+            continue  # restored since: the branch is the agent again (a host's restored agent is in `agents`)
+        rec = {"task": saved.name, "agent": "?", "branch": saved.branch, "worktree": saved.worktree,
+               "base": saved.base, "session": fleet.session, "started_at": saved.created,
+               "archive": saved.ref, "patch": str(saved.patch or ""), "discarded_at": saved.created}
+        if saved.host:
+            rec.update(_on_host(fleet, saved.host, saved.slug), archive_commit=saved.commit)
+        out[saved.name] = rec
     return out
+
+
+def _on_host(fleet: "FleetCore", host: str, slug: str) -> dict:
+    """The host fields of an archive made on that host: restore brings it back there (its clone from `hosts:`)."""
+    config = fleet.settings.host(host)
+    if config is None:
+        return {"host": host}       # restore says the host is not in the task file; nothing restored here
+    # The base ref the spawn pushed stays in the host's clone after a discard (only worktree and branch go).
+    return {**rebuild_hosts.host_fields(config), "base_ref": rgit.BASE_REFS + slug}

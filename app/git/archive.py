@@ -66,6 +66,7 @@ class Archive:
     patch: Path | None
     ignored: int = 0        # ignored files archived (not disposable), submodules included
     submodules: int = 0     # initialised submodules whose work is archived
+    host: str = ""          # the host it was made on (`Paneboard-Host:`), where restore brings it back
 
 
 def archive_slug(name: str, branch: str) -> str:
@@ -334,7 +335,8 @@ def list_archives(repo_root: Path) -> list[Archive]:
             name=fields.get("Name", ref.removeprefix(ARCHIVE_PREFIX)), slug=ref.removeprefix(ARCHIVE_PREFIX),
             ref=ref, commit=commit, head=parents[0] if parents else commit, branch=fields.get("Branch", ""),
             worktree=fields.get("Worktree", ""), base=fields.get("Base", ""),
-            created=float(fields.get("Time", 0) or 0), patch=patch if patch and patch.exists() else None))
+            created=float(fields.get("Time", 0) or 0), patch=patch if patch and patch.exists() else None,
+            host=fields.get("Host", "")))
     return sorted(archives, key=lambda a: a.created, reverse=True)
 
 
