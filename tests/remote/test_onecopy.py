@@ -11,8 +11,8 @@ from app.errors import PaneboardError
 from app.fleet import hosts
 from app.hosts import events, files
 from app.hosts import logs as rlogs
-from tests.remote.conftest import remote_task
 from tests.helpers import retry_until
+from tests.remote.conftest import remote_task
 
 pytestmark = pytest.mark.slow
 
