@@ -231,6 +231,22 @@ def _unanswered(pending: Any) -> str:
     return f"; host(s) {named} did not answer: their agents are added by the next command once they do"
 
 
+def lock_held(path: Path, create: bool = False) -> bool | None:
+    """Whether some process holds an flock on this file; None when it cannot be opened (`create` makes it)."""
+    flags = os.O_RDWR | os.O_CREAT if create else os.O_RDONLY
+    try:
+        fd = os.open(path, flags | os.O_CLOEXEC, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def write_atomic(path: Path, content: str) -> None:
     """Write a text file so that readers see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """paneboard's side on an agent's host: its event channel installed there, its events files followed and read.
 
 Copied with the recorder (app/hooks.py, app/names.py, app/events/) to
-`<host clone's common dir>/paneboard/runtime/<stamp>/` (app/hosts/events.py sends it once per version) and run
+`<host clone's common dir>/paneboard/runtime/<hash>/` (app/hosts/files.py sends it once per version) and run
 there as `python3 -I -S …/app/events/host.py MODE`, its input a JSON line on stdin:
 
     install   {"cli", "common_dir", "name", "allow", "deny", "env"} -> the channel as JSON (argv, env, files,

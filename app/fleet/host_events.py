@@ -67,6 +67,5 @@ def hooks_dir_of(repo: str) -> str:
 def follow_argv(fleet, host: str, repo: str, python: str) -> list[str]:
     """The local argv of the host's events reader, its runtime put there first if this version's is missing."""
     r = hosts.remote(fleet, host)
-    if r.run(["test", "-f", host_events.host_py(repo)], check=False).returncode != 0:
-        host_events.send_runtime(r, repo)
+    host_events.send_runtime(r, repo)
     return host_events.follow_argv(r, repo, python)

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from ..errors import HostUnreachable
+from ..state import lock_held
 
 PENDING = "prompt_pending"
 SETTLED = 1.5           # seconds a screen must stand still to count as ready (without a ready pattern)
@@ -38,18 +39,7 @@ def lock_path(state_dir: Path, name: str) -> Path:
 
 def delivering(state_dir: Path, name: str) -> bool:
     """True while a delivery process holds the agent's lock."""
-    path = lock_path(state_dir, name)
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return lock_held(lock_path(state_dir, name)) is True
 
 
 def start(common_dir: Path, name: str) -> None:

@@ -18,7 +18,7 @@ from ..names import slugify
 from . import prompts, spawning
 from . import hosts
 from .core import FleetCore
-from .start import prompt_delivery
+from .start import intend, record_fields
 
 
 class RemoteStartVerbs(FleetCore):
@@ -88,22 +88,11 @@ class RemoteStartVerbs(FleetCore):
     def _intend_on_host(self, task: Task, preset, branch: str, path: str, base: str, commit: str, host,
                         slug: str) -> "spawning.Intent":
         """The spawn's intent recorded before anything exists on the host (spawning.py settles it if this dies)."""
-        intent = spawning.Intent(self, task.name)
-        try:
-            intent.record({"task": task.group or task.name, "agent": task.agent, "branch": branch, "worktree": path,
-                           "base": base, "session": self.session, "socket": host.tmux_socket, "host": host.name,
-                           "host_repo": host.repo, "base_ref": rgit.BASE_REFS + slug,
-                           # How to reach the host without the task file (the prompt's delivery process).
-                           "host_ssh": list(host.ssh), "host_port": host.port, "prompt": task.prompt, "scope": list(task.scope),
-                           "after": list(task.after), "env": task.env, "silence": task.silence, "check": task.check,
-                           "rules": preset.rules, "allow": list(task.allow), "deny": list(task.deny),
-                           "hooks": False, "commit": commit,
-                           "paste": prompt_delivery(preset, task.prompt) == "paste"})
-        except BaseException:
-            intent.release()
-            raise
-        spawning.crash_point("intent-recorded")
-        return intent
+        return intend(self, task, preset, lambda: {
+            **record_fields(task, preset, branch, path, base, self.session, host.tmux_socket), "hooks": False,
+            "host": host.name, "host_repo": host.repo, "base_ref": rgit.BASE_REFS + slug,
+            # How to reach the host without the task file (the prompt's delivery process).
+            "host_ssh": list(host.ssh), "host_port": host.port, "commit": commit})
 
     def fetch_remote(self, name: str) -> str:
         """Bring an agent's work from its host (uncommitted work too, its index untouched) into this repository

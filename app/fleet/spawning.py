@@ -23,6 +23,7 @@ from .. import events
 from ..errors import PaneboardError
 from ..git import worktrees
 from ..names import slugify
+from ..state import lock_held
 
 if TYPE_CHECKING:
     from .core import FleetCore
@@ -98,17 +99,7 @@ class Intent:
 
 def _dead(state_dir: Path, name: str) -> bool:
     """True when no process holds the spawn's lock: the spawn and its `git worktree add` are gone."""
-    try:
-        fd = os.open(lock_path(state_dir, name), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    return True
+    return lock_held(lock_path(state_dir, name), create=True) is False
 
 
 def settle(fleet: "FleetCore") -> list[str]:

@@ -45,6 +45,29 @@ def prompt_delivery(preset: presets.Preset, prompt: str) -> str:
     return preset.prompt
 
 
+def record_fields(task: Task, preset: presets.Preset, branch: str, path, base: str, session: str,
+                  socket: str) -> dict:
+    """An agent's state record but for its pane, port and start time (and, on a host, where that is)."""
+    return {"task": task.group or task.name, "agent": task.agent, "branch": branch, "worktree": str(path),
+            "base": base, "session": session, "socket": socket,
+            "prompt": task.prompt, "scope": list(task.scope), "after": list(task.after),
+            "env": task.env, "silence": task.silence, "check": task.check,
+            "rules": preset.rules, "hooks": task.hooks, "allow": list(task.allow), "deny": list(task.deny)}
+
+
+def intend(fleet, task: Task, preset: presets.Preset, fields) -> spawning.Intent:
+    """The spawn's intent recorded (spawning.py) before anything exists: `fields()`, asked with its lock held,
+    gives the record and base commit; the lock is let go if recording fails."""
+    intent = spawning.Intent(fleet, task.name)
+    try:
+        intent.record({**fields(), "paste": prompt_delivery(preset, task.prompt) == "paste"})
+    except BaseException:
+        intent.release()
+        raise
+    spawning.crash_point("intent-recorded")
+    return intent
+
+
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
@@ -84,24 +107,13 @@ class StartVerbs(FleetCore):
 
     def _intend(self, task: Task, preset: presets.Preset, slug: str, branch: str, path: Path, base: str):
         """The spawn's intent recorded (spawning.py) before anything exists, so a kill from here on is settled."""
-        intent = spawning.Intent(self, task.name)
-        try:
-            commit = worktrees.run_git(self.repo.root, "rev-parse", "--verify", f"{base}^{{commit}}").strip()
-            intent.record({**self._record_fields(task, preset, branch, path, base), "commit": commit,
-                           "paste": prompt_delivery(preset, task.prompt) == "paste"})
-        except BaseException:
-            intent.release()
-            raise
-        spawning.crash_point("intent-recorded")
-        return intent
+        return intend(self, task, preset, lambda: {
+            **self._record_fields(task, preset, branch, path, base),
+            "commit": worktrees.run_git(self.repo.root, "rev-parse", "--verify", f"{base}^{{commit}}").strip()})
 
     def _record_fields(self, task: Task, preset: presets.Preset, branch: str, path: Path, base: str) -> dict:
         """The agent's state record but for its pane, port and start time."""
-        return {"task": task.group or task.name, "agent": task.agent, "branch": branch, "worktree": str(path),
-                "base": base, "session": self.session, "socket": self.tmux.socket_name,
-                "prompt": task.prompt, "scope": list(task.scope), "after": list(task.after),
-                "env": task.env, "silence": task.silence, "check": task.check,
-                "rules": preset.rules, "hooks": task.hooks, "allow": list(task.allow), "deny": list(task.deny)}
+        return record_fields(task, preset, branch, path, base, self.session, self.tmux.socket_name)
 
     def _spawn_recorded(self, task: Task, preset: presets.Preset, slug: str, branch: str, path: Path, base: str,
                         files: list[str], intent) -> Agent:

@@ -1,43 +1,23 @@
-"""An agent's event channel on its host: the recorder sent there once per version, installed, followed, read.
+"""An agent's event channel on its host: the recorder sent once per version, installed, followed, read.
 
-The host gets `<clone>/.git/paneboard/runtime/<stamp>/app/` (the recorder, app/names.py and app/events/, all
-stdlib), sent as one tar over the shared ssh connection when the stamp's directory is not there yet, and the
-channel is installed by the same code as here (app/events/host.py `install`, run by the host's `python3`), so
-the hook commands name the host's python and paths. A host (or an agent's PATH) without `python3` has no
+The recorder, app/names.py and app/events/ (all stdlib) are part of paneboard's runtime on the host,
+`<clone>/.git/paneboard/runtime/<hash>/app/`, put there by `files.install_runtime` (one tar over the shared
+ssh connection, beside the output-log writer) when this version's folder is not there yet. The channel
+is installed by the same code as here (app/events/host.py `install`, run by the host's `python3`), so the
+hook commands name the host's python and paths. A host (or an agent's PATH) without `python3` has no
 channel: the agent starts, read from its screen, with one line saying why.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-import os
-import tarfile
-from functools import lru_cache
-from pathlib import Path
 
 from ..errors import PaneboardError
-from .remote import Remote, last_line, script
+from . import files
+from .remote import Remote, last_line
 
-_APP = Path(__file__).resolve().parent.parent
 NO_PYTHON = 127         # the shell's (and env's) exit code for a command not found
 TAIL_BYTES = 64 * 1024
-
-
-def _runtime_files() -> list[tuple[str, bytes]]:
-    names = ["__init__.py", "hooks.py", "names.py"] + \
-        sorted(f"events/{p.name}" for p in (_APP / "events").glob("*.py"))
-    return [(f"app/{n}", (_APP / n).read_bytes()) for n in names]
-
-
-@lru_cache(maxsize=1)
-def stamp() -> str:
-    """The version of the recorder and channels this paneboard sends (a hash of their text)."""
-    h = hashlib.sha1()
-    for name, data in _runtime_files():
-        h.update(name.encode() + b"\0" + data + b"\0")
-    return h.hexdigest()[:16]
 
 
 def common_dir(host_repo: str) -> str:
@@ -58,30 +38,18 @@ def events_path(host_repo: str, name: str) -> str:
 
 def host_py(host_repo: str) -> str:
     """The host side's entry point (app/events/host.py) in this version's runtime."""
-    return f"{common_dir(host_repo)}/paneboard/runtime/{stamp()}/app/events/host.py"
-
-
-def _tar() -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in _runtime_files():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    return f"{files.runtime_folder(common_dir(host_repo))}/app/events/host.py"
 
 
 def send_runtime(remote: Remote, host_repo: str) -> None:
-    """Put this version's runtime on the host: unpacked beside its place, then moved there whole."""
-    final = str(Path(host_py(host_repo)).parents[2])
-    tmp = f"{final}.tmp-{os.getpid()}-{os.urandom(3).hex()}"
-    res = remote.run_line(script([["mkdir", "-p", tmp], ["tar", "-x", "-f", "-", "-C", tmp],
-                                  ["mv", "-T", tmp, final]]), stdin=_tar(), check=False)
-    if res.returncode != 0:
-        remote.run(["rm", "-rf", "--", tmp], check=False)     # our own temporary directory
-        if remote.run(["test", "-f", host_py(host_repo)], check=False).returncode != 0:
-            raise PaneboardError(f"on host {remote.name!r}: paneboard's event recorder could not be copied "
-                                 f"({last_line(res.stderr) or res.returncode})")
+    """Put this version's runtime in the host's clone, where `host_py` names it (one ssh call when it is)."""
+    there = files.install_runtime(remote, host_repo)
+    if there.folder == files.runtime_folder(common_dir(host_repo)):
+        return
+    # The host named the common dir another way (a symlink on the path, or no .git directory of its own).
+    if remote.run(["test", "-f", host_py(host_repo)], check=False).returncode != 0:
+        raise PaneboardError(f"on host {remote.name!r}: paneboard's event recorder is in {there.common_dir}, "
+                             f"not in {common_dir(host_repo)}: point `repo:` at a clone with its own .git")
 
 
 def _python(env: dict[str, str]) -> list[str]:

@@ -5,6 +5,9 @@ contents: a directory that exists already holds exactly these files, so nothing 
 a file is never replaced under a process that runs it, and paneboard versions side by side each
 use their own. The files travel as a tar stream on stdin into a temporary directory that is
 renamed into place, so a half-sent set is never found.
+
+paneboard's runtime there (`runtime_files`: the output-log writer, the event recorder and its channels, all
+stdlib) is one such set, in `<common dir>/paneboard/runtime/<hash>/app/`, laid out as here.
 """
 
 from __future__ import annotations
@@ -12,9 +15,14 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from ..errors import PaneboardError
 from .remote import Remote, last_line
+
+RUNTIME = "paneboard/runtime"
+_APP = Path(__file__).resolve().parent.parent
 
 # Positional parameters of a fixed script: $1 the clone, $2 the folder under its common dir, $3 the hash.
 # Prints the common dir (absolute). The tar stream is read (and dropped) even when nothing is written.
@@ -49,6 +57,34 @@ def digest(files: dict[str, bytes]) -> str:
     for name in sorted(files):
         h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
     return h.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _runtime() -> tuple[tuple[str, bytes], ...]:
+    names = ["__init__.py", "hooks.py", "names.py", "tmux/logs.py"] + \
+        sorted(f"events/{p.name}" for p in (_APP / "events").glob("*.py"))
+    return tuple((f"app/{n}", (_APP / n).read_bytes()) for n in names)
+
+
+def runtime_files() -> dict[str, bytes]:
+    """paneboard's files that run on a host (relative name -> content), read once per process."""
+    return dict(_runtime())
+
+
+@lru_cache(maxsize=1)
+def runtime_digest() -> str:
+    """The hash that names this version's runtime folder on a host."""
+    return digest(runtime_files())
+
+
+def runtime_folder(common_dir: str) -> str:
+    """Where this version's runtime is under a host clone's common dir, known without asking the host."""
+    return f"{common_dir.rstrip('/')}/{RUNTIME}/{runtime_digest()}"
+
+
+def install_runtime(remote: Remote, repo: str) -> Installed:
+    """Make sure this version's runtime is in the host clone's common dir (one ssh call); where it is."""
+    return install(remote, repo, RUNTIME, runtime_files())
 
 
 def _tar(files: dict[str, bytes]) -> bytes:

@@ -1,7 +1,7 @@
 """A remote agent's output log: written on its host, under its clone's common dir, and read back over ssh.
 
-The writer is paneboard's own (`app/tmux/logs.py`, stdlib only), put on the host by `files.install`
-and run there by the host's tmux `pipe-pane` with the host's `python3`: the same rotation
+The writer is paneboard's own (`app/tmux/logs.py`, stdlib only), put on the host with the rest of
+paneboard's runtime there (`files.install_runtime`) and run there by the host's tmux `pipe-pane` with the host's `python3`: the same rotation
 (`paneboard/logs/<slug>.log`, `.1`, `.2`, 2 MB each) as here, with no paneboard process in the
 path, so the log keeps everything while the ssh connection, the dashboard or this machine is
 away. Reading it is one ssh call that sends back only the tail.
@@ -10,7 +10,6 @@ away. Reading it is one ssh call that sends back only the tail.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from ..errors import PaneboardError
 from ..names import slugify
@@ -18,8 +17,7 @@ from ..tmux import logs as tmux_logs
 from . import files
 from .remote import Remote, command_line, last_line
 
-WRITER = "logs.py"
-UNDER = "paneboard/bin"
+WRITER = "app/tmux/logs.py"
 
 # $1 the clone, $2 the agent's slug, $3 how many bytes. Prints "<mtime>\t<log path>", then the tail: the
 # last $3 bytes across the rotated files, without its first line when that is probably cut.
@@ -41,7 +39,7 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 def prepare(remote: Remote, repo: str) -> files.Installed:
     """Put the log writer in the host's clone (once per version; one ssh call); where it is."""
-    return files.install(remote, repo, UNDER, {WRITER: Path(tmux_logs.__file__).read_bytes()})
+    return files.install_runtime(remote, repo)
 
 
 def log_path(common_dir: str, name: str) -> str:

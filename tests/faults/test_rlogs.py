@@ -82,7 +82,7 @@ def test_a_log_removed_on_the_host_is_one_line_and_the_next_output_starts_a_new_
 
 def test_the_writers_folder_removed_on_the_host_comes_back_with_the_next_restart(box, tmp_path, host_repo):
     _, log = spawned(box, tmp_path, host_repo, "HELLO")
-    shutil.rmtree(host_repo / ".git" / "paneboard" / "bin")
+    shutil.rmtree(host_repo / ".git" / "paneboard" / "runtime")
     box.kill("there")
     box.restart("there")
     retry_until(lambda: log.read_bytes().count(b"HELLO") == 2)
