@@ -18,18 +18,15 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.config import HostConfig, Settings, Task
-from app.fleet import Fleet
-from app.git.worktrees import find_repo
+from app.config import Task
 from app.monitor import Monitor, assess_once
-from tests.helpers import ROOT, demo_command, demo_script, make_repo, unique_socket
-from tests.remote.sshd import Sshd, available
+from tests.helpers import ROOT, demo_command, demo_script
+from bench.sshhost import ssh_host
 
 
 def main() -> None:
@@ -38,16 +35,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=15.0)
     args = ap.parse_args()
-    if available():
-        sys.exit(f"cannot run: {available()}")
-    tmp = Path(tempfile.mkdtemp(prefix="pb-bench-remote-"))
-    sshd, local_sock, remote_sock = Sshd(tmp / "sshd"), unique_socket(), unique_socket()
-    sshd.start()
-    try:
-        repo = make_repo(tmp / "project")
-        host = HostConfig(name="box", ssh=tuple(sshd.ssh_args()), repo=str(tmp / "box" / "shop"),
-                          tmux_socket=remote_sock)
-        fleet = Fleet(find_repo(repo), Settings(agent="demo", tmux_socket=local_sock, hosts=(host,)))
+    with ssh_host("pb-bench-remote-") as bench:
+        tmp, fleet, remote_sock = bench.tmp, bench.fleet, bench.remote_socket
         # Working for the whole run (a spinner and output), then idle.
         script = demo_script(tmp, [{"do": "work", "seconds": 120 + args.seconds}, {"do": "idle"}])
         t0 = time.perf_counter()
@@ -80,10 +69,6 @@ def main() -> None:
               f"max {max(looks) * 1000:.0f} ms; this process's CPU {cpu / args.rounds * 1000:.0f} ms per look; "
               f"statuses {kinds}")
         asyncio.run(monitor_run(fleet, args.n, args.seconds))
-    finally:
-        subprocess.run(["tmux", "-L", local_sock, "kill-server"], capture_output=True)
-        subprocess.run(["tmux", "-L", remote_sock, "kill-server"], capture_output=True)
-        sshd.stop()
 
 
 def _ticks(pid: int | None) -> int:

@@ -17,19 +17,16 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.config import HostConfig, Settings, Task
-from app.fleet import Fleet
-from app.git.worktrees import find_repo
+from app.config import Task
 from app.monitor import Monitor
 from app.presets import PRESETS, Preset
-from tests.helpers import ROOT, demo_script, make_repo, unique_socket
-from tests.remote.sshd import Sshd, available
+from tests.helpers import ROOT, demo_script
+from bench.sshhost import ssh_host
 from tests.remote.test_revents import FAKE_CLAUDE
 
 
@@ -86,22 +83,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=20)
     args = ap.parse_args()
-    if available():
-        sys.exit(f"cannot run: {available()}")
-    tmp = Path(tempfile.mkdtemp(prefix="pb-bench-revents-"))
-    sshd, local_sock, remote_sock = Sshd(tmp / "sshd"), unique_socket(), unique_socket()
-    sshd.start()
-    try:
+    with ssh_host("pb-bench-revents-") as bench:
+        tmp, fleet = bench.tmp, bench.fleet
         wrapper = tmp / "fake_claude.py"
         wrapper.write_text(FAKE_CLAUDE, encoding="utf-8")
         script = demo_script(tmp, [{"do": "say", "text": "Thinking."}, {"do": "silent", "seconds": 600}])
         PRESETS["fakeclaude"] = Preset("fakeclaude", (sys.executable, str(wrapper), "--script", str(script),
                                                       "--speed", "1"), prompt="none", rules="demo", hooks="claude",
                                        env={"PYTHONPATH": str(ROOT)})
-        repo = make_repo(tmp / "project")
-        host = HostConfig(name="box", ssh=tuple(sshd.ssh_args()), repo=str(tmp / "box" / "shop"),
-                          tmux_socket=remote_sock)
-        fleet = Fleet(find_repo(repo), Settings(agent="demo", tmux_socket=local_sock, hosts=(host,)))
         files = {"here": tmp / "argv-here.json", "on-the-host": tmp / "argv-host.json"}
         fleet.spawn(Task(name="here", agent="fakeclaude", env={"FAKE_ARGV_FILE": str(files["here"])}))
         fleet.spawn(Task(name="on-the-host", agent="fakeclaude", host="box",
@@ -112,10 +101,6 @@ def main() -> None:
         asyncio.run(measure(fleet, args.rounds, files))
         for r in fleet.__dict__.get("_remotes", {}).values():
             r.close()
-    finally:
-        subprocess.run(["tmux", "-L", local_sock, "kill-server"], capture_output=True)
-        subprocess.run(["tmux", "-L", remote_sock, "kill-server"], capture_output=True)
-        sshd.stop()
 
 
 if __name__ == "__main__":

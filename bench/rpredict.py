@@ -13,20 +13,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.config import HostConfig, Settings, Task
-from app.fleet import Fleet
-from app.git.worktrees import find_repo
+from app.config import Task
 from app.monitor import Monitor
-from tests.helpers import ROOT, demo_command, demo_script, make_repo, unique_socket
-from tests.remote.sshd import Sshd, available
+from tests.helpers import ROOT, demo_command, demo_script
+from bench.sshhost import ssh_host
 
 
 def _ssh_pids(socket: str) -> set[int]:
@@ -93,16 +89,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--edit-every", type=float, default=1.0)
     args = ap.parse_args()
-    if available():
-        sys.exit(f"cannot run: {available()}")
-    tmp = Path(tempfile.mkdtemp(prefix="pb-bench-rpredict-"))
-    sshd, local_sock, remote_sock = Sshd(tmp / "sshd"), unique_socket(), unique_socket()
-    sshd.start()
-    try:
-        repo = make_repo(tmp / "project")
-        host = HostConfig(name="box", ssh=tuple(sshd.ssh_args()), repo=str(tmp / "box" / "shop"),
-                          tmux_socket=remote_sock)
-        fleet = Fleet(find_repo(repo), Settings(agent="demo", tmux_socket=local_sock, hosts=(host,)))
+    with ssh_host("pb-bench-rpredict-") as bench:
+        tmp, fleet = bench.tmp, bench.fleet
         count = int((args.seconds + 30) / args.edit_every)
         for i in range(args.n):
             steps = []
@@ -113,10 +101,6 @@ def main() -> None:
             fleet.spawn(Task(name=f"remote-{i}", agent=demo_command(script, speed=1.0), host="box",
                              env={"PYTHONPATH": str(ROOT)}))
         asyncio.run(watch(fleet, args.n, args.seconds))
-    finally:
-        subprocess.run(["tmux", "-L", local_sock, "kill-server"], capture_output=True)
-        subprocess.run(["tmux", "-L", remote_sock, "kill-server"], capture_output=True)
-        sshd.stop()
 
 
 if __name__ == "__main__":
