@@ -48,6 +48,10 @@ class ControlLink:
         client = self._new()
         try:
             await client.start()
+        except asyncio.CancelledError:     # the monitor closed while it started: end its process, never leak it
+            with contextlib.suppress(Exception):
+                await client.close()
+            raise
         except Exception as exc:
             log.warning("control client for %s did not start: %s", self.fleet.session, exc)
             self._retry_at = self.clock() + 2.0

@@ -278,6 +278,8 @@ class Monitor(WorktreeStats, PaneEvents, WriterDuty):
         await self.remote.stop()
         await self.remote_events.stop()
         self.publisher.close()
+        if self._tasks:     # a task cancelled while it started a client ends that client's process first
+            await asyncio.wait(self._tasks, timeout=3)
         self._tasks = []
         self.writer.release()
 
