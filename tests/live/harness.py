@@ -221,6 +221,41 @@ class Live:
         """A file in the agent's worktree (where its tools run)."""
         return Path(self.fleet.get(self.NAME, stats=False).worktree) / name
 
+    # -- the moments most CLIs walk the same way ----------------------------------------------
+
+    def streaming(self) -> None:
+        """While the answer still streams (its last words not shown yet) paneboard must say working."""
+        from app.model import Kind
+        self.expect("streamed answer", lambda a: a.status.kind == Kind.WORKING
+                    and ANSWER.split()[-1] not in self.screen(), timeout=1)
+
+    def finished(self) -> None:
+        """The answer shown whole: paneboard must say idle."""
+        from app.model import Kind
+        self.wait_screen(ANSWER.split()[-1])
+        self.expect("finished turn", is_(Kind.IDLE))
+
+    def asks(self) -> None:
+        """The tool call waits for approval: paneboard must say it needs input."""
+        from app.model import Kind
+        self.expect("permission request", is_(Kind.NEEDS_INPUT))
+
+    def approved(self) -> None:
+        """Approve once the dialog listens; the tool's file must appear in the worktree."""
+        self.wait_still()
+        self.approve()
+        self.expect("approval", lambda a: self.worktree_file("made-by-tool").exists(), timeout=10)
+
+    def reply_confirmed(self, text: str) -> None:
+        """Send a reply that must land AND be confirmed by `send` (landing by chance is not delivery)."""
+        sent = self.send(text)
+        confirmed = sent.returncode == 0 and "confirmed" in sent.stdout
+        try:
+            self.expect("reply sent", lambda a: confirmed and self.model.saw(text), timeout=8)
+        finally:
+            if not self.model.saw(text):
+                self.keys("Enter")      # recover, so the later moments can be tried
+
     # -- ending ------------------------------------------------------------------------------
 
     def close(self) -> None:

@@ -31,14 +31,11 @@ def test_working(live):
 
 
 def test_streamed_answer(live):
-    # While the answer still streams (the last words not shown yet) paneboard must say working.
-    live.expect("streamed answer", lambda a: a.status.kind == Kind.WORKING
-                and ANSWER.split()[-1] not in live.screen(), timeout=1)
+    live.streaming()
 
 
 def test_finished_turn(live):
-    live.wait_screen(ANSWER.split()[-1])
-    live.expect("finished turn", is_(Kind.IDLE))
+    live.finished()
 
 
 def test_reply_sent(live):
@@ -53,9 +50,7 @@ def test_permission_request(live):
 
 
 def test_approval(live):
-    live.wait_still()
-    live.approve()
-    live.expect("approval", lambda a: live.worktree_file("made-by-tool").exists(), timeout=10)
+    live.approved()
 
 
 def test_finished_after_approval(live):

@@ -33,8 +33,7 @@ def test_streamed_answer(live):
 
 
 def test_finished_turn(live):
-    live.wait_screen(ANSWER.split()[-1])
-    live.expect("finished turn", is_(Kind.IDLE))
+    live.finished()
 
 
 def test_reply_sent(live):
@@ -44,7 +43,7 @@ def test_reply_sent(live):
 
 
 def test_permission_request(live):
-    live.expect("permission request", is_(Kind.NEEDS_INPUT))
+    live.asks()
 
 
 def test_approval(live):

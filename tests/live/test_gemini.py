@@ -31,37 +31,25 @@ def test_working(live):
 
 
 def test_streamed_answer(live):
-    # While the answer still streams (the last words not shown yet) paneboard must say working.
-    live.expect("streamed answer", lambda a: a.status.kind == Kind.WORKING
-                and ANSWER.split()[-1] not in live.screen(), timeout=1)
+    live.streaming()
 
 
 def test_finished_turn(live):
-    live.wait_screen(ANSWER.split()[-1])
-    live.expect("finished turn", is_(Kind.IDLE))
+    live.finished()
 
 
 def test_reply_sent(live):
     live.model.queue(ToolCall("touch made-by-tool"), Text("The file is there.", seconds=1))
-    sent = live.send("please create the file")
-    # Landing by chance is not delivery: `send` must also say it confirmed the submit (the item 2).
-    confirmed = sent.returncode == 0 and "confirmed" in sent.stdout
-    try:
-        live.expect("reply sent", lambda a: confirmed and live.model.saw("please create the file"), timeout=8)
-    finally:
-        if not live.model.saw("please create the file"):
-            live.keys("Enter")      # recover, so the later moments can be tried
+    live.reply_confirmed("please create the file")
 
 
 def test_permission_request(live):
-    live.expect("permission request", is_(Kind.NEEDS_INPUT))
+    live.asks()
 
 
 def test_approval(live):
     live.wait_screen("Allow execution of")
-    live.wait_still()
-    live.approve()
-    live.expect("approval", lambda a: live.worktree_file("made-by-tool").exists(), timeout=10)
+    live.approved()
 
 
 def test_finished_after_approval(live):

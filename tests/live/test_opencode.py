@@ -31,9 +31,7 @@ def test_user_config_kept(live):
 
 
 def test_streamed_answer(live):
-    # While the answer still streams (the last words not shown yet) paneboard must say working.
-    live.expect("streamed answer", lambda a: a.status.kind == Kind.WORKING
-                and ANSWER.split()[-1] not in live.screen(), timeout=1)
+    live.streaming()
 
 
 def test_finished_turn(live):
@@ -49,13 +47,11 @@ def test_reply_sent(live):
 
 
 def test_permission_request(live):
-    live.expect("permission request", is_(Kind.NEEDS_INPUT))
+    live.asks()
 
 
 def test_approval(live):
-    live.wait_still()
-    live.approve()
-    live.expect("approval", lambda a: live.worktree_file("made-by-tool").exists(), timeout=10)
+    live.approved()
 
 
 def test_finished_after_approval(live):
